@@ -1,0 +1,19 @@
+// Where this process sits in a launch: torchrun (RANK, WORLD_SIZE, LOCAL_RANK), SLURM (SLURM_PROCID,
+// SLURM_NTASKS, SLURM_LOCALID) or Open MPI (OMPI_COMM_WORLD_*). No environment = one process (DESIGN §7).
+#pragma once
+
+#include <string>
+
+namespace must {
+
+struct LaunchEnv {
+  int rank = 0;        // global rank
+  int world_size = 1;  // number of processes
+  int local_rank = 0;  // rank on this node
+  std::string source = "none";  // which launcher's variables were read: torchrun, slurm, openmpi, none
+};
+
+// Throws must::ConfigError naming the variable when one is set but malformed or inconsistent.
+LaunchEnv read_launch_env();
+
+}  // namespace must

@@ -1,0 +1,22 @@
+// Small string helpers shared by the config system and the registries.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace must {
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate closest to `name`, or "" when none is plausibly a misspelling of it.
+std::string nearest_name(std::string_view name, const std::vector<std::string>& candidates);
+
+// "a, b, c"
+std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
+
+// Splits "a.b.c" into {"a", "b", "c"}; empty parts are kept so callers can reject them.
+std::vector<std::string> split(std::string_view text, char separator);
+
+}  // namespace must

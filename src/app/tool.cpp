@@ -1,0 +1,115 @@
+#include "must/app/tool.h"
+
+#include <ATen/Parallel.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "must/core/check.h"
+#include "must/core/fs.h"
+
+namespace must::app {
+namespace {
+
+void setup_logging(const LaunchEnv& launch, const std::filesystem::path& log_file) {
+  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+  if (!log_file.empty()) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file.string()));
+  auto logger = std::make_shared<spdlog::logger>("must", sinks.begin(), sinks.end());
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [rank " + std::to_string(launch.rank) + "] [%l] %v");
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+void check_device(const std::string& device) {
+  static const std::regex kDevice("cpu|cuda(:[0-9]+)?");
+  if (!std::regex_match(device, kDevice)) {
+    MUST_THROW(ConfigError, "--device '", device, "': expected cpu, cuda or cuda:N");
+  }
+  if (device == "cpu") return;
+  if (!torch::cuda::is_available()) {
+    MUST_THROW(ConfigError, "--device ", device, ": this LibTorch build sees no CUDA device");
+  }
+  const auto colon = device.find(':');
+  if (colon != std::string::npos) {
+    const int index = std::stoi(device.substr(colon + 1));
+    if (index >= static_cast<int>(torch::cuda::device_count())) {
+      MUST_THROW(ConfigError, "--device ", device, ": only ", torch::cuda::device_count(), " CUDA device(s)");
+    }
+  }
+}
+
+// Prints "<tool>: <message>" as the one line a user reads, and logs it when logging is set up.
+int report(const std::string& tool, const std::string& kind, const std::string& message, int code) {
+  std::cerr << tool << ": " << kind << message << std::endl;
+  return code;
+}
+
+}  // namespace
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+int run_tool(int argc, char** argv, const ToolSpec& spec) {
+  CLI::App cli(spec.description, spec.name);
+  cli.get_formatter()->column_width(34);
+  std::string config_file;
+  std::vector<std::string> overrides;
+  std::string output_dir;
+  bool resume = false;
+  int threads = default_threads();
+  std::string device = "cpu";
+  bool print_config = false;
+  cli.add_option("--config", config_file, "YAML config (may inherit others through _base_)");
+  cli.add_option("--set", overrides, "override a config key: --set a.b.c=VALUE (repeatable; VALUE is YAML)")
+      ->allow_extra_args(false);
+  cli.add_option("--output-dir", output_dir, "where outputs, config.yaml, log.txt and metrics.jsonl go");
+  cli.add_flag("--resume", resume, "continue from the last checkpoint in --output-dir");
+  cli.add_option("--threads", threads, "intra-op CPU threads (default: all cores)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cli.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  cli.add_flag("--print-config", print_config, "print the resolved config and exit");
+  if (spec.add_flags) spec.add_flags(cli);
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return cli.exit(e);  // --help
+    return report(spec.name, "usage error: ", e.what(), 2);
+  }
+
+  if (!spec.run) return report(spec.name, "not built yet: ", spec.not_built_reason + "; nothing was done", 1);
+
+  try {
+    ToolContext context{config::Config::load(spec.defaults, config_file, overrides), output_dir, resume, threads,
+                        device, read_launch_env()};
+    if (print_config) {
+      std::cout << context.config.dump() << std::endl;
+      return 0;
+    }
+    if (output_dir.empty()) MUST_THROW(ConfigError, "--output-dir is required");
+    check_device(device);
+    at::set_num_threads(threads);
+    ensure_directory(context.output_dir);
+    const std::string log_name = context.launch.world_size > 1
+                                     ? "log.rank" + std::to_string(context.launch.rank) + ".txt"
+                                     : "log.txt";
+    setup_logging(context.launch, context.output_dir / log_name);
+    if (context.launch.rank == 0) context.config.write(context.output_dir / "config.yaml");
+    spdlog::info("{} with {} thread(s) on {}; outputs in {}", spec.name, threads, device, output_dir);
+    spec.run(context);
+    return 0;
+  } catch (const ConfigError& e) {
+    return report(spec.name, "config error: ", e.what(), 2);
+  } catch (const std::exception& e) {
+    spdlog::default_logger()->flush();
+    return report(spec.name, "error: ", e.what(), 1);
+  }
+}
+
+}  // namespace must::app

@@ -1,0 +1,52 @@
+#include <gtest/gtest.h>
+
+#include "must/core/check.h"
+#include "must/core/fs.h"
+#include "test_support.h"
+
+namespace must {
+namespace {
+
+TEST(AtomicWrite, CreatesParentsAndReplacesContentLeavingNoTemporary) {
+  test::ScratchDir dir;
+  const auto path = dir / "a/b/state.json";
+  atomic_write_file(path, "first");
+  EXPECT_EQ(read_file(path), "first");
+  atomic_write_file(path, "second, longer");
+  EXPECT_EQ(read_file(path), "second, longer");
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
+    ++entries;
+    EXPECT_EQ(entry.path().filename(), "state.json");
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST(AtomicWrite, FailureNamesTheFileAndKeepsTheOldContent) {
+  test::ScratchDir dir;
+  const auto path = dir / "kept.txt";
+  atomic_write_file(path, "old");
+  fs::create_directories(dir / "blocker");
+  // Renaming a file over a non-empty directory fails: the old file elsewhere must be untouched.
+  test::write_text(dir / "blocker/inside", "x");
+  try {
+    atomic_write_file(dir / "blocker", "new");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("blocker"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(path), "old");
+}
+
+TEST(ReadFile, MissingFileIsNamed) {
+  try {
+    read_file("/nonexistent/must/file.yaml");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/must/file.yaml"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("no such file"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace must

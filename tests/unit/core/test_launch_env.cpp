@@ -1,0 +1,67 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "must/core/check.h"
+#include "must/core/launch_env.h"
+
+namespace must {
+namespace {
+
+class LaunchEnvTest : public ::testing::Test {
+ protected:
+  void SetUp() override { clear(); }
+  void TearDown() override { clear(); }
+  static void clear() {
+    for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
+                             "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"}) {
+      ::unsetenv(name);
+    }
+  }
+};
+
+TEST_F(LaunchEnvTest, NoEnvironmentIsOneProcess) {
+  const LaunchEnv env = read_launch_env();
+  EXPECT_EQ(env.rank, 0);
+  EXPECT_EQ(env.world_size, 1);
+  EXPECT_EQ(env.source, "none");
+}
+
+TEST_F(LaunchEnvTest, TorchrunWinsOverSlurm) {
+  ::setenv("SLURM_PROCID", "5", 1);
+  ::setenv("SLURM_NTASKS", "8", 1);
+  ::setenv("RANK", "3", 1);
+  ::setenv("WORLD_SIZE", "4", 1);
+  ::setenv("LOCAL_RANK", "1", 1);
+  const LaunchEnv env = read_launch_env();
+  EXPECT_EQ(env.rank, 3);
+  EXPECT_EQ(env.world_size, 4);
+  EXPECT_EQ(env.local_rank, 1);
+  EXPECT_EQ(env.source, "torchrun");
+}
+
+TEST_F(LaunchEnvTest, SlurmAndOpenMpi) {
+  ::setenv("SLURM_PROCID", "5", 1);
+  ::setenv("SLURM_NTASKS", "8", 1);
+  EXPECT_EQ(read_launch_env().rank, 5);
+  clear();
+  ::setenv("OMPI_COMM_WORLD_RANK", "2", 1);
+  ::setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+  EXPECT_EQ(read_launch_env().source, "openmpi");
+}
+
+TEST_F(LaunchEnvTest, MalformedOrInconsistentValuesAreNamed) {
+  ::setenv("RANK", "two", 1);
+  ::setenv("WORLD_SIZE", "4", 1);
+  EXPECT_THROW(read_launch_env(), Error);
+  ::setenv("RANK", "4", 1);
+  try {
+    read_launch_env();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RANK=4"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace must
