@@ -8,7 +8,8 @@ target_compile_options(must_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
 # One translation unit including <torch/torch.h> costs ~30 s on the 2-core machine, ~13 s with a precompiled
 # header. The header is compiled once, in this object library, and reused by every target that includes torch.
 add_library(must_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/pch_anchor.cpp)
-target_link_libraries(must_torch_pch PUBLIC must_torch)
+# Same warning flags as the targets that reuse it: GCC rejects a PCH built with other -W flags.
+target_link_libraries(must_torch_pch PUBLIC must_torch must_warnings)
 target_precompile_headers(must_torch_pch PRIVATE <torch/torch.h>)
 
 # must_add_module(NAME SOURCES ... DEPENDS ... [TORCH])

@@ -12,15 +12,15 @@ const std::array<TaskSpec, kNumTasks>& task_table() {
   // (NYU, DIODE) and the zero vector marks an invalid normal (DIODE).
   static const std::array<TaskSpec, kNumTasks> table = {{
       {Task::kClassification, "classification", TargetKind::kClassVector, 0, ResizeRule::kNone, FlipRule::kNone,
-       -1.0, "cls.npy", "top1", true},
+       -1.0, "cls.npy", "top1", true, "soft_cross_entropy"},
       {Task::kDetection, "detection", TargetKind::kBoxes, 0, ResizeRule::kNone, FlipRule::kMirrorBoxes, -1.0,
-       "det.json", "AP", true},
+       "det.json", "AP", true, "faster_rcnn"},
       {Task::kSegmentation, "segmentation", TargetKind::kClassMap, 0, ResizeRule::kNearest, FlipRule::kMirrorMap,
-       255.0, "seg.png", "mIoU", true},
+       255.0, "seg.png", "mIoU", true, "cross_entropy"},
       {Task::kDepth, "depth", TargetKind::kFloatMap, 1, ResizeRule::kLinearValidOnly, FlipRule::kMirrorMap, 0.0,
-       "depth.npy", "AbsRel", false},
+       "depth.npy", "AbsRel", false, "l1"},
       {Task::kNormals, "normals", TargetKind::kUnitVectorMap, 3, ResizeRule::kLinearValidOnly,
-       FlipRule::kMirrorMapNegateX, 0.0, "normal.png", "mean_angle", false},
+       FlipRule::kMirrorMapNegateX, 0.0, "normal.png", "mean_angle", false, "cosine"},
   }};
   return table;
 }

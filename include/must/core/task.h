@@ -48,6 +48,7 @@ struct TaskSpec {
   std::string_view store_suffix;   // member suffix in the pseudo-label store (DESIGN §5)
   std::string_view headline_metric;
   bool higher_is_better;           // of the headline metric
+  std::string_view default_loss;   // registered loss used when a config names none
 };
 
 // The table, in enum order.

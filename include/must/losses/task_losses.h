@@ -1,0 +1,60 @@
+// Per-task losses (DESIGN §4). Every loss masks what carries no label — samples whose presence bit is off,
+// ignore pixels, invalid depth or normals — averages over what remains, and returns a zero that carries no
+// gradient when nothing is left (never NaN, never a "zero label").
+//
+// Registered names (a config picks one per task; the task table gives the default):
+//   soft_cross_entropy  classification: -sum_c q_c log softmax(z / T)_c, mean over labelled samples
+//   cross_entropy       segmentation: per-pixel CE, mean over labelled pixels (ignore value from the task table)
+//   l1                  depth: |d - g| over valid pixels
+//   silog               depth: scale-invariant log error (Eigen et al. 2014), sqrt(mean(e^2) - lambda mean(e)^2),
+//                       e = log d - log g over the batch's valid pixels
+//   ssi                 depth: scale-and-shift-invariant L1 (MiDaS, Ranftl et al. 2020): per image, the least-
+//                       squares s, t fit s d + t to g, then |s d + t - g| over valid pixels
+//   cosine              normals: 1 - <n, g / |g|> over valid pixels (prediction already unit length)
+#pragma once
+
+#include <torch/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "must/core/registry.h"
+#include "must/core/task.h"
+#include "must/structures/targets.h"
+
+namespace must::losses {
+
+// Loss terms keyed "loss/<task>/<term>", each a scalar.
+using LossDict = std::map<std::string, torch::Tensor>;
+
+struct LossOptions {
+  std::string type;             // registered name; "" = the task's default
+  double temperature = 1.0;     // soft_cross_entropy: logits are divided by it
+  double variance_focus = 0.85; // silog: lambda
+};
+
+class TaskLoss {
+ public:
+  virtual ~TaskLoss() = default;
+  virtual LossDict operator()(const torch::Tensor& prediction, const structures::TaskTargets& targets) const = 0;
+};
+
+using TaskLossRegistry = Registry<std::unique_ptr<TaskLoss>, Task, const LossOptions&>;
+TaskLossRegistry& task_loss_registry();
+// Builds the loss a config asks for (the task's default when options.type is empty). Throws must::ConfigError
+// when the loss does not fit the task's targets.
+std::unique_ptr<TaskLoss> make_task_loss(Task task, const LossOptions& options);
+
+// The functions behind the registered losses. `present` is [B] bool.
+torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& probabilities,
+                                 const torch::Tensor& present, double temperature = 1.0);
+torch::Tensor cross_entropy_map(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& present,
+                                int64_t ignore_index = 255);
+torch::Tensor depth_l1(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present);
+torch::Tensor depth_silog(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present,
+                          double variance_focus = 0.85);
+torch::Tensor depth_ssi(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present);
+torch::Tensor normal_cosine(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present);
+
+}  // namespace must::losses

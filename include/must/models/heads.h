@@ -1,0 +1,111 @@
+// Task heads behind one interface (DESIGN §4; CONVENTIONS idiom 4): given targets a head returns its named
+// losses as well as its prediction; without, the prediction alone.
+//   classification  global average pool of res5 -> linear `fc` -> logits [B, C]
+//   segmentation    dense trunk -> 3 x (conv3x3 + BN + ReLU) -> 1x1 conv -> bilinear to the input -> logits [B, C, H, W]
+//   depth           same, 1 channel, softplus (positive metres)                              -> [B, 1, H, W]
+//   normals         same, 3 channels, L2-normalised after upsampling                         -> [B, 3, H, W]
+// The dense trunk (DenseTrunk) is shared by the dense heads: the pyramid levels upsampled to p2, summed, and
+// reduced by a 1x1 conv.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "must/core/registry.h"
+#include "must/core/task.h"
+#include "must/losses/task_losses.h"
+#include "must/structures/feature_map.h"
+#include "must/structures/targets.h"
+
+namespace must::models {
+
+struct HeadInputs {
+  const structures::FeatureMap& backbone;  // res2..res5
+  const structures::FeatureMap& pyramid;   // p2..p6 (empty when the model has no FPN)
+  const torch::Tensor& dense;              // the dense trunk's output at p2 (undefined without dense heads)
+  std::vector<int64_t> image_size;         // {H, W} of the input batch
+};
+
+struct HeadOutput {
+  torch::Tensor prediction;
+  losses::LossDict losses;  // filled only when targets were given
+};
+
+struct HeadOptions {
+  Task task = Task::kClassification;
+  int64_t num_outputs = 0;   // classes; 0 = the task table's channels (depth 1, normals 3)
+  int64_t in_channels = 0;   // set by the model: res5 channels, or the dense trunk's channels
+  int num_convs = 3;         // dense heads: conv3x3 + BN + ReLU blocks before the predictor
+  losses::LossOptions loss;
+};
+
+class TaskHeadImpl : public torch::nn::Module {
+ public:
+  explicit TaskHeadImpl(const HeadOptions& options);
+  Task task() const { return task_; }
+  virtual bool uses_pyramid() const = 0;
+  virtual torch::Tensor predict(const HeadInputs& inputs) = 0;
+  // Prediction, plus losses when `targets` is given. Detection overrides this (its sampling needs targets).
+  virtual HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets);
+
+ private:
+  Task task_;
+  std::unique_ptr<losses::TaskLoss> loss_;
+};
+
+class ClassificationHeadImpl final : public TaskHeadImpl {
+ public:
+  explicit ClassificationHeadImpl(const HeadOptions& options);
+  bool uses_pyramid() const override { return false; }
+  torch::Tensor predict(const HeadInputs& inputs) override;
+
+ private:
+  torch::nn::Linear fc{nullptr};
+};
+
+// What a dense head does to its upsampled output.
+enum class DenseActivation { kNone, kSoftplus, kL2Normalize };
+
+class DenseHeadImpl final : public TaskHeadImpl {
+ public:
+  DenseHeadImpl(const HeadOptions& options, DenseActivation activation);
+  bool uses_pyramid() const override { return true; }
+  torch::Tensor predict(const HeadInputs& inputs) override;
+
+ private:
+  DenseActivation activation_;
+  torch::nn::Sequential convs{nullptr};
+  torch::nn::Conv2d predictor{nullptr};
+};
+
+struct DenseTrunkOptions {
+  std::vector<structures::FeatureSpec> levels;  // pyramid levels summed (upsampled to the first)
+  int64_t out_channels = 128;
+};
+
+class DenseTrunkImpl : public torch::nn::Module {
+ public:
+  explicit DenseTrunkImpl(DenseTrunkOptions options);
+  torch::Tensor forward(const structures::FeatureMap& pyramid);
+
+ private:
+  DenseTrunkOptions options_;
+  torch::nn::Conv2d reduce{nullptr};
+};
+TORCH_MODULE(DenseTrunk);
+
+// Heads by task name: classification, segmentation, depth, normals (detection joins with its module).
+using HeadRegistry = Registry<std::shared_ptr<TaskHeadImpl>, const HeadOptions&>;
+HeadRegistry& head_registry();
+
+// Bilinear resize of [B, C, h, w] to `size` (align_corners = false, as torchvision and the peer).
+torch::Tensor resize_bilinear(const torch::Tensor& x, const std::vector<int64_t>& size);
+
+}  // namespace must::models

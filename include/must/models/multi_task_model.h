@@ -1,0 +1,67 @@
+// The MuST model: a shared ResNet(-FPN) backbone and one head per task (DESIGN §4). A teacher is the same
+// model with one head; the student has several. Parameter names follow torchvision's detectors, so their
+// checkpoints load as they are: backbone.body.* (ResNet), backbone.fpn.* (FPN), then dense_trunk.*, heads.<task>.*
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/moduledict.h>
+#include <torch/nn/pimpl.h>
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "must/config/config.h"
+#include "must/models/fpn.h"
+#include "must/models/heads.h"
+#include "must/models/resnet.h"
+#include "must/structures/targets.h"
+
+namespace must::models {
+
+struct MultiTaskModelOptions {
+  ResNetOptions backbone;
+  int64_t fpn_channels = 256;
+  int64_t dense_channels = 128;                                  // the dense trunk's output channels
+  std::vector<std::string> dense_levels{"p2", "p3", "p4", "p5"};  // pyramid levels fused for dense heads
+  std::vector<HeadOptions> heads;                                // one per task, at most one per task
+};
+
+struct ModelOutput {
+  std::map<Task, torch::Tensor> predictions;
+  losses::LossDict losses;  // every head's terms, when targets were given for its task
+};
+
+// ResNet body + FPN, named as torchvision's BackboneWithFPN.
+class BackboneWithFpnImpl : public torch::nn::Module {
+ public:
+  BackboneWithFpnImpl(const ResNetOptions& body, int64_t fpn_channels, bool with_fpn);
+  ResNet body{nullptr};
+  Fpn fpn{nullptr};  // null when no head needs the pyramid
+};
+TORCH_MODULE(BackboneWithFpn);
+
+class MultiTaskModelImpl : public torch::nn::Module {
+ public:
+  explicit MultiTaskModelImpl(MultiTaskModelOptions options);
+  // images: [B, 3, H, W], normalised. targets: optional; losses are computed for the tasks it holds.
+  ModelOutput forward(const torch::Tensor& images, const structures::Targets* targets = nullptr);
+  std::vector<Task> tasks() const;
+  const MultiTaskModelOptions& options() const { return options_; }
+
+  BackboneWithFpn backbone{nullptr};
+
+ private:
+  MultiTaskModelOptions options_;
+  DenseTrunk dense_trunk{nullptr};
+  std::map<Task, std::shared_ptr<TaskHeadImpl>> heads_;
+};
+TORCH_MODULE(MultiTaskModel);
+
+// The commented `model:` section every training tool's defaults include.
+std::string_view model_defaults();
+// Maps the resolved `model` config node to options. Throws must::ConfigError naming the key on a bad value.
+MultiTaskModelOptions model_options_from_config(const config::Config& model);
+
+}  // namespace must::models

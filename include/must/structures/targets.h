@@ -1,0 +1,30 @@
+// A batch's targets, per task, with the presence bit of each sample (DESIGN §4: partial labels are first
+// class; a sample without a task's label contributes no loss for it, never a zero label).
+//
+// Layouts (B = batch):
+//   classification  values [B, C] float probabilities (one-hot for hard labels)
+//   segmentation    values [B, H, W] int64 class indices, 255 = ignore
+//   depth           values [B, 1, H, W] float metres, 0 = invalid
+//   normals         values [B, 3, H, W] float unit vectors, (0, 0, 0) = invalid
+//   detection       (its own structure, see the detection module)
+#pragma once
+
+#include <torch/types.h>
+
+#include <map>
+
+#include "must/core/task.h"
+
+namespace must::structures {
+
+struct TaskTargets {
+  torch::Tensor values;
+  torch::Tensor present;  // [B] bool: which samples carry this task's label
+};
+
+struct Targets {
+  std::map<Task, TaskTargets> tasks;
+  bool has(Task task) const { return tasks.count(task) != 0; }
+};
+
+}  // namespace must::structures

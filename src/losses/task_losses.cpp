@@ -1,0 +1,186 @@
+#include "must/losses/task_losses.h"
+
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+
+namespace must::losses {
+namespace {
+
+// The zero returned when nothing is labelled: no gradient flows from it.
+torch::Tensor nothing(const torch::Tensor& like) { return torch::zeros({}, like.options().requires_grad(false)); }
+
+// [B] presence -> a mask broadcastable to `like` ([B, ...]).
+torch::Tensor per_sample(const torch::Tensor& present, const torch::Tensor& like) {
+  MUST_CHECK(present.dim() == 1 && present.size(0) == like.size(0), "presence should be [", like.size(0),
+             "], got ", present.sizes());
+  std::vector<int64_t> shape(size_t(like.dim()), 1);
+  shape[0] = like.size(0);
+  return present.to(torch::kBool).view(shape);
+}
+
+void check_same_shape(const torch::Tensor& a, const torch::Tensor& b, const char* what) {
+  MUST_CHECK(a.sizes() == b.sizes(), what, ": prediction ", a.sizes(), " and target ", b.sizes(), " differ");
+}
+
+// Valid depth pixels of labelled samples: [B, 1, H, W] bool.
+torch::Tensor depth_mask(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present) {
+  check_same_shape(prediction, target, "depth");
+  MUST_CHECK(target.dim() == 4 && target.size(1) == 1, "depth targets should be [B, 1, H, W], got ", target.sizes());
+  return (target > 0) & per_sample(present, target);
+}
+
+class FunctionLoss final : public TaskLoss {
+ public:
+  using Function = std::function<torch::Tensor(const torch::Tensor&, const structures::TaskTargets&)>;
+  FunctionLoss(std::string key, Function function) : key_(std::move(key)), function_(std::move(function)) {}
+  LossDict operator()(const torch::Tensor& prediction, const structures::TaskTargets& targets) const override {
+    return {{key_, function_(prediction, targets)}};
+  }
+
+ private:
+  std::string key_;
+  Function function_;
+};
+
+struct LossEntry {
+  TargetKind target;  // the target kind the loss is defined for
+  std::function<FunctionLoss::Function(const LossOptions&, Task)> make;
+};
+
+const std::map<std::string, LossEntry>& loss_entries() {
+  static const std::map<std::string, LossEntry> entries = {
+      {"soft_cross_entropy",
+       {TargetKind::kClassVector,
+        [](const LossOptions& o, Task) {
+          return [t = o.temperature](const torch::Tensor& p, const structures::TaskTargets& y) {
+            return soft_cross_entropy(p, y.values, y.present, t);
+          };
+        }}},
+      {"cross_entropy",
+       {TargetKind::kClassMap,
+        [](const LossOptions&, Task task) {
+          return [ignore = int64_t(task_spec(task).ignore_value)](const torch::Tensor& p, const structures::TaskTargets& y) {
+            return cross_entropy_map(p, y.values, y.present, ignore);
+          };
+        }}},
+      {"l1",
+       {TargetKind::kFloatMap,
+        [](const LossOptions&, Task) {
+          return [](const torch::Tensor& p, const structures::TaskTargets& y) { return depth_l1(p, y.values, y.present); };
+        }}},
+      {"silog",
+       {TargetKind::kFloatMap,
+        [](const LossOptions& o, Task) {
+          return [lambda = o.variance_focus](const torch::Tensor& p, const structures::TaskTargets& y) {
+            return depth_silog(p, y.values, y.present, lambda);
+          };
+        }}},
+      {"ssi",
+       {TargetKind::kFloatMap,
+        [](const LossOptions&, Task) {
+          return [](const torch::Tensor& p, const structures::TaskTargets& y) { return depth_ssi(p, y.values, y.present); };
+        }}},
+      {"cosine",
+       {TargetKind::kUnitVectorMap,
+        [](const LossOptions&, Task) {
+          return [](const torch::Tensor& p, const structures::TaskTargets& y) {
+            return normal_cosine(p, y.values, y.present);
+          };
+        }}},
+  };
+  return entries;
+}
+
+}  // namespace
+
+TaskLossRegistry& task_loss_registry() {
+  static TaskLossRegistry* registry = [] {
+    auto* r = new TaskLossRegistry("loss");
+    for (const auto& [name, entry] : loss_entries()) {
+      r->add(name, [name = name, entry = entry](Task task, const LossOptions& options) -> std::unique_ptr<TaskLoss> {
+        if (task_spec(task).target != entry.target) {
+          MUST_THROW(ConfigError, "loss '", name, "' does not apply to task ", task_name(task));
+        }
+        return std::make_unique<FunctionLoss>("loss/" + std::string(task_name(task)) + "/" + name,
+                                              entry.make(options, task));
+      });
+    }
+    return r;
+  }();
+  return *registry;
+}
+
+std::unique_ptr<TaskLoss> make_task_loss(Task task, const LossOptions& options) {
+  const std::string type = options.type.empty() ? std::string(task_spec(task).default_loss) : options.type;
+  return task_loss_registry().create(type, task, options);
+}
+
+torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& probabilities,
+                                 const torch::Tensor& present, double temperature) {
+  check_same_shape(logits, probabilities, "soft_cross_entropy");
+  MUST_CHECK(logits.dim() == 2, "classification logits should be [B, C], got ", logits.sizes());
+  MUST_CHECK(temperature > 0, "temperature must be positive, got ", temperature);
+  const torch::Tensor keep = present.to(torch::kBool);
+  if (!keep.any().item<bool>()) return nothing(logits);
+  const torch::Tensor per_sample_loss = -(probabilities * torch::log_softmax(logits / temperature, 1)).sum(1);
+  return per_sample_loss.masked_select(keep).mean();
+}
+
+torch::Tensor cross_entropy_map(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& present,
+                                int64_t ignore_index) {
+  MUST_CHECK(logits.dim() == 4 && labels.dim() == 3 && logits.size(0) == labels.size(0) &&
+                 logits.sizes().slice(2) == labels.sizes().slice(1),
+             "segmentation: logits [B, C, H, W] and labels [B, H, W] expected, got ", logits.sizes(), " and ",
+             labels.sizes());
+  const torch::Tensor masked = labels.masked_fill(per_sample(present, labels).logical_not(), ignore_index);
+  if (!(masked != ignore_index).any().item<bool>()) return nothing(logits);
+  return torch::nll_loss2d(torch::log_softmax(logits, 1), masked, {}, at::Reduction::Mean, ignore_index);
+}
+
+torch::Tensor depth_l1(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present) {
+  const torch::Tensor valid = depth_mask(prediction, target, present);
+  if (!valid.any().item<bool>()) return nothing(prediction);
+  return (prediction - target).abs().masked_select(valid).mean();
+}
+
+torch::Tensor depth_silog(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present,
+                          double variance_focus) {
+  const torch::Tensor valid = depth_mask(prediction, target, present) & (prediction > 0);
+  if (!valid.any().item<bool>()) return nothing(prediction);
+  const torch::Tensor e = (prediction.masked_select(valid).log() - target.masked_select(valid).log());
+  // Clamped at 0: rounding can make the variance term slightly negative for a perfect prediction.
+  return (e.pow(2).mean() - variance_focus * e.mean().pow(2)).clamp_min(0).sqrt();
+}
+
+torch::Tensor depth_ssi(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present) {
+  const torch::Tensor valid = depth_mask(prediction, target, present);
+  if (!valid.any().item<bool>()) return nothing(prediction);
+  const torch::Tensor m = valid.to(prediction.scalar_type());
+  const torch::Tensor d = prediction * m, g = target * m;
+  // Normal equations of min_{s,t} sum m (s d + t - g)^2, per image.
+  const auto dims = std::vector<int64_t>{1, 2, 3};
+  const torch::Tensor a00 = (d * d).sum(dims), a01 = d.sum(dims), a11 = m.sum(dims);
+  const torch::Tensor b0 = (d * g).sum(dims), b1 = g.sum(dims);
+  const torch::Tensor det = a00 * a11 - a01 * a01;
+  const torch::Tensor solvable = det.abs() > 1e-9;
+  const torch::Tensor safe_det = torch::where(solvable, det, torch::ones_like(det));
+  // A constant prediction (or a single pixel) leaves s free: keep s = 1 and fit the shift alone.
+  const torch::Tensor s = torch::where(solvable, (a11 * b0 - a01 * b1) / safe_det, torch::ones_like(det));
+  const torch::Tensor t = torch::where(solvable, (a00 * b1 - a01 * b0) / safe_det,
+                                       (b1 - a01) / a11.clamp_min(1));
+  const torch::Tensor fitted = s.view({-1, 1, 1, 1}) * prediction + t.view({-1, 1, 1, 1});
+  return (fitted - target).abs().masked_select(valid).mean();
+}
+
+torch::Tensor normal_cosine(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& present) {
+  check_same_shape(prediction, target, "normals");
+  MUST_CHECK(target.dim() == 4 && target.size(1) == 3, "normal targets should be [B, 3, H, W], got ", target.sizes());
+  const torch::Tensor length = target.norm(2, 1, /*keepdim=*/true);
+  const torch::Tensor valid = (length > 0) & per_sample(present, target);
+  if (!valid.any().item<bool>()) return nothing(prediction);
+  const torch::Tensor cosine = (prediction * (target / length.clamp_min(1e-12))).sum(1, /*keepdim=*/true);
+  return (1 - cosine).masked_select(valid).mean();
+}
+
+}  // namespace must::losses

@@ -1,0 +1,33 @@
+#include "must/models/batch_norm.h"
+
+#include <torch/torch.h>
+
+namespace must::models {
+
+BatchNorm2dImpl::BatchNorm2dImpl(BatchNorm2dOptions options) : options_(options) {
+  const int64_t c = options.channels();
+  weight = register_parameter("weight", torch::ones({c}));
+  bias = register_parameter("bias", torch::zeros({c}));
+  running_mean = register_buffer("running_mean", torch::zeros({c}));
+  running_var = register_buffer("running_var", torch::ones({c}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+  if (options.frozen()) freeze();
+}
+
+void BatchNorm2dImpl::freeze() {
+  options_.frozen(true);
+  weight.set_requires_grad(false);
+  bias.set_requires_grad(false);
+}
+
+torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& input) {
+  const bool use_batch_statistics = is_training() && !options_.frozen();
+  if (use_batch_statistics) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  return torch::batch_norm(input, weight, bias, running_mean, running_var, use_batch_statistics, options_.momentum(),
+                           options_.eps(), /*cudnn_enabled=*/true);
+}
+
+}  // namespace must::models

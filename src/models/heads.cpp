@@ -1,0 +1,107 @@
+#include "must/models/heads.h"
+
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+#include "must/models/batch_norm.h"
+
+namespace must::models {
+namespace {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+int64_t outputs_of(const HeadOptions& options) {
+  const int64_t n = options.num_outputs > 0 ? options.num_outputs : task_spec(options.task).channels;
+  if (n <= 0) {
+    MUST_THROW(ConfigError, "the ", task_name(options.task), " head needs num_outputs (the number of classes)");
+  }
+  return n;
+}
+
+}  // namespace
+
+torch::Tensor resize_bilinear(const torch::Tensor& x, const std::vector<int64_t>& size) {
+  if (x.size(-2) == size[0] && x.size(-1) == size[1]) return x;
+  return F::interpolate(x, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
+}
+
+TaskHeadImpl::TaskHeadImpl(const HeadOptions& options)
+    : task_(options.task), loss_(losses::make_task_loss(options.task, options.loss)) {}
+
+HeadOutput TaskHeadImpl::forward(const HeadInputs& inputs, const structures::TaskTargets* targets) {
+  HeadOutput out;
+  out.prediction = predict(inputs);
+  if (targets) out.losses = (*loss_)(out.prediction, *targets);
+  return out;
+}
+
+ClassificationHeadImpl::ClassificationHeadImpl(const HeadOptions& options) : TaskHeadImpl(options) {
+  MUST_CHECK(options.in_channels > 0, "classification head: in_channels must be set");
+  fc = register_module("fc", nn::Linear(options.in_channels, outputs_of(options)));
+}
+
+torch::Tensor ClassificationHeadImpl::predict(const HeadInputs& inputs) {
+  return fc(torch::adaptive_avg_pool2d(inputs.backbone.at("res5"), {1, 1}).flatten(1));
+}
+
+DenseHeadImpl::DenseHeadImpl(const HeadOptions& options, DenseActivation activation)
+    : TaskHeadImpl(options), activation_(activation) {
+  const int64_t c = options.in_channels;
+  MUST_CHECK(c > 0, task_name(options.task), " head: in_channels must be set");
+  convs = register_module("convs", nn::Sequential());
+  for (int i = 0; i < options.num_convs; ++i) {
+    convs->push_back(nn::Conv2d(nn::Conv2dOptions(c, c, 3).padding(1).bias(false)));
+    convs->push_back(BatchNorm2d(BatchNorm2dOptions(c)));
+    convs->push_back(nn::Functional([](const torch::Tensor& x) { return x.relu(); }));
+  }
+  predictor = register_module("predictor", nn::Conv2d(nn::Conv2dOptions(c, outputs_of(options), 1)));
+  for (auto& module : modules(false)) {
+    if (auto* conv = module->as<nn::Conv2d>()) nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut, torch::kReLU);
+  }
+}
+
+torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) {
+  MUST_CHECK(inputs.dense.defined(), "dense head ", task_name(task()), " needs the dense trunk");
+  torch::Tensor out = resize_bilinear(predictor(convs->forward(inputs.dense)), inputs.image_size);
+  switch (activation_) {
+    case DenseActivation::kNone: return out;
+    case DenseActivation::kSoftplus: return F::softplus(out);
+    case DenseActivation::kL2Normalize: return F::normalize(out, F::NormalizeFuncOptions().dim(1).eps(1e-12));
+  }
+  return out;
+}
+
+DenseTrunkImpl::DenseTrunkImpl(DenseTrunkOptions options) : options_(std::move(options)) {
+  MUST_CHECK(!options_.levels.empty(), "the dense trunk needs at least one pyramid level");
+  const int64_t in = options_.levels.front().channels;
+  for (const auto& level : options_.levels) {
+    MUST_CHECK(level.channels == in, "dense trunk levels must have equal channels; ", level.name, " has ",
+               level.channels, ", not ", in);
+  }
+  reduce = register_module("reduce", nn::Conv2d(nn::Conv2dOptions(in, options_.out_channels, 1)));
+}
+
+torch::Tensor DenseTrunkImpl::forward(const structures::FeatureMap& pyramid) {
+  const torch::Tensor& finest = pyramid.at(options_.levels.front().name);
+  const std::vector<int64_t> size = {finest.size(2), finest.size(3)};
+  torch::Tensor fused = finest;
+  for (size_t i = 1; i < options_.levels.size(); ++i) {
+    fused = fused + resize_bilinear(pyramid.at(options_.levels[i].name), size);
+  }
+  return reduce(fused);
+}
+
+HeadRegistry& head_registry() {
+  static HeadRegistry* registry = [] {
+    auto* r = new HeadRegistry("head");
+    r->add("classification", [](const HeadOptions& o) { return std::make_shared<ClassificationHeadImpl>(o); });
+    r->add("segmentation", [](const HeadOptions& o) { return std::make_shared<DenseHeadImpl>(o, DenseActivation::kNone); });
+    r->add("depth", [](const HeadOptions& o) { return std::make_shared<DenseHeadImpl>(o, DenseActivation::kSoftplus); });
+    r->add("normals", [](const HeadOptions& o) { return std::make_shared<DenseHeadImpl>(o, DenseActivation::kL2Normalize); });
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace must::models

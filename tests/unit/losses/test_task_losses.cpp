@@ -1,0 +1,102 @@
+#include "must/losses/task_losses.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "must/core/check.h"
+
+namespace must::losses {
+namespace {
+
+torch::Tensor all(int64_t b) { return torch::ones({b}, torch::kBool); }
+torch::Tensor none(int64_t b) { return torch::zeros({b}, torch::kBool); }
+
+void expect_no_gradient_zero(const torch::Tensor& loss) {
+  EXPECT_EQ(loss.item<double>(), 0.0);
+  EXPECT_FALSE(loss.requires_grad());
+}
+
+TEST(SoftCrossEntropy, HandComputed) {
+  // logits (0, ln 3): softmax = (1/4, 3/4). Target (1/2, 1/2): -(0.5 ln 0.25 + 0.5 ln 0.75).
+  const auto logits = torch::tensor({{0.0, std::log(3.0)}, {5.0, 5.0}}, torch::kDouble);
+  const auto target = torch::tensor({{0.5, 0.5}, {1.0, 0.0}}, torch::kDouble);
+  const double first = -(0.5 * std::log(0.25) + 0.5 * std::log(0.75));
+  EXPECT_NEAR(soft_cross_entropy(logits, target, torch::tensor({true, false})).item<double>(), first, 1e-12);
+  // Second sample alone: logits equal, so -ln(1/2).
+  EXPECT_NEAR(soft_cross_entropy(logits, target, torch::tensor({false, true})).item<double>(), std::log(2.0), 1e-12);
+  EXPECT_NEAR(soft_cross_entropy(logits, target, all(2)).item<double>(), (first + std::log(2.0)) / 2, 1e-12);
+  // Temperature 2 halves the logits: softmax(0, ln 3 / 2) = (1, sqrt 3) / (1 + sqrt 3).
+  const double p0 = 1 / (1 + std::sqrt(3.0)), p1 = 1 - p0;
+  EXPECT_NEAR(soft_cross_entropy(logits, target, torch::tensor({true, false}), 2.0).item<double>(),
+              -(0.5 * std::log(p0) + 0.5 * std::log(p1)), 1e-12);
+  expect_no_gradient_zero(soft_cross_entropy(logits.requires_grad_(), target, none(2)));
+}
+
+TEST(CrossEntropyMap, IgnoresVoidPixelsAndUnlabelledSamples) {
+  // One image, two classes, 1x3 pixels: logits favour class 1 by ln 3 everywhere -> p(1) = 3/4.
+  const auto logits = torch::tensor({0.0, std::log(3.0)}, torch::kDouble).view({1, 2, 1, 1}).expand({2, 2, 1, 3}).contiguous();
+  const auto labels = torch::tensor({{{1, 0, 255}}, {{0, 0, 0}}}, torch::kLong);
+  const double expected = (-std::log(0.75) - std::log(0.25)) / 2;  // the 255 pixel does not count
+  EXPECT_NEAR(cross_entropy_map(logits, labels, torch::tensor({true, false})).item<double>(), expected, 1e-12);
+  expect_no_gradient_zero(cross_entropy_map(logits, torch::full({2, 1, 3}, 255, torch::kLong), all(2)));
+  expect_no_gradient_zero(cross_entropy_map(logits, labels, none(2)));
+}
+
+TEST(DepthL1, AveragesOverValidPixelsOnly) {
+  const auto prediction = torch::tensor({1.0, 2.0, 3.0, 4.0}).view({1, 1, 2, 2});
+  const auto target = torch::tensor({1.5, 0.0, 2.0, 4.0}).view({1, 1, 2, 2});  // 0 = invalid
+  EXPECT_NEAR(depth_l1(prediction, target, all(1)).item<double>(), (0.5 + 1.0 + 0.0) / 3, 1e-6);
+  expect_no_gradient_zero(depth_l1(prediction, torch::zeros_like(target), all(1)));
+}
+
+TEST(DepthSilog, HandComputedAndScaleInvariantAtLambdaOne) {
+  const auto prediction = torch::tensor({1.0, 2.0, 4.0}, torch::kDouble).view({1, 1, 1, 3});
+  const auto target = torch::tensor({1.0, 1.0, 1.0}, torch::kDouble).view({1, 1, 1, 3});
+  // e = (0, ln 2, ln 4): mean e^2 = 5 ln^2 2 / 3, mean e = ln 2.
+  const double l2 = std::log(2.0);
+  EXPECT_NEAR(depth_silog(prediction, target, all(1), 0.85).item<double>(),
+              std::sqrt(5 * l2 * l2 / 3 - 0.85 * l2 * l2), 1e-12);
+  // With lambda = 1 a global scale costs nothing.
+  EXPECT_NEAR(depth_silog(target * 3, target, all(1), 1.0).item<double>(), 0.0, 1e-6);
+  expect_no_gradient_zero(depth_silog(prediction, target, none(1)));
+}
+
+TEST(DepthSsi, FitsScaleAndShiftPerImage) {
+  // g = 2 d + 1 exactly: zero loss; the second image is invalid except one pixel.
+  const auto d = torch::tensor({1.0, 2.0, 3.0, 5.0}, torch::kDouble).view({1, 1, 2, 2});
+  EXPECT_NEAR(depth_ssi(d, 2 * d + 1, all(1)).item<double>(), 0.0, 1e-9);
+  // d = (0, 1, 2), g = (3, 5, 4): cov(d, g) = 1, var(d) = 2 -> s = 1/2, t = 4 - 1/2 = 7/2; fitted (3.5, 4, 4.5),
+  // residuals (1/2, 1, 1/2) -> mean 2/3.
+  const auto d2 = torch::tensor({1e-9, 1.0, 2.0}, torch::kDouble).view({1, 1, 1, 3});
+  const auto g2 = torch::tensor({3.0, 5.0, 4.0}, torch::kDouble).view({1, 1, 1, 3});
+  EXPECT_NEAR(depth_ssi(d2, g2, all(1)).item<double>(), 2.0 / 3, 1e-6);
+  // A constant prediction keeps s = 1 and fits the shift: g - d = (1, 3) -> t = 2 -> residuals 1, 1.
+  const auto flat = torch::tensor({2.0, 2.0}, torch::kDouble).view({1, 1, 1, 2});
+  EXPECT_NEAR(depth_ssi(flat, torch::tensor({3.0, 5.0}, torch::kDouble).view({1, 1, 1, 2}), all(1)).item<double>(), 1.0,
+              1e-9);
+  expect_no_gradient_zero(depth_ssi(d, torch::zeros_like(d), all(1)));
+}
+
+TEST(NormalCosine, OneMinusCosineOverValidPixels) {
+  // Pixel 0: same direction (0); pixel 1: perpendicular (1); pixel 2: invalid target.
+  const auto prediction = torch::tensor({{1.0, 1.0, 1.0}, {0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}}).view({1, 3, 1, 3});
+  const auto target = torch::tensor({{2.0, 0.0, 0.0}, {0.0, 5.0, 0.0}, {0.0, 0.0, 0.0}}).view({1, 3, 1, 3});
+  // target vectors per pixel: (2,0,0), (0,5,0), (0,0,0); prediction (1,0,0), (1,0,0), (1,0,0).
+  EXPECT_NEAR(normal_cosine(prediction, target, all(1)).item<double>(), 0.5, 1e-6);
+  expect_no_gradient_zero(normal_cosine(prediction, torch::zeros_like(target), all(1)));
+}
+
+TEST(LossRegistry, DefaultsFromTheTaskTableAndChecksTheTarget) {
+  structures::TaskTargets targets{torch::tensor({1.0, 0.0}).view({1, 2}), all(1)};
+  const auto loss = make_task_loss(Task::kClassification, {});
+  const LossDict terms = (*loss)(torch::zeros({1, 2}), targets);
+  ASSERT_EQ(terms.count("loss/classification/soft_cross_entropy"), 1u);
+  EXPECT_NEAR(terms.at("loss/classification/soft_cross_entropy").item<double>(), std::log(2.0), 1e-6);
+  EXPECT_THROW(make_task_loss(Task::kNormals, {"l1"}), ConfigError);
+  EXPECT_THROW(make_task_loss(Task::kDepth, {"huber"}), ConfigError);
+}
+
+}  // namespace
+}  // namespace must::losses

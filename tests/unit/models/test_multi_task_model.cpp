@@ -1,0 +1,130 @@
+#include "must/models/multi_task_model.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+
+namespace must::models {
+namespace {
+
+config::Config model_config(const std::vector<std::string>& overrides) {
+  return config::Config::load(model_defaults(), "", overrides).at("model");
+}
+
+MultiTaskModelOptions student_options() {
+  return model_options_from_config(model_config(
+      {"model.backbone.depth=18", "model.backbone.width_multiplier=0.25", "model.fpn_channels=16",
+       "model.dense_channels=8", "model.heads.classification.num_outputs=5", "model.heads.segmentation.num_outputs=7",
+       "model.heads.depth.loss.type=silog", "model.heads.normals.num_convs=1"}));
+}
+
+structures::Targets full_targets(int64_t b, int64_t h, int64_t w) {
+  structures::Targets targets;
+  auto all = torch::ones({b}, torch::kBool);
+  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, 5}), 1), all};
+  targets.tasks[Task::kSegmentation] = {torch::randint(0, 7, {b, h, w}, torch::kLong), all};
+  targets.tasks[Task::kDepth] = {torch::rand({b, 1, h, w}) + 0.5, all};
+  targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(torch::randn({b, 3, h, w}),
+                                                                   torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                   all};
+  return targets;
+}
+
+TEST(MultiTaskModel, PredictionsHaveTheTaskShapes) {
+  MultiTaskModel model(student_options());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const ModelOutput out = model->forward(torch::randn({2, 3, 48, 64}));
+  EXPECT_EQ(out.predictions.at(Task::kClassification).sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(out.predictions.at(Task::kSegmentation).sizes(), (std::vector<int64_t>{2, 7, 48, 64}));
+  EXPECT_EQ(out.predictions.at(Task::kDepth).sizes(), (std::vector<int64_t>{2, 1, 48, 64}));
+  EXPECT_EQ(out.predictions.at(Task::kNormals).sizes(), (std::vector<int64_t>{2, 3, 48, 64}));
+  EXPECT_TRUE(out.losses.empty());
+  EXPECT_GT(out.predictions.at(Task::kDepth).min().item<float>(), 0.0f);  // softplus
+  const auto length = out.predictions.at(Task::kNormals).norm(2, 1);
+  EXPECT_TRUE(torch::allclose(length, torch::ones_like(length), 1e-5, 1e-5));
+}
+
+TEST(MultiTaskModel, TargetsGiveNamedLossesThatTrain) {
+  torch::manual_seed(0);
+  MultiTaskModel model(student_options());
+  model->train();
+  const auto images = torch::randn({2, 3, 32, 32});
+  const auto targets = full_targets(2, 32, 32);
+  ModelOutput out = model->forward(images, &targets);
+  std::vector<std::string> keys;
+  for (const auto& entry : out.losses) keys.push_back(entry.first);
+  EXPECT_EQ(keys, (std::vector<std::string>{"loss/classification/soft_cross_entropy",
+                                            "loss/depth/silog", "loss/normals/cosine",
+                                            "loss/segmentation/cross_entropy"}));
+  // A few SGD steps on one batch lower the total loss: gradients reach every head and the backbone.
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  auto total = [&] {
+    torch::Tensor sum = torch::zeros({});
+    for (auto& entry : model->forward(images, &targets).losses) sum = sum + entry.second;
+    return sum;
+  };
+  const double first = total().item<double>();
+  for (int step = 0; step < 8; ++step) {
+    optimizer.zero_grad();
+    total().backward();
+    optimizer.step();
+  }
+  EXPECT_LT(total().item<double>(), first);
+  EXPECT_TRUE(model->backbone->body->named_parameters()["conv1.weight"].grad().defined());
+}
+
+TEST(MultiTaskModel, AbsentTaskGivesNoLossTerm) {
+  MultiTaskModel model(student_options());
+  structures::Targets targets = full_targets(2, 32, 32);
+  targets.tasks.erase(Task::kDepth);
+  targets.tasks[Task::kNormals].present = torch::zeros({2}, torch::kBool);  // labelled for nobody
+  const ModelOutput out = model->forward(torch::randn({2, 3, 32, 32}), &targets);
+  EXPECT_EQ(out.losses.count("loss/depth/silog"), 0u);
+  EXPECT_EQ(out.losses.at("loss/normals/cosine").item<double>(), 0.0);
+  EXPECT_FALSE(out.losses.at("loss/normals/cosine").requires_grad());
+}
+
+TEST(MultiTaskModel, ParameterNamesFollowTorchvisionDetectors) {
+  MultiTaskModel model(student_options());
+  const auto names = model->named_parameters().keys();
+  for (const char* expected : {"backbone.body.conv1.weight", "backbone.fpn.inner_blocks.0.0.weight",
+                               "backbone.fpn.layer_blocks.3.0.bias", "dense_trunk.reduce.weight",
+                               "heads.classification.fc.weight", "heads.segmentation.convs.0.weight",
+                               "heads.normals.predictor.bias"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+}
+
+TEST(MultiTaskModel, ClassificationTeacherHasNoPyramid) {
+  MultiTaskModel teacher(model_options_from_config(
+      model_config({"model.backbone.depth=18", "model.backbone.width_multiplier=0.25",
+                    "model.heads.classification.num_outputs=3"})));
+  EXPECT_TRUE(teacher->backbone->fpn.is_empty());
+  EXPECT_EQ(teacher->tasks(), (std::vector<Task>{Task::kClassification}));
+}
+
+TEST(MultiTaskModel, ConfigErrorsNameTheirKey) {
+  auto message = [](const std::vector<std::string>& overrides) {
+    try {
+      model_options_from_config(model_config(overrides));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message({"model.heads.depht.num_outputs=1"}).find("did you mean 'depth'"), std::string::npos);
+  EXPECT_NE(message({"model.heads.depth.loss.type=cosine"}).find("loss 'cosine' does not apply to task depth"),
+            std::string::npos)
+      << message({"model.heads.depth.loss.type=cosine"});
+  EXPECT_NE(message({"model.heads.depth.loss.type=l2"}).find("unknown loss 'l2'"), std::string::npos);
+  EXPECT_NE(message({"model.backbone.depth=20", "model.heads.depth.num_convs=1"}).find("key 'model.backbone.depth'"),
+            std::string::npos);
+  EXPECT_NE(message({}).find("key 'model.heads': needs at least one head"), std::string::npos);
+  EXPECT_THROW(MultiTaskModel(model_options_from_config(model_config({"model.heads.segmentation.num_convs=1"}))),
+               ConfigError);  // segmentation needs its number of classes
+}
+
+}  // namespace
+}  // namespace must::models

@@ -1,0 +1,98 @@
+// Parity with torchvision on the same random weights, generated at test time by tests/parity/make_fixtures.py
+// with Debian's python3-torchvision (installed by scripts/setup.sh).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+#include "must/models/fpn.h"
+#include "must/models/resnet.h"
+#include "must/models/state_dict_file.h"
+#include "must/models/weight_import.h"
+#include "test_support.h"
+
+namespace must::models {
+namespace {
+
+// Runs the fixture script; the files land in `dir`.
+void make_fixture(const std::string& arguments, const std::filesystem::path& dir) {
+  const auto result = test::run_command("/usr/bin/python3 " + test::source_path("tests/parity/make_fixtures.py").string() +
+                                        " " + arguments + " " + dir.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+}
+
+std::map<std::string, torch::Tensor> as_map(const StateDict& tensors) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [name, tensor] : tensors) out[name] = tensor;
+  return out;
+}
+
+// max |a - b| <= tolerance * max |b|
+void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, double relative, const std::string& what) {
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  const double scale = expected.abs().max().item<double>();
+  const double error = (actual - expected).abs().max().item<double>();
+  EXPECT_LE(error, relative * scale) << what << ": max abs diff " << error << ", max |ref| " << scale;
+}
+
+void resnet_parity(int depth) {
+  test::ScratchDir dir;
+  make_fixture("resnet " + std::to_string(depth), dir.path());
+  ResNet model(ResNetOptions(depth).num_classes(10));
+  const auto report = load_state_dict(*model, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
+  EXPECT_TRUE(report.missing.empty());
+  EXPECT_TRUE(report.unexpected.empty());
+  const auto io = as_map(read_state_dict(dir / "io.pth"));
+  torch::NoGradGuard no_grad;
+  model->eval();
+  expect_close(model->forward(io.at("input")), io.at("eval_logits"), 1e-4, "eval logits");
+  model->train();
+  expect_close(model->forward(io.at("input")), io.at("train_logits"), 1e-4, "train-mode logits");
+  // Channels-last computes the same function.
+  ResNet nhwc(ResNetOptions(depth).num_classes(10).channels_last(true));
+  load_state_dict(*nhwc, read_state_dict(dir / "model.pth"), {"", true});
+  nhwc->eval();
+  expect_close(nhwc->forward(io.at("input")), io.at("eval_logits"), 1e-4, "channels-last eval logits");
+}
+
+TEST(Parity, ResNet18MatchesTorchvision) { resnet_parity(18); }
+TEST(Parity, ResNet50MatchesTorchvision) { resnet_parity(50); }
+
+TEST(Parity, FpnMatchesTorchvisionWithLastLevelMaxPool) {
+  test::ScratchDir dir;
+  make_fixture("fpn", dir.path());
+  const auto io = as_map(read_state_dict(dir / "io.pth"));
+  FpnOptions options;
+  const std::vector<int64_t> channels = {16, 32, 64, 128};
+  structures::FeatureMap inputs;
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "res" + std::to_string(i + 2);
+    options.in_features.push_back({name, channels[size_t(i)], int64_t(4) << i});
+    inputs.add(name, io.at("in." + name), int64_t(4) << i);
+  }
+  options.out_channels = 32;
+  Fpn fpn(options);
+  load_state_dict(*fpn, read_state_dict(dir / "model.pth"), {"", true});
+  torch::NoGradGuard no_grad;
+  const structures::FeatureMap out = fpn->forward(inputs);
+  ASSERT_EQ(out.names(), (std::vector<std::string>{"p2", "p3", "p4", "p5", "p6"}));
+  for (int i = 0; i < 4; ++i) {
+    expect_close(out.at("p" + std::to_string(i + 2)), io.at("out.res" + std::to_string(i + 2)), 1e-5, "level " + std::to_string(i));
+  }
+  expect_close(out.at("p6"), io.at("out.pool"), 1e-5, "pool level");
+  EXPECT_EQ(out.stride("p6"), 64);
+}
+
+TEST(StateDictFile, PickledModuleIsRejectedWithItsClassNamed) {
+  test::ScratchDir dir;
+  make_fixture("pickled_module", dir.path());
+  try {
+    read_state_dict(dir / "module.pth");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("torch.nn.modules.linear.Linear"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("state_dict()"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace must::models
