@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks that print their figures (never timed tests): scripts/bench.sh [world ...]
+# Benchmarks that print their figures (never timed tests): scripts/bench.sh [world|model ...]
 #   world   must_make_world on configs/world/world.yaml (20,500 images of 64x64, all labels), into a fresh folder
+#   model   must_bench_model (ResNet-50-FPN + 4 heads, 224x224, batch 8; the world's small model) next to
+#           ../shared/bench/peer_model.py, the same architecture in PyTorch, run right after with the same threads
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" > /dev/null
@@ -19,9 +21,24 @@ bench_world() {
   done
 }
 
+bench_model() {
+  local iters="${ITERS:-5}" ours peer
+  ours=$("$bin/must_bench_model" --threads "$threads" --iters "$iters")
+  echo "$ours"
+  peer=$(THREADS="$threads" ITERS="$iters" /usr/bin/python3 "$root/../shared/bench/peer_model.py")
+  echo "$peer"
+  for kind in infer train; do
+    awk -v kind="$kind" '
+      $0 ~ "must_model_" kind "\\[resnet50" { ours = $(NF - 1) }
+      $0 ~ "peer_model_" kind ":" { peer = $(NF - 1) }
+      END { if (peer > 0) printf "ratio %s (ours / peer): %.2fx\n", kind, ours / peer }' <<<"$ours"$'\n'"$peer"
+  done
+}
+
 for what in "${@:-world}"; do
   case "$what" in
     world) bench_world ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world)" >&2; exit 2 ;;
+    model) bench_model ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model)" >&2; exit 2 ;;
   esac
 done

@@ -8,7 +8,6 @@
 #include "must/world/world_writer.h"
 
 int main(int argc, char** argv) {
-  must::world::register_builtins();
   int preview = 0;
   std::string preview_split = "val";
   must::app::ToolSpec spec;

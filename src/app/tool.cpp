@@ -13,6 +13,7 @@
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
+#include "must/core/memory.h"
 
 namespace must::app {
 namespace {
@@ -94,6 +95,7 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
     }
     if (output_dir.empty()) MUST_THROW(ConfigError, "--output-dir is required");
     check_device(device);
+    keep_freed_memory_for_reuse();
     at::set_num_threads(threads);
     ensure_directory(context.output_dir);
     const std::string log_name = context.launch.world_size > 1

@@ -179,19 +179,18 @@ class Cone final : public Shape {
 }  // namespace
 
 ShapeRegistry& shape_registry() {
-  static ShapeRegistry registry("shape");
-  return registry;
-}
-
-void register_builtins() {
-  ShapeRegistry& shapes = shape_registry();
-  if (shapes.contains("sphere")) return;
-  // Proportions vary within a class (a cylinder may be squat or tall) but never into another class's look.
-  shapes.add("sphere", [](double size, Rng&) { return std::make_unique<Sphere>(size); });
-  shapes.add("cube", [](double size, Rng&) { return make_cube(size); });
-  shapes.add("cylinder", [](double size, Rng& rng) { return std::make_unique<Cylinder>(size, size * rng.uniform(1.2, 2.6)); });
-  shapes.add("cone", [](double size, Rng& rng) { return std::make_unique<Cone>(size, size * rng.uniform(1.6, 3.0)); });
-  shapes.add("pyramid", [](double size, Rng& rng) { return make_pyramid(size, size * rng.uniform(1.2, 2.2)); });
+  static ShapeRegistry* registry = [] {
+    auto* shapes = new ShapeRegistry("shape");
+    // Proportions vary within a class (a cylinder may be squat or tall) but never into another class's look.
+    shapes->add("sphere", [](double size, Rng&) { return std::make_unique<Sphere>(size); });
+    shapes->add("cube", [](double size, Rng&) { return make_cube(size); });
+    shapes->add("cylinder",
+                [](double size, Rng& rng) { return std::make_unique<Cylinder>(size, size * rng.uniform(1.2, 2.6)); });
+    shapes->add("cone", [](double size, Rng& rng) { return std::make_unique<Cone>(size, size * rng.uniform(1.6, 3.0)); });
+    shapes->add("pyramid", [](double size, Rng& rng) { return make_pyramid(size, size * rng.uniform(1.2, 2.2)); });
+    return shapes;
+  }();
+  return *registry;
 }
 
 }  // namespace must::world

@@ -1,7 +1,8 @@
 // A name -> factory registry, one per family (backbones, heads, losses, weightings, datasets, shapes...).
 //
-// Registries are filled explicitly by each module's `register_builtins()`, which every tool calls at start:
-// static self-registration is silently dropped when libraries are linked statically.
+// Each family's registry is a function-local static that adds its built-in entries when first used
+// (`shape_registry()`, `head_registry()`, ...). Static self-registration from other translation units is not
+// used: static linking silently drops it.
 //
 //   Registry<std::unique_ptr<Shape>, const ShapeParams&> shapes("shape");
 //   shapes.add("sphere", [](const ShapeParams& p) { return std::make_unique<Sphere>(p); });

@@ -17,8 +17,9 @@
 namespace must::models {
 
 struct ResNetOptions {
-  explicit ResNetOptions(int depth = 50) : depth_(depth) {}
-  TORCH_ARG(int, depth);                       // 18, 34, 50, 101 or 152
+  ResNetOptions() = default;
+  explicit ResNetOptions(int depth) : depth_(depth) {}
+  TORCH_ARG(int, depth) = 50;                  // 18, 34, 50, 101 or 152
   TORCH_ARG(double, width_multiplier) = 1.0;   // stage widths 64, 128, 256, 512 times this (small CPU models)
   TORCH_ARG(int64_t, num_classes) = 0;         // > 0 adds torchvision's `fc` classifier on pooled res5
   TORCH_ARG(bool, frozen_batch_norm) = false;  // every BatchNorm frozen (FrozenBatchNorm2d)

@@ -28,10 +28,9 @@ class Shape {
 };
 
 // Factories take the object's size (its characteristic half-width in metres) and a random stream for the
-// shape's own proportions.
+// shape's own proportions. The registry holds sphere, cube, cylinder, cone and pyramid from its first use
+// (filled inside the accessor, so static linking cannot drop them); add more with shape_registry().add().
 using ShapeRegistry = Registry<std::unique_ptr<Shape>, double, Rng&>;
 ShapeRegistry& shape_registry();
-// Registers sphere, cube, cylinder, cone and pyramid. Idempotent. Called by must_make_world and the tests.
-void register_builtins();
 
 }  // namespace must::world

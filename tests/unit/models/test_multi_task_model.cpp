@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "test_support.h"
 
 namespace must::models {
 namespace {
@@ -124,6 +125,25 @@ TEST(MultiTaskModel, ConfigErrorsNameTheirKey) {
   EXPECT_NE(message({}).find("key 'model.heads': needs at least one head"), std::string::npos);
   EXPECT_THROW(MultiTaskModel(model_options_from_config(model_config({"model.heads.segmentation.num_convs=1"}))),
                ConfigError);  // segmentation needs its number of classes
+}
+
+}  // namespace
+}  // namespace must::models
+
+namespace must::models {
+namespace {
+
+// The shipped model bases resolve against the defaults and build a working model.
+TEST(ModelConfigs, ShippedBasesBuild) {
+  for (const char* base : {"configs/_base_/models/resnet50_fpn.yaml", "configs/_base_/models/world_small.yaml"}) {
+    const auto config = config::Config::load(model_defaults(), test::source_path(base),
+                                             {"model.heads.segmentation.num_outputs=7", "model.heads.depth.num_convs=1"});
+    MultiTaskModel model(model_options_from_config(config.at("model")));
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const auto out = model->forward(torch::randn({1, 3, 64, 64}));
+    EXPECT_EQ(out.predictions.at(Task::kSegmentation).sizes(), (std::vector<int64_t>{1, 7, 64, 64})) << base;
+  }
 }
 
 }  // namespace

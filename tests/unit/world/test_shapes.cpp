@@ -12,7 +12,6 @@ bool hit_from_front(const Shape& shape, double x, double y, Hit* hit) {
 }
 
 std::unique_ptr<Shape> make(const std::string& name, double size) {
-  register_builtins();
   Rng rng(1);
   return shape_registry().create(name, size, rng);
 }
@@ -78,8 +77,6 @@ TEST(Shapes, PyramidSideFacesLeanInwards) {
 }
 
 TEST(Shapes, RegistryListsTheFiveClassesAndRejectsUnknownOnes) {
-  register_builtins();
-  register_builtins();  // idempotent
   EXPECT_EQ(shape_registry().names(), (std::vector<std::string>{"cone", "cube", "cylinder", "pyramid", "sphere"}));
   Rng rng(0);
   EXPECT_THROW(shape_registry().create("torus", 1.0, rng), ConfigError);

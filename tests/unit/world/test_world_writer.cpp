@@ -21,7 +21,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 WorldOptions quick_options(const std::vector<std::string>& overrides = {}) {
-  register_builtins();
   const auto config = config::Config::load(world_defaults(), must::test::source_path("configs/quick/world.yaml"), overrides);
   return world_options_from_config(config.at("world"));
 }

@@ -9,7 +9,6 @@ namespace must::world::test {
 
 // A camera, an empty scene around it (far backdrop, light from above and behind the camera).
 inline Scene empty_scene(int height, int width, double camera_height, double pitch_deg, double fov_deg = 60) {
-  register_builtins();
   Scene scene;
   scene.camera = Camera::look(height, width, camera_height, pitch_deg, 0, fov_deg);
   scene.backdrop_radius = 40;

@@ -1,0 +1,126 @@
+// Throughput of the multi-task model's compute: forward (eval, no grad) and a training step (forward +
+// backward + SGD with momentum), in images/s, and forward GFLOPs per image. Same workload as
+// ../shared/bench/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
+// heads at 224x224, batch 8; plus the world's small model.
+//
+//   must_bench_model [--threads N] [--iters K] [--which paper|world|all] [--channels-last]
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "flop_counter.h"
+#include "must/core/memory.h"
+#include "must/models/multi_task_model.h"
+
+namespace {
+
+using must::Task;
+using namespace must::models;
+
+struct Workload {
+  std::string name;
+  MultiTaskModelOptions model;
+  int64_t batch, size, classes, segmentation_classes;
+};
+
+HeadOptions head(Task task, int64_t outputs = 0) {
+  HeadOptions h;
+  h.task = task;
+  h.num_outputs = outputs;
+  return h;
+}
+
+Workload paper_workload(bool channels_last) {
+  Workload w{"resnet50_fpn_224", {}, 8, 224, 1000, 150};
+  w.model.backbone = ResNetOptions(50).channels_last(channels_last);
+  w.model.fpn_channels = 256;
+  w.model.dense_channels = 128;
+  w.model.heads = {head(Task::kClassification, 1000), head(Task::kSegmentation, 150), head(Task::kDepth),
+                   head(Task::kNormals)};
+  return w;
+}
+
+Workload world_workload(bool channels_last) {
+  Workload w{"world_small_64", {}, 32, 64, 5, 7};
+  w.model.backbone = ResNetOptions(18).width_multiplier(0.5).channels_last(channels_last);
+  w.model.fpn_channels = 64;
+  w.model.dense_channels = 64;
+  w.model.heads = {head(Task::kClassification, 5), head(Task::kSegmentation, 7), head(Task::kDepth),
+                   head(Task::kNormals)};
+  return w;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void run(const Workload& w, int iters) {
+  torch::manual_seed(0);
+  MultiTaskModel model(w.model);
+  const int64_t b = w.batch, s = w.size;
+  const auto x = torch::randn({b, 3, s, s});
+  must::structures::Targets targets;
+  const auto all = torch::ones({b}, torch::kBool);
+  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, w.classes}), 1), all};
+  targets.tasks[Task::kSegmentation] = {torch::randint(0, w.segmentation_classes, {b, s, s}, torch::kLong), all};
+  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all};
+  targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(
+                                       torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                   all};
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  auto step = [&] {
+    torch::Tensor loss;
+    for (auto& [name, term] : model->forward(x, &targets).losses) loss = loss.defined() ? loss + term : term;
+    for (auto& p : model->parameters()) p.mutable_grad().reset();  // set_to_none, as the peer
+    loss.backward();
+    optimizer.step();
+  };
+  model->train();
+  for (int i = 0; i < 2; ++i) step();
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) step();
+  const double train = double(b * iters) / seconds_since(start);
+
+  model->eval();
+  double infer = 0;
+  int64_t flops = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (int i = 0; i < 2; ++i) model->forward(x);
+    start = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) model->forward(x);
+    infer = double(b * iters) / seconds_since(start);
+    must::bench::FlopCounter counter;
+    model->forward(x);
+    flops = counter.flops() / b;
+  }
+  std::cout << w.name << " (batch " << b << ", " << s << "x" << s << ", " << at::get_num_threads() << " threads): "
+            << flops / 1e9 << " GFLOP/image forward\n";
+  std::cout << "must_model_infer[" << w.name << "]: " << infer << " images/s\n";
+  std::cout << "must_model_train[" << w.name << "]: " << train << " images/s" << std::endl;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli("Throughput of the multi-task model (forward, training step) and its FLOPs", "must_bench_model");
+  int threads = int(std::thread::hardware_concurrency());
+  int iters = 5;
+  std::string which = "all";
+  bool channels_last = false;
+  cli.add_option("--threads", threads, "intra-op threads")->capture_default_str();
+  cli.add_option("--iters", iters, "timed iterations after 2 warm-up ones")->capture_default_str();
+  cli.add_option("--which", which, "paper, world or all")->check(CLI::IsMember({"paper", "world", "all"}));
+  cli.add_flag("--channels-last", channels_last, "NHWC weights and activations");
+  bool plain_malloc = false;
+  cli.add_flag("--plain-malloc", plain_malloc, "leave glibc's allocator as it is (what the tools change, see memory.h)");
+  CLI11_PARSE(cli, argc, argv);
+  if (!plain_malloc) must::keep_freed_memory_for_reuse();
+  at::set_num_threads(threads);
+  if (which != "world") run(paper_workload(channels_last), iters);
+  if (which != "paper") run(world_workload(channels_last), iters);
+  return 0;
+}
