@@ -39,19 +39,48 @@ FpnImpl::FpnImpl(FpnOptions options) : options_(std::move(options)) {
   }
 }
 
+void FpnImpl::fuse_for_inference() {
+  MUST_CHECK(!is_training(), "fuse_for_inference() is for eval mode; call eval() first");
+  if (!fused_inference_available()) return;
+  auto first_conv = [](const std::shared_ptr<nn::Module>& block) {
+    return nn::Conv2d(std::dynamic_pointer_cast<nn::Conv2dImpl>(block->as<nn::Sequential>()->ptr(0)));
+  };
+  fused_inner_.clear();
+  fused_layer_.clear();
+  for (size_t i = 0; i < inner_blocks->size(); ++i) {
+    fused_inner_.emplace_back(first_conv(inner_blocks[i]), BatchNorm2d(nullptr));
+    fused_layer_.emplace_back(first_conv(layer_blocks[i]), BatchNorm2d(nullptr));
+  }
+}
+
+void FpnImpl::train(bool on) {
+  if (on) fused_inner_.clear(), fused_layer_.clear();
+  nn::Module::train(on);
+}
+
+torch::Tensor FpnImpl::inner(size_t i, const torch::Tensor& x) {
+  if (!fused_inner_.empty() && !is_training()) return fused_inner_[i].on_dense(x);
+  return inner_blocks[i]->as<nn::Sequential>()->forward(x);
+}
+
+torch::Tensor FpnImpl::layer(size_t i, const torch::Tensor& x) {
+  if (!fused_layer_.empty() && !is_training()) return fused_layer_[i].on_dense(x);
+  return layer_blocks[i]->as<nn::Sequential>()->forward(x);
+}
+
 structures::FeatureMap FpnImpl::forward(const structures::FeatureMap& bottom_up) {
   const size_t n = options_.in_features.size();
   std::vector<torch::Tensor> results(n);
-  torch::Tensor last_inner = inner_blocks[n - 1]->as<nn::Sequential>()->forward(bottom_up.at(options_.in_features[n - 1].name));
-  results[n - 1] = layer_blocks[n - 1]->as<nn::Sequential>()->forward(last_inner);
+  torch::Tensor last_inner = inner(n - 1, bottom_up.at(options_.in_features[n - 1].name));
+  results[n - 1] = layer(n - 1, last_inner);
   for (size_t i = n - 1; i-- > 0;) {
-    const torch::Tensor lateral = inner_blocks[i]->as<nn::Sequential>()->forward(bottom_up.at(options_.in_features[i].name));
+    const torch::Tensor lateral = inner(i, bottom_up.at(options_.in_features[i].name));
     const auto size = lateral.sizes().slice(2);
     last_inner = lateral + torch::nn::functional::interpolate(
                                last_inner, torch::nn::functional::InterpolateFuncOptions()
                                                .size(std::vector<int64_t>(size.begin(), size.end()))
                                                .mode(torch::kNearest));
-    results[i] = layer_blocks[i]->as<nn::Sequential>()->forward(last_inner);
+    results[i] = layer(i, last_inner);
   }
   structures::FeatureMap pyramid;
   for (size_t i = 0; i < n; ++i) pyramid.add(shapes_[i].name, results[i], shapes_[i].stride);

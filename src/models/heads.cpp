@@ -61,9 +61,33 @@ DenseHeadImpl::DenseHeadImpl(const HeadOptions& options, DenseActivation activat
   }
 }
 
+void DenseHeadImpl::fuse_for_inference() {
+  MUST_CHECK(!is_training(), "fuse_for_inference() is for eval mode; call eval() first");
+  if (!fused_inference_available()) return;
+  fused_.clear();
+  for (size_t i = 0; i + 2 < convs->size(); i += 3) {  // conv, batch norm, ReLU
+    fused_.emplace_back(nn::Conv2d(std::dynamic_pointer_cast<nn::Conv2dImpl>(convs->ptr(i))),
+                        BatchNorm2d(std::dynamic_pointer_cast<BatchNorm2dImpl>(convs->ptr(i + 1))));
+  }
+  fused_.emplace_back(predictor, BatchNorm2d(nullptr));
+}
+
+void DenseHeadImpl::train(bool on) {
+  if (on) fused_.clear();
+  nn::Module::train(on);
+}
+
 torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) {
   MUST_CHECK(inputs.dense.defined(), "dense head ", task_name(task()), " needs the dense trunk");
-  torch::Tensor out = resize_bilinear(predictor(convs->forward(inputs.dense)), inputs.image_size);
+  torch::Tensor logits;
+  if (!fused_.empty() && !is_training()) {
+    torch::Tensor x = inputs.dense.contiguous().to_mkldnn();
+    for (size_t i = 0; i + 1 < fused_.size(); ++i) x = fused_[i](x).relu_();
+    logits = fused_.back()(x).to_dense();
+  } else {
+    logits = predictor(convs->forward(inputs.dense));
+  }
+  torch::Tensor out = resize_bilinear(logits, inputs.image_size);
   switch (activation_) {
     case DenseActivation::kNone: return out;
     case DenseActivation::kSoftplus: return F::softplus(out);

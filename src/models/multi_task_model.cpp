@@ -48,6 +48,12 @@ MultiTaskModelImpl::MultiTaskModelImpl(MultiTaskModelOptions options) : options_
   if (options_.backbone.channels_last()) to_channels_last(*this);
 }
 
+void MultiTaskModelImpl::fuse_for_inference() {
+  backbone->body->fuse_for_inference();
+  if (backbone->fpn) backbone->fpn->fuse_for_inference();
+  for (auto& [task, head] : heads_) head->fuse_for_inference();
+}
+
 std::vector<Task> MultiTaskModelImpl::tasks() const {
   std::vector<Task> out;
   for (const auto& entry : heads_) out.push_back(entry.first);

@@ -62,7 +62,32 @@ ResidualBlockImpl::ResidualBlockImpl(int64_t in_channels, int64_t width, int64_t
   }
 }
 
+void ResidualBlockImpl::fuse_for_inference() {
+  Fused fused;
+  fused.conv1 = FusedConv2d(conv1, bn1);
+  fused.conv2 = FusedConv2d(conv2, bn2);
+  if (bottleneck_) fused.conv3 = FusedConv2d(conv3, bn3);
+  if (downsample) {
+    fused.downsample = FusedConv2d(nn::Conv2d(std::dynamic_pointer_cast<nn::Conv2dImpl>(downsample->ptr(0))),
+                                   BatchNorm2d(std::dynamic_pointer_cast<BatchNorm2dImpl>(downsample->ptr(1))));
+  }
+  fused_ = std::move(fused);
+}
+
+void ResidualBlockImpl::train(bool on) {
+  if (on) fused_.reset();
+  nn::Module::train(on);
+}
+
+torch::Tensor ResidualBlockImpl::forward_fused(const torch::Tensor& x) const {
+  torch::Tensor out = fused_->conv2(fused_->conv1(x).relu_());
+  if (bottleneck_) out = fused_->conv3(out.relu_());
+  out = out + (downsample ? fused_->downsample(x) : x);
+  return out.relu_();
+}
+
 torch::Tensor ResidualBlockImpl::forward(torch::Tensor x) {
+  if (fused_ && !is_training()) return forward_fused(x);
   torch::Tensor out = bn1(conv1(x)).relu_();
   out = bn2(conv2(out));
   if (bottleneck_) out = bn3(conv3(out.relu_()));
@@ -107,13 +132,33 @@ ResNetImpl::ResNetImpl(ResNetOptions options) : options_(options) {
   if (options.channels_last()) to_channels_last(*this);
 }
 
+void ResNetImpl::fuse_for_inference() {
+  MUST_CHECK(!is_training(), "fuse_for_inference() is for eval mode; call eval() first");
+  if (!fused_inference_available()) return;
+  fused_stem_ = FusedConv2d(conv1, bn1);
+  for (auto& stage : stages_) {
+    for (auto& block : *stage) block.get<ResidualBlockImpl>().fuse_for_inference();
+  }
+}
+
+void ResNetImpl::train(bool on) {
+  if (on) fused_stem_.reset();
+  nn::Module::train(on);
+}
+
 structures::FeatureMap ResNetImpl::forward_features(torch::Tensor x) {
-  if (options_.channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  x = torch::max_pool2d(bn1(conv1(x)).relu_(), 3, 2, 1);
+  const bool fused = fused_stem_ && !is_training();
+  if (fused) {
+    x = (*fused_stem_)(x.contiguous().to_mkldnn()).relu_();
+  } else {
+    if (options_.channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    x = bn1(conv1(x)).relu_();
+  }
+  x = torch::max_pool2d(x, 3, 2, 1);
   structures::FeatureMap features;
   for (size_t s = 0; s < stages_.size(); ++s) {
     x = stages_[s]->forward(x);
-    features.add(shapes_[s].name, x, shapes_[s].stride);
+    features.add(shapes_[s].name, fused ? x.to_dense() : x, shapes_[s].stride);
   }
   return features;
 }

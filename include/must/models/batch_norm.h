@@ -24,6 +24,7 @@ class BatchNorm2dImpl : public torch::nn::Module {
   // Fixes statistics and affine parameters: no gradient, running statistics in training mode too.
   void freeze();
   bool frozen() const { return options_.frozen(); }
+  const BatchNorm2dOptions& options() const { return options_; }
 
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 

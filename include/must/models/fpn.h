@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "must/models/fused_conv.h"
 #include "must/structures/feature_map.h"
 
 namespace must::models {
@@ -25,9 +26,16 @@ class FpnImpl : public torch::nn::Module {
   explicit FpnImpl(FpnOptions options);
   structures::FeatureMap forward(const structures::FeatureMap& bottom_up);
   std::vector<structures::FeatureSpec> output_shape() const { return shapes_; }
+  // See ResNetImpl::fuse_for_inference (here: convolutions on oneDNN, the top-down sums stay dense).
+  void fuse_for_inference();
+  void train(bool on = true) override;
 
  private:
+  // inner (1x1) or layer (3x3) block i: its fused copy when fused for inference, else the module.
+  torch::Tensor inner(size_t i, const torch::Tensor& x);
+  torch::Tensor layer(size_t i, const torch::Tensor& x);
   FpnOptions options_;
+  std::vector<FusedConv2d> fused_inner_, fused_layer_;
   std::vector<structures::FeatureSpec> shapes_;
   torch::nn::ModuleList inner_blocks, layer_blocks;
 };

@@ -21,6 +21,7 @@
 #include "must/core/registry.h"
 #include "must/core/task.h"
 #include "must/losses/task_losses.h"
+#include "must/models/fused_conv.h"
 #include "must/structures/feature_map.h"
 #include "must/structures/targets.h"
 
@@ -54,6 +55,8 @@ class TaskHeadImpl : public torch::nn::Module {
   virtual torch::Tensor predict(const HeadInputs& inputs) = 0;
   // Prediction, plus losses when `targets` is given. Detection overrides this (its sampling needs targets).
   virtual HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets);
+  // See ResNetImpl::fuse_for_inference. Heads without convolutions need nothing.
+  virtual void fuse_for_inference() {}
 
  private:
   Task task_;
@@ -78,9 +81,12 @@ class DenseHeadImpl final : public TaskHeadImpl {
   DenseHeadImpl(const HeadOptions& options, DenseActivation activation);
   bool uses_pyramid() const override { return true; }
   torch::Tensor predict(const HeadInputs& inputs) override;
+  void fuse_for_inference() override;
+  void train(bool on = true) override;
 
  private:
   DenseActivation activation_;
+  std::vector<FusedConv2d> fused_;  // conv + BN blocks, then the predictor; empty when not fused
   torch::nn::Sequential convs{nullptr};
   torch::nn::Conv2d predictor{nullptr};
 };

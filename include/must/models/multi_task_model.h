@@ -48,6 +48,9 @@ class MultiTaskModelImpl : public torch::nn::Module {
   // images: [B, 3, H, W], normalised. targets: optional; losses are computed for the tasks it holds.
   ModelOutput forward(const torch::Tensor& images, const structures::Targets* targets = nullptr);
   std::vector<Task> tasks() const;
+  // Eval-mode CPU inference with batch norm folded into oneDNN convolutions (backbone body and dense heads);
+  // see ResNetImpl::fuse_for_inference. train() undoes it.
+  void fuse_for_inference();
   const MultiTaskModelOptions& options() const { return options_; }
 
   BackboneWithFpn backbone{nullptr};

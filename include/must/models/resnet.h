@@ -9,9 +9,11 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <optional>
 #include <vector>
 
 #include "must/models/batch_norm.h"
+#include "must/models/fused_conv.h"
 #include "must/structures/feature_map.h"
 
 namespace must::models {
@@ -33,8 +35,16 @@ class ResidualBlockImpl : public torch::nn::Module {
   ResidualBlockImpl(int64_t in_channels, int64_t width, int64_t stride, bool bottleneck, bool frozen_batch_norm);
   torch::Tensor forward(torch::Tensor x);
   static int64_t expansion(bool bottleneck) { return bottleneck ? 4 : 1; }
+  // Eval-mode forward on oneDNN tensors with batch norm folded in (fused_conv.h); train() undoes it.
+  void fuse_for_inference();
+  void train(bool on = true) override;
 
  private:
+  struct Fused {
+    FusedConv2d conv1, conv2, conv3, downsample;
+  };
+  torch::Tensor forward_fused(const torch::Tensor& x) const;
+  std::optional<Fused> fused_;
   bool bottleneck_;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
@@ -51,9 +61,15 @@ class ResNetImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);
   std::vector<structures::FeatureSpec> output_shape() const;
   const ResNetOptions& options() const { return options_; }
+  // For eval-mode inference on the CPU: folds batch norm into the convolutions and runs them on oneDNN's
+  // layout (1.1-1.2x faster here). Weights are copied, so train() (or loading weights) must come before it;
+  // train() drops the fused copies. No-op without oneDNN.
+  void fuse_for_inference();
+  void train(bool on = true) override;
 
  private:
   ResNetOptions options_;
+  std::optional<FusedConv2d> fused_stem_;
   std::vector<structures::FeatureSpec> shapes_;
   torch::nn::Conv2d conv1{nullptr};
   BatchNorm2d bn1{nullptr};

@@ -47,6 +47,28 @@ TEST(MultiTaskModel, PredictionsHaveTheTaskShapes) {
   EXPECT_TRUE(torch::allclose(length, torch::ones_like(length), 1e-5, 1e-5));
 }
 
+TEST(MultiTaskModel, FusedInferenceMatchesAndTrainUndoesIt) {
+  torch::manual_seed(1);
+  MultiTaskModel model(student_options());
+  model->train();
+  model->forward(torch::randn({4, 3, 32, 32}));  // move the batch-norm statistics away from their start
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 48, 40});
+  const ModelOutput plain = model->forward(x);
+  model->fuse_for_inference();
+  const ModelOutput fused = model->forward(x);
+  for (const auto& [task, prediction] : plain.predictions) {
+    const double scale = prediction.abs().max().item<double>();
+    EXPECT_LE((fused.predictions.at(task) - prediction).abs().max().item<double>(), 1e-4 * scale) << task_name(task);
+  }
+  model->train();
+  model->eval();
+  EXPECT_TRUE(torch::equal(model->forward(x).predictions.at(Task::kDepth), plain.predictions.at(Task::kDepth)));
+  model->train();
+  EXPECT_THROW(model->fuse_for_inference(), Error);
+}
+
 TEST(MultiTaskModel, TargetsGiveNamedLossesThatTrain) {
   torch::manual_seed(0);
   MultiTaskModel model(student_options());

@@ -45,7 +45,10 @@ void resnet_parity(int depth) {
   torch::NoGradGuard no_grad;
   model->eval();
   expect_close(model->forward(io.at("input")), io.at("eval_logits"), 1e-4, "eval logits");
-  model->train();
+  // Batch norm folded into oneDNN convolutions computes the same function.
+  model->fuse_for_inference();
+  expect_close(model->forward(io.at("input")), io.at("eval_logits"), 1e-4, "fused eval logits");
+  model->train();  // drops the fused copies
   expect_close(model->forward(io.at("input")), io.at("train_logits"), 1e-4, "train-mode logits");
   // Channels-last computes the same function.
   ResNet nhwc(ResNetOptions(depth).num_classes(10).channels_last(true));
@@ -80,6 +83,12 @@ TEST(Parity, FpnMatchesTorchvisionWithLastLevelMaxPool) {
   }
   expect_close(out.at("p6"), io.at("out.pool"), 1e-5, "pool level");
   EXPECT_EQ(out.stride("p6"), 64);
+  fpn->eval();
+  fpn->fuse_for_inference();
+  const structures::FeatureMap fused = fpn->forward(inputs);
+  for (int i = 0; i < 4; ++i) {
+    expect_close(fused.at("p" + std::to_string(i + 2)), io.at("out.res" + std::to_string(i + 2)), 1e-5, "fused level");
+  }
 }
 
 TEST(StateDictFile, PickledModuleIsRejectedWithItsClassNamed) {

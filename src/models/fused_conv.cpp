@@ -1,0 +1,39 @@
+#include "must/models/fused_conv.h"
+
+#include <ATen/Context.h>
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+
+namespace must::models {
+
+bool fused_inference_available() { return at::hasMKLDNN(); }
+
+FusedConv2d::FusedConv2d(const torch::nn::Conv2d& conv, const BatchNorm2d& norm) {
+  torch::NoGradGuard no_grad;
+  const auto& o = conv->options;
+  auto as_vector = [](const auto& expanding) { return std::vector<int64_t>(expanding->begin(), expanding->end()); };
+  stride_ = as_vector(o.stride());
+  dilation_ = as_vector(o.dilation());
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  MUST_CHECK(padding != nullptr, "fused convolutions need explicit padding");
+  padding_ = as_vector(*padding);
+  groups_ = o.groups();
+  torch::Tensor weight = conv->weight.detach().contiguous();
+  torch::Tensor bias = conv->bias.defined() ? conv->bias.detach() : torch::zeros({weight.size(0)});
+  if (!norm.is_empty()) {
+    const torch::Tensor scale = norm->weight.detach() * (norm->running_var + norm->options().eps()).rsqrt();
+    weight = weight * scale.view({-1, 1, 1, 1});
+    bias = (bias - norm->running_mean) * scale + norm->bias.detach();
+  }
+  weight_ = at::mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), padding_, stride_, dilation_, groups_);
+  bias_ = bias.contiguous();
+}
+
+torch::Tensor FusedConv2d::operator()(const torch::Tensor& x) const {
+  return at::mkldnn_convolution(x, weight_, bias_, padding_, stride_, dilation_, groups_);
+}
+
+torch::Tensor FusedConv2d::on_dense(const torch::Tensor& x) const { return (*this)(x.contiguous().to_mkldnn()).to_dense(); }
+
+}  // namespace must::models
