@@ -42,6 +42,5 @@ function(must_add_unit_test module)
   if(ARG_TORCH)
     target_precompile_headers(${target} REUSE_FROM must_torch_pch)
   endif()
-  gtest_discover_tests(${target} TEST_PREFIX "${module}." DISCOVERY_TIMEOUT 60
-                       PROPERTIES ENVIRONMENT "MUST_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  gtest_discover_tests(${target} TEST_PREFIX "${module}." DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -45,7 +45,7 @@ void check_device(const std::string& device) {
   }
 }
 
-// Prints "<tool>: <message>" as the one line a user reads, and logs it when logging is set up.
+// Prints "<tool>: <kind><message>", the one line a user reads about a failure, and returns the exit code.
 int report(const std::string& tool, const std::string& kind, const std::string& message, int code) {
   std::cerr << tool << ": " << kind << message << std::endl;
   return code;

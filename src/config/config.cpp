@@ -116,7 +116,7 @@ void merge_into(Layer& dst, const YAML::Node& dst_node, const Layer& src, const 
                 const std::string& path) {
   for (const auto& entry : src_node) {
     const std::string key = entry.first.Scalar();
-    if (key == kBaseKey) continue;
+    if (path.empty() && key == kBaseKey) continue;  // only the top level inherits; elsewhere it is a plain key
     const std::string full = child_key(path, key);
     YAML::Node target = dst_node[key];
     if (entry.second.IsMap() && target.IsDefined() && target.IsMap() && !is_delete_marker(entry.second)) {

@@ -181,8 +181,6 @@ ordered_json camera_json(const std::string& file, const Camera& camera) {
           {"fov_deg", camera.fov_deg}};
 }
 
-void write_text(const std::filesystem::path& path, const std::string& text) { write_file(path, text); }
-
 }  // namespace
 
 WorldOptions world_options_from_config(const config::Config& world) {
@@ -295,9 +293,9 @@ WorldSummary write_world(const WorldOptions& options, const std::filesystem::pat
       class_list += file + " " + std::to_string(records[s][i].dominant_class) + "\n";
       cameras.push_back(camera_json(file, records[s][i].camera));
     }
-    write_text(split_dir / "images.txt", image_list);
-    if (has_label(split, Task::kClassification)) write_text(split_dir / "classification.txt", class_list);
-    if (has_label(split, Task::kDetection)) write_text(split_dir / "detection.json", coco_json(options, records[s]).dump());
+    write_file(split_dir / "images.txt", image_list);
+    if (has_label(split, Task::kClassification)) write_file(split_dir / "classification.txt", class_list);
+    if (has_label(split, Task::kDetection)) write_file(split_dir / "detection.json", coco_json(options, records[s]).dump());
     ordered_json labels = ordered_json::array();
     for (Task task : split.labels) labels.push_back(task_name(task));
     splits_json[split.name] = {{"count", split.count},

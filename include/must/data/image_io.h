@@ -1,5 +1,5 @@
-// Image files <-> pixel buffers, through OpenCV's codecs. Channels are always in RGB(A) order here; OpenCV's
-// BGR order stays inside image_io.cpp. 8- and 16-bit depths are kept as stored (16-bit depth and normal maps,
+// Image files <-> pixel buffers. Decoding goes through OpenCV's codecs; PNG encoding is our own (zlib), for
+// speed on small images. Channels are always in RGB(A) order here; OpenCV's BGR order stays inside image_io.cpp. 8- and 16-bit depths are kept as stored (16-bit depth and normal maps,
 // 8-bit class maps are read back bit-exact).
 #pragma once
 
