@@ -21,7 +21,7 @@ MultiTaskModelImpl::MultiTaskModelImpl(MultiTaskModelOptions options) : options_
   MUST_CHECK(!options_.heads.empty(), "a model needs at least one head");
   // Heads are built first (without registering) to learn which inputs they need.
   bool needs_pyramid = false;
-  const int64_t res5_channels = ResNet(ResNetOptions(options_.backbone).num_classes(0))->output_shape().back().channels;
+  const int64_t res5_channels = ResNetImpl::output_shape_of(options_.backbone).back().channels;
   std::vector<std::shared_ptr<TaskHeadImpl>> built;
   for (HeadOptions head : options_.heads) {
     MUST_CHECK(!heads_.count(head.task), "two heads for task ", task_name(head.task));

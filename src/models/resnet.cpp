@@ -36,6 +36,10 @@ void freeze(nn::Module& module) {
   }
 }
 
+int64_t stage_width(const ResNetOptions& options, int stage) {
+  return std::max<int64_t>(8, int64_t(std::lround((64 << stage) * options.width_multiplier())));
+}
+
 }  // namespace
 
 ResidualBlockImpl::ResidualBlockImpl(int64_t in_channels, int64_t width, int64_t stride, bool bottleneck,
@@ -101,14 +105,13 @@ ResNetImpl::ResNetImpl(ResNetOptions options) : options_(options) {
              options.width_multiplier());
   MUST_CHECK(options.freeze_at() >= 0 && options.freeze_at() <= 5, "ResNet freeze_at must lie in [0, 5], got ",
              options.freeze_at());
-  auto scaled = [&](int64_t c) { return std::max<int64_t>(8, int64_t(std::lround(c * options.width_multiplier()))); };
   const bool frozen_bn = options.frozen_batch_norm();
-  const int64_t stem = scaled(64);
+  const int64_t stem = stage_width(options, 0);
   conv1 = register_module("conv1", conv(3, stem, 7, 2, 3));
   bn1 = register_module("bn1", BatchNorm2d(BatchNorm2dOptions(stem).frozen(frozen_bn)));
   int64_t channels = stem;
   for (int s = 0; s < 4; ++s) {
-    const int64_t width = scaled(64 << s);
+    const int64_t width = stage_width(options, s);
     nn::Sequential stage;
     for (int b = 0; b < layout.blocks[s]; ++b) {
       const int64_t stride = (b == 0 && s > 0) ? 2 : 1;
@@ -116,8 +119,8 @@ ResNetImpl::ResNetImpl(ResNetOptions options) : options_(options) {
       channels = width * ResidualBlockImpl::expansion(layout.bottleneck);
     }
     stages_.push_back(register_module("layer" + std::to_string(s + 1), stage));
-    shapes_.push_back({"res" + std::to_string(s + 2), channels, int64_t(4) << s});
   }
+  shapes_ = output_shape_of(options);
   if (options.num_classes() > 0) fc = register_module("fc", nn::Linear(channels, options.num_classes()));
 
   // torchvision's initialisation.
@@ -170,6 +173,16 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
 }
 
 std::vector<structures::FeatureSpec> ResNetImpl::output_shape() const { return shapes_; }
+
+std::vector<structures::FeatureSpec> ResNetImpl::output_shape_of(const ResNetOptions& options) {
+  const Layout layout = layout_of(options.depth());
+  std::vector<structures::FeatureSpec> shapes;
+  for (int s = 0; s < 4; ++s) {
+    shapes.push_back({"res" + std::to_string(s + 2), stage_width(options, s) * ResidualBlockImpl::expansion(layout.bottleneck),
+                      int64_t(4) << s});
+  }
+  return shapes;
+}
 
 void to_channels_last(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;

@@ -60,6 +60,8 @@ class ResNetImpl : public torch::nn::Module {
   // Classifier logits; needs num_classes > 0.
   torch::Tensor forward(torch::Tensor x);
   std::vector<structures::FeatureSpec> output_shape() const;
+  // The same, without building the network.
+  static std::vector<structures::FeatureSpec> output_shape_of(const ResNetOptions& options);
   const ResNetOptions& options() const { return options_; }
   // For eval-mode inference on the CPU: folds batch norm into the convolutions and runs them on oneDNN's
   // layout (1.1-1.2x faster here). Weights are copied, so train() (or loading weights) must come before it;
