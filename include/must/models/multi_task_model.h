@@ -4,15 +4,12 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/moduledict.h>
 #include <torch/nn/pimpl.h>
 
 #include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "must/config/config.h"
 #include "must/models/fpn.h"
 #include "must/models/heads.h"
 #include "must/models/resnet.h"
@@ -61,10 +58,5 @@ class MultiTaskModelImpl : public torch::nn::Module {
   std::map<Task, std::shared_ptr<TaskHeadImpl>> heads_;
 };
 TORCH_MODULE(MultiTaskModel);
-
-// The commented `model:` section every training tool's defaults include.
-std::string_view model_defaults();
-// Maps the resolved `model` config node to options. Throws must::ConfigError naming the key on a bad value.
-MultiTaskModelOptions model_options_from_config(const config::Config& model);
 
 }  // namespace must::models

@@ -1,3 +1,4 @@
+#include "must/models/model_config.h"
 #include "must/models/multi_task_model.h"
 
 #include <gtest/gtest.h>
