@@ -3,6 +3,8 @@
 #include <ATen/Context.h>
 #include <torch/torch.h>
 
+#include <variant>
+
 #include "must/core/check.h"
 
 namespace must::models {
@@ -15,7 +17,10 @@ FusedConv2d::FusedConv2d(const torch::nn::Conv2d& conv, const BatchNorm2d& norm)
   auto as_vector = [](const auto& expanding) { return std::vector<int64_t>(expanding->begin(), expanding->end()); };
   stride_ = as_vector(o.stride());
   dilation_ = as_vector(o.dilation());
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  // LibTorch 1.13 holds padding in a c10::variant, 2.x in a std::variant: the using-declaration makes the
+  // call parse, argument-dependent lookup then picks the get_if of whichever it is.
+  using std::get_if;
+  const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
   MUST_CHECK(padding != nullptr, "fused convolutions need explicit padding");
   padding_ = as_vector(*padding);
   groups_ = o.groups();
