@@ -8,6 +8,8 @@ randomised too, so that they matter.
     make_fixtures.py resnet DEPTH OUT_DIR   -> OUT_DIR/model.pth, OUT_DIR/io.pth
     make_fixtures.py fpn OUT_DIR            -> OUT_DIR/model.pth, OUT_DIR/io.pth
     make_fixtures.py pickled_module OUT_DIR -> OUT_DIR/module.pth (a whole nn.Module, not a state dict)
+    make_fixtures.py ops OUT_DIR            -> OUT_DIR/io.pth: nms, roi_align (outputs and input gradients),
+                                               MultiScaleRoIAlign
 """
 import os
 import sys
@@ -61,6 +63,52 @@ def fpn(out):
     torch.save(io, os.path.join(out, "io.pth"))
 
 
+def ops(out):
+    from torchvision.ops import MultiScaleRoIAlign, nms, roi_align
+    torch.manual_seed(0)
+    io = {}
+    # NMS: clustered boxes so that many overlap, a few exact score ties.
+    centres = torch.rand(300, 2) * 100
+    sizes = torch.rand(300, 2) * 30 + 2
+    boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], 1)
+    scores = torch.rand(300)
+    scores[10:20] = scores[0]
+    io["nms.boxes"], io["nms.scores"] = boxes, scores
+    for t in (0.3, 0.5, 0.7):
+        io[f"nms.keep.{t}"] = nms(boxes, scores, t)
+    # roi_align on two images, boxes partly outside the map, tiny and large.
+    x = torch.randn(2, 3, 20, 24, requires_grad=True)
+    b = torch.rand(40, 4) * 120 - 10
+    rois = torch.cat([torch.randint(0, 2, (40, 1)).float(), torch.min(b[:, :2], b[:, 2:]), torch.max(b[:, :2], b[:, 2:])], 1)
+    io["roi.input"], io["roi.rois"] = x.detach(), rois
+    upstream = None
+    for aligned in (False, True):
+        for ratio in (2, -1):
+            y = roi_align(x, rois, (5, 4), spatial_scale=0.25, sampling_ratio=ratio, aligned=aligned)
+            if upstream is None:
+                upstream = torch.randn_like(y)
+                io["roi.upstream"] = upstream
+            (grad,) = torch.autograd.grad((y * upstream).sum(), x)
+            io[f"roi.out.{int(aligned)}.{ratio}"] = y.detach()
+            io[f"roi.grad.{int(aligned)}.{ratio}"] = grad
+    # MultiScaleRoIAlign over p2..p5 of a 64x96 image batch.
+    feats = OrderedDict((f"p{i}", torch.randn(2, 4, 64 >> i, 96 >> i, requires_grad=True)) for i in range(2, 6))
+    pooler = MultiScaleRoIAlign(list(feats), output_size=7, sampling_ratio=2)
+    per_image = []
+    for i in range(2):
+        c = torch.rand(25, 2) * torch.tensor([96.0, 64.0])
+        s = torch.rand(25, 2) * 60 + 1
+        per_image.append(torch.cat([c - s / 2, c + s / 2], 1))
+        io[f"ms.boxes.{i}"] = per_image[-1]
+    y = pooler(feats, per_image, [(64, 96), (64, 96)])
+    up = torch.randn_like(y)
+    grads = torch.autograd.grad((y * up).sum(), list(feats.values()))
+    io["ms.out"], io["ms.upstream"] = y.detach(), up
+    for name, f, g in zip(feats, feats.values(), grads):
+        io[f"ms.feature.{name}"], io[f"ms.grad.{name}"] = f.detach(), g
+    torch.save(io, os.path.join(out, "io.pth"))
+
+
 def pickled_module(out):
     torch.save(torch.nn.Linear(3, 2), os.path.join(out, "module.pth"))
 
@@ -71,6 +119,8 @@ if __name__ == "__main__":
         resnet(int(args[0]), args[1])
     elif what == "fpn":
         fpn(args[0])
+    elif what == "ops":
+        ops(args[0])
     elif what == "pickled_module":
         pickled_module(args[0])
     else:

@@ -8,30 +8,18 @@
 #include "must/models/resnet.h"
 #include "must/models/state_dict_file.h"
 #include "must/models/weight_import.h"
-#include "test_support.h"
+#include "parity.h"
 
 namespace must::models {
 namespace {
 
-// Runs the fixture script; the files land in `dir`.
-void make_fixture(const std::string& arguments, const std::filesystem::path& dir) {
-  const auto result = test::run_command("/usr/bin/python3 " + test::source_path("tests/parity/make_fixtures.py").string() +
-                                        " " + arguments + " " + dir.string());
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-}
+using test::expect_close;
+using test::make_fixture;
 
 std::map<std::string, torch::Tensor> as_map(const StateDict& tensors) {
   std::map<std::string, torch::Tensor> out;
   for (const auto& [name, tensor] : tensors) out[name] = tensor;
   return out;
-}
-
-// max |a - b| <= tolerance * max |b|
-void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, double relative, const std::string& what) {
-  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
-  const double scale = expected.abs().max().item<double>();
-  const double error = (actual - expected).abs().max().item<double>();
-  EXPECT_LE(error, relative * scale) << what << ": max abs diff " << error << ", max |ref| " << scale;
 }
 
 void resnet_parity(int depth) {

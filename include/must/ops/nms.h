@@ -1,0 +1,16 @@
+// Non-maximum suppression, as torchvision.ops.nms / batched_nms: greedy in descending score order; a box is
+// dropped when its IoU with a kept box is greater than the threshold. Returns kept indices (int64), highest
+// score first. Ties in score keep the lower index first (a stable sort), as torchvision's CPU kernel does.
+// Runs on CPU and CUDA tensors (the IoU test runs on the boxes' device; the greedy pass on the host).
+#pragma once
+
+#include <torch/types.h>
+
+namespace must::ops {
+
+torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold);
+// NMS within each class (`idxs`), boxes of different classes never suppressing each other.
+torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& idxs,
+                          double iou_threshold);
+
+}  // namespace must::ops

@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+#include "must/ops/boxes.h"
+#include "must/ops/nms.h"
+#include "must/ops/roi_align.h"
+#include "parity.h"
+
+namespace must::ops {
+namespace {
+
+TEST(Boxes, IouHandComputed) {
+  const auto a = torch::tensor({{0.0, 0.0, 2.0, 2.0}, {0.0, 0.0, 0.0, 5.0}});
+  const auto b = torch::tensor({{1.0, 1.0, 3.0, 3.0}, {0.0, 0.0, 2.0, 2.0}, {5.0, 5.0, 6.0, 6.0}});
+  const auto iou = box_iou(a, b);
+  EXPECT_NEAR(iou[0][0].item<double>(), 1.0 / 7, 1e-7);  // intersection 1, union 4 + 4 - 1
+  EXPECT_NEAR(iou[0][1].item<double>(), 1.0, 1e-7);
+  EXPECT_EQ(iou[0][2].item<double>(), 0.0);
+  EXPECT_EQ(iou[1][1].item<double>(), 0.0);  // a degenerate box overlaps nothing
+  EXPECT_TRUE(torch::equal(box_area(b), torch::tensor({4.0f, 4.0f, 1.0f})));
+  EXPECT_THROW(box_iou(torch::zeros({3, 5}), b), Error);
+}
+
+TEST(Nms, GreedyByScoreWithStrictThreshold) {
+  // Box 1 overlaps box 0 with IoU exactly 0.5: kept at threshold 0.5 (only IoU > threshold suppresses).
+  const auto boxes = torch::tensor({{0.0, 0.0, 2.0, 2.0}, {0.0, 0.0, 2.0, 1.0}, {0.0, 0.0, 2.0, 1.9}, {5.0, 5.0, 6.0, 6.0}});
+  const auto scores = torch::tensor({0.9, 0.8, 0.7, 0.1});
+  EXPECT_TRUE(torch::equal(nms(boxes, scores, 0.5), torch::tensor({0, 1, 3}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(nms(boxes, scores, 0.49), torch::tensor({0, 3}, torch::kLong)));
+  EXPECT_EQ(nms(torch::zeros({0, 4}), torch::zeros({0}), 0.5).numel(), 0);
+  // Per class: the same boxes in two classes do not suppress each other.
+  const auto kept = batched_nms(boxes, scores, torch::tensor({0, 1, 0, 0}, torch::kLong), 0.49);
+  EXPECT_TRUE(torch::equal(kept, torch::tensor({0, 1, 3}, torch::kLong)));
+}
+
+TEST(RoiAlign, ConstantMapGivesTheConstantInsideAndCountsOutsideSamplesAsZero) {
+  const auto x = torch::full({1, 2, 8, 8}, 3.0);
+  const auto inside = roi_align(x, torch::tensor({{0.0, 1.0, 1.0, 5.0, 5.0}}), 1.0, 2, 2, 2, false);
+  EXPECT_TRUE(torch::allclose(inside, torch::full({1, 2, 2, 2}, 3.0)));
+  // A box straddling the map's far side (width 8): samples with x > 8 count as zeros in the average.
+  const auto edge = roi_align(x, torch::tensor({{0.0, 6.0, 0.0, 12.0, 2.0}}), 1.0, 1, 2, 2, false);
+  EXPECT_NEAR(edge[0][0][0][0].item<double>(), 1.5, 1e-6);  // samples at x = 6.75 (inside) and 8.25 (outside)
+  EXPECT_NEAR(edge[0][0][0][1].item<double>(), 0.0, 1e-6);  // samples at x = 9.75 and 11.25
+}
+
+class OpsParity : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::ScratchDir();
+    test::make_fixture("ops", dir_->path());
+    io_ = new std::map<std::string, torch::Tensor>(test::read_tensors(dir_->path() / "io.pth"));
+  }
+  static void TearDownTestSuite() {
+    delete io_;
+    delete dir_;
+  }
+  static const torch::Tensor& at(const std::string& key) { return io_->at(key); }
+  static test::ScratchDir* dir_;
+  static std::map<std::string, torch::Tensor>* io_;
+};
+test::ScratchDir* OpsParity::dir_ = nullptr;
+std::map<std::string, torch::Tensor>* OpsParity::io_ = nullptr;
+
+TEST_F(OpsParity, NmsKeepsTheSameIndicesAsTorchvision) {
+  for (const char* t : {"0.3", "0.5", "0.7"}) {
+    const auto keep = nms(at("nms.boxes"), at("nms.scores"), std::stod(t));
+    EXPECT_TRUE(torch::equal(keep, at(std::string("nms.keep.") + t))) << "threshold " << t;
+  }
+}
+
+TEST_F(OpsParity, RoiAlignOutputsAndInputGradientsMatchTorchvision) {
+  for (int aligned : {0, 1}) {
+    for (int ratio : {2, -1}) {
+      const std::string tag = std::to_string(aligned) + "." + std::to_string(ratio);
+      const auto x = at("roi.input").clone().requires_grad_();
+      const auto y = roi_align(x, at("roi.rois"), 0.25, 5, 4, ratio, aligned == 1);
+      test::expect_close(y, at("roi.out." + tag), 0, "output " + tag, 1e-5);
+      const auto grad = torch::autograd::grad({(y * at("roi.upstream")).sum()}, {x})[0];
+      test::expect_close(grad, at("roi.grad." + tag), 0, "input gradient " + tag, 1e-5);
+    }
+  }
+}
+
+TEST_F(OpsParity, MultiScaleRoiAlignMatchesTorchvision) {
+  std::vector<torch::Tensor> features;
+  for (int level = 2; level <= 5; ++level) {
+    features.push_back(at("ms.feature.p" + std::to_string(level)).clone().requires_grad_());
+  }
+  const auto y = multi_scale_roi_align(features, {at("ms.boxes.0"), at("ms.boxes.1")}, {64, 96});
+  test::expect_close(y, at("ms.out"), 0, "output", 1e-5);
+  const auto grads = torch::autograd::grad({(y * at("ms.upstream")).sum()}, features, {}, false, false,
+                                          /*allow_unused=*/true);
+  for (int level = 2; level <= 5; ++level) {
+    const auto& grad = grads[size_t(level - 2)];  // undefined for a level no box was assigned to
+    test::expect_close(grad.defined() ? grad : torch::zeros_like(features[size_t(level - 2)]),
+                       at("ms.grad.p" + std::to_string(level)), 0, "gradient p" + std::to_string(level), 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace must::ops
