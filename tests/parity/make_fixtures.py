@@ -106,6 +106,15 @@ def ops(out):
     io["ms.out"], io["ms.upstream"] = y.detach(), up
     for name, f, g in zip(feats, feats.values(), grads):
         io[f"ms.feature.{name}"], io[f"ms.grad.{name}"] = f.detach(), g
+    # AnchorGenerator as fasterrcnn_resnet50_fpn builds it, on p2..p6 of a padded 64x96 batch.
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.image_list import ImageList
+    generator = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
+    maps = [torch.zeros(1, 1, 64 >> i, 96 >> i) for i in range(2, 7)]
+    images = ImageList(torch.zeros(1, 3, 64, 96), [(60, 90)])
+    io["anchors"] = generator(images, maps)[0]
+    io["anchors.odd"] = AnchorGenerator(((16, 40),), ((0.7, 1.3),))(ImageList(torch.zeros(1, 3, 50, 70), [(50, 70)]),
+                                                                     [torch.zeros(1, 1, 7, 9)])[0]
     torch.save(io, os.path.join(out, "io.pth"))
 
 

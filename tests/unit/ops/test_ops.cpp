@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "must/ops/anchor_generator.h"
 #include "must/ops/boxes.h"
 #include "must/ops/nms.h"
 #include "must/ops/roi_align.h"
@@ -80,6 +81,19 @@ TEST_F(OpsParity, RoiAlignOutputsAndInputGradientsMatchTorchvision) {
       test::expect_close(grad, at("roi.grad." + tag), 0, "input gradient " + tag, 1e-5);
     }
   }
+}
+
+TEST_F(OpsParity, AnchorsMatchTorchvision) {
+  const AnchorGenerator fpn_anchors;
+  std::vector<torch::Tensor> maps;
+  for (int level = 2; level <= 6; ++level) maps.push_back(torch::zeros({1, 1, 64 >> level, 96 >> level}));
+  EXPECT_TRUE(torch::equal(fpn_anchors(maps, {64, 96}).to(torch::kFloat), at("anchors")));
+  EXPECT_EQ(fpn_anchors.anchors_per_location(0), 3);
+  AnchorGeneratorOptions odd;
+  odd.sizes = {{16, 40}};
+  odd.aspect_ratios = {{0.7, 1.3}};
+  EXPECT_TRUE(torch::equal(AnchorGenerator(odd)({torch::zeros({1, 1, 7, 9})}, {50, 70}).to(torch::kFloat),
+                           at("anchors.odd")));
 }
 
 TEST_F(OpsParity, MultiScaleRoiAlignMatchesTorchvision) {
