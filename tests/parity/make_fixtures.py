@@ -118,6 +118,29 @@ def ops(out):
     torch.save(io, os.path.join(out, "io.pth"))
 
 
+def rpn(out):
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.image_list import ImageList
+    from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
+    torch.manual_seed(0)
+    channels = 8
+    anchors = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
+    head = RPNHead(channels, 3)
+    for p in head.parameters():  # larger than the 0.01 init so that objectness and deltas vary
+        with torch.no_grad():
+            p.normal_(0, 0.3)
+    net = RegionProposalNetwork(anchors, head, 0.7, 0.3, 256, 0.5, dict(training=2000, testing=300),
+                                dict(training=2000, testing=200), 0.7).eval()
+    features = OrderedDict((f"p{i}", torch.randn(2, channels, 128 >> i, 160 >> i)) for i in range(2, 7))
+    images = ImageList(torch.zeros(2, 3, 128, 160), [(120, 150), (128, 100)])
+    with torch.no_grad():
+        boxes, _ = net(images, features)
+    torch.save(head.state_dict(), os.path.join(out, "model.pth"))
+    io = {f"in.{k}": v for k, v in features.items()}
+    io.update({f"boxes.{i}": b for i, b in enumerate(boxes)})
+    torch.save(io, os.path.join(out, "io.pth"))
+
+
 def pickled_module(out):
     torch.save(torch.nn.Linear(3, 2), os.path.join(out, "module.pth"))
 
@@ -130,6 +153,8 @@ if __name__ == "__main__":
         fpn(args[0])
     elif what == "ops":
         ops(args[0])
+    elif what == "rpn":
+        rpn(args[0])
     elif what == "pickled_module":
         pickled_module(args[0])
     else:

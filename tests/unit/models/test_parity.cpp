@@ -6,6 +6,7 @@
 #include "must/core/check.h"
 #include "must/models/fpn.h"
 #include "must/models/resnet.h"
+#include "must/models/rpn.h"
 #include "must/models/state_dict_file.h"
 #include "must/models/weight_import.h"
 #include "parity.h"
@@ -76,6 +77,29 @@ TEST(Parity, FpnMatchesTorchvisionWithLastLevelMaxPool) {
   const structures::FeatureMap fused = fpn->forward(inputs);
   for (int i = 0; i < 4; ++i) {
     expect_close(fused.at("p" + std::to_string(i + 2)), io.at("out.res" + std::to_string(i + 2)), 1e-5, "fused level");
+  }
+}
+
+TEST(Parity, RpnProposalsMatchTorchvisionInEvalMode) {
+  test::ScratchDir dir;
+  make_fixture("rpn", dir.path());
+  const auto io = as_map(read_state_dict(dir / "io.pth"));
+  RpnOptions options;
+  options.in_channels = 8;
+  options.pre_nms_top_n_test = 300;
+  options.post_nms_top_n_test = 200;
+  RegionProposalNetwork rpn(options);
+  load_state_dict(*rpn->head, read_state_dict(dir / "model.pth"), {"", true});
+  rpn->eval();
+  std::vector<torch::Tensor> levels;
+  for (int l = 2; l <= 6; ++l) levels.push_back(io.at("in.p" + std::to_string(l)));
+  torch::NoGradGuard no_grad;
+  const Proposals proposals = rpn->forward(levels, {128, 160}, {{120, 150}, {128, 100}});
+  for (int i = 0; i < 2; ++i) {
+    const auto& expected = io.at("boxes." + std::to_string(i));
+    ASSERT_EQ(proposals.boxes[size_t(i)].sizes(), expected.sizes()) << "image " << i;
+    EXPECT_GT(expected.size(0), 50);
+    EXPECT_LE((proposals.boxes[size_t(i)] - expected).abs().max().item<double>(), 0.01) << "image " << i;
   }
 }
 
