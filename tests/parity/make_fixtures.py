@@ -141,6 +141,32 @@ def rpn(out):
     torch.save(io, os.path.join(out, "io.pth"))
 
 
+def fasterrcnn(out):
+    """fasterrcnn_resnet50_fpn (2fc head) in eval mode, run stage by stage on a normalised padded batch."""
+    from torchvision.models.detection import fasterrcnn_resnet50_fpn
+    from torchvision.models.detection.image_list import ImageList
+    torch.manual_seed(0)
+    model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=11, box_score_thresh=0.0)
+    model.eval()
+    for m in model.modules():  # random frozen-BN statistics so that they matter
+        if type(m).__name__ == "FrozenBatchNorm2d":
+            m.weight.uniform_(0.5, 1.5); m.bias.uniform_(-0.2, 0.2)
+            m.running_mean.uniform_(-0.2, 0.2); m.running_var.uniform_(0.5, 1.5)
+    x = torch.randn(2, 3, 128, 160)
+    sizes = [(120, 150), (128, 100)]
+    with torch.no_grad():
+        features = model.backbone(x)
+        proposals, _ = model.rpn(ImageList(x, sizes), features)
+        detections, _ = model.roi_heads(features, proposals, sizes)
+    torch.save(model.state_dict(), os.path.join(out, "model.pth"))
+    io = {"input": x}
+    for i, d in enumerate(detections):
+        io[f"proposals.{i}"] = proposals[i]
+        for k in ("boxes", "scores", "labels"):
+            io[f"{k}.{i}"] = d[k]
+    torch.save(io, os.path.join(out, "io.pth"))
+
+
 def pickled_module(out):
     torch.save(torch.nn.Linear(3, 2), os.path.join(out, "module.pth"))
 
@@ -155,6 +181,8 @@ if __name__ == "__main__":
         ops(args[0])
     elif what == "rpn":
         rpn(args[0])
+    elif what == "fasterrcnn":
+        fasterrcnn(args[0])
     elif what == "pickled_module":
         pickled_module(args[0])
     else:

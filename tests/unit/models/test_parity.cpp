@@ -6,6 +6,8 @@
 #include "must/core/check.h"
 #include "must/models/fpn.h"
 #include "must/models/resnet.h"
+#include "must/models/multi_task_model.h"
+#include "must/models/roi_heads.h"
 #include "must/models/rpn.h"
 #include "must/models/state_dict_file.h"
 #include "must/models/weight_import.h"
@@ -100,6 +102,39 @@ TEST(Parity, RpnProposalsMatchTorchvisionInEvalMode) {
     ASSERT_EQ(proposals.boxes[size_t(i)].sizes(), expected.sizes()) << "image " << i;
     EXPECT_GT(expected.size(0), 50);
     EXPECT_LE((proposals.boxes[size_t(i)] - expected).abs().max().item<double>(), 0.01) << "image " << i;
+  }
+}
+
+// The whole fasterrcnn_resnet50_fpn (2fc head) in eval mode, stage by stage on the same normalised batch.
+TEST(Parity, FasterRcnnResNet50FpnMatchesTorchvisionInEvalMode) {
+  test::ScratchDir dir;
+  make_fixture("fasterrcnn", dir.path());
+  const auto io = as_map(read_state_dict(dir / "io.pth"));
+  torch::nn::Module detector;
+  auto backbone = detector.register_module("backbone", BackboneWithFpn(ResNetOptions(50).frozen_batch_norm(true), 256, true));
+  auto rpn = detector.register_module("rpn", RegionProposalNetwork(RpnOptions()));
+  RoiHeadsOptions heads_options;
+  heads_options.num_classes = 11;
+  heads_options.score_threshold = 0.0;  // random weights give near-uniform class scores
+  auto heads = detector.register_module("roi_heads", RoiHeads(heads_options));
+  const auto report = load_state_dict(detector, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
+  EXPECT_TRUE(report.unexpected.empty());
+  detector.eval();
+  torch::NoGradGuard no_grad;
+  const structures::FeatureMap pyramid = backbone->fpn->forward(backbone->body->forward_features(io.at("input")));
+  const std::vector<std::array<int64_t, 2>> sizes = {{120, 150}, {128, 100}};
+  const Proposals proposals = rpn->forward(pyramid.tensors(), {128, 160}, sizes);
+  std::vector<torch::Tensor> fpn_levels(pyramid.tensors().begin(), pyramid.tensors().begin() + 4);  // p2..p5
+  const Detections detections = heads->forward(fpn_levels, proposals.boxes, {128, 160}, sizes);
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string tag = std::to_string(i);
+    ASSERT_EQ(proposals.boxes[i].sizes(), io.at("proposals." + tag).sizes()) << "image " << i;
+    EXPECT_LE((proposals.boxes[i] - io.at("proposals." + tag)).abs().max().item<double>(), 0.01);
+    ASSERT_EQ(detections.boxes[i].sizes(), io.at("boxes." + tag).sizes()) << "image " << i;
+    EXPECT_GE(detections.boxes[i].size(0), 20);
+    EXPECT_LE((detections.boxes[i] - io.at("boxes." + tag)).abs().max().item<double>(), 0.01) << "image " << i;
+    EXPECT_LE((detections.scores[i] - io.at("scores." + tag)).abs().max().item<double>(), 1e-4) << "image " << i;
+    EXPECT_TRUE(torch::equal(detections.labels[i], io.at("labels." + tag))) << "image " << i;
   }
 }
 
