@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "must/ops/boxes.h"
 #include "must/ops/nms.h"
 
 namespace must::models {
@@ -53,21 +54,14 @@ Detections RoiHeadsImpl::forward(const std::vector<torch::Tensor>& levels, const
   for (size_t i = 0; i < proposals.size(); ++i) {
     const int64_t n = proposals[i].size(0);
     const auto [height, width] = image_sizes[i];
-    torch::Tensor boxes = boxes_all.narrow(0, offset, n);
-    boxes = torch::stack({boxes.select(2, 0).clamp(0, width), boxes.select(2, 1).clamp(0, height),
-                          boxes.select(2, 2).clamp(0, width), boxes.select(2, 3).clamp(0, height)},
-                         2);
+    torch::Tensor boxes = ops::clip_boxes_to_image(boxes_all.narrow(0, offset, n), height, width);
     // Drop the background column, flatten (proposal, class) pairs.
     boxes = boxes.narrow(1, 1, classes - 1).reshape({-1, 4});
     torch::Tensor scores = scores_all.narrow(0, offset, n).narrow(1, 1, classes - 1).reshape({-1});
     torch::Tensor labels = torch::arange(1, classes, torch::TensorOptions().dtype(torch::kLong).device(boxes.device()))
                                .repeat({n});
     offset += n;
-    const torch::Tensor keep = ((scores > options_.score_threshold) &
-                                (boxes.select(1, 2) - boxes.select(1, 0) >= 1e-2) &
-                                (boxes.select(1, 3) - boxes.select(1, 1) >= 1e-2))
-                                   .nonzero()
-                                   .view({-1});
+    const torch::Tensor keep = ((scores > options_.score_threshold) & ops::large_enough(boxes, 1e-2)).nonzero().view({-1});
     boxes = boxes.index_select(0, keep);
     scores = scores.index_select(0, keep);
     labels = labels.index_select(0, keep);

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "must/ops/boxes.h"
 #include "must/ops/nms.h"
 
 namespace must::models {
@@ -96,14 +97,9 @@ Proposals RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& l
     torch::Tensor scores = torch::sigmoid(objectness[i].index_select(0, idx));
     torch::Tensor level = top_level[i];
     const auto [height, width] = image_sizes[size_t(i)];
-    boxes = torch::stack({boxes.select(1, 0).clamp(0, width), boxes.select(1, 1).clamp(0, height),
-                          boxes.select(1, 2).clamp(0, width), boxes.select(1, 3).clamp(0, height)},
-                         1);
-    const torch::Tensor keep = ((boxes.select(1, 2) - boxes.select(1, 0) >= options_.min_size) &
-                                (boxes.select(1, 3) - boxes.select(1, 1) >= options_.min_size) &
-                                (scores >= options_.score_threshold))
-                                   .nonzero()
-                                   .view({-1});
+    boxes = ops::clip_boxes_to_image(boxes, height, width);
+    const torch::Tensor keep =
+        (ops::large_enough(boxes, options_.min_size) & (scores >= options_.score_threshold)).nonzero().view({-1});
     boxes = boxes.index_select(0, keep);
     scores = scores.index_select(0, keep);
     level = level.index_select(0, keep);

@@ -29,4 +29,17 @@ torch::Tensor box_iou(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::where(union_area > 0, intersection / union_area, torch::zeros_like(intersection));
 }
 
+torch::Tensor clip_boxes_to_image(const torch::Tensor& boxes, int64_t height, int64_t width) {
+  MUST_CHECK(boxes.size(-1) == 4, "boxes should end in a dimension of 4, got ", boxes.sizes());
+  const int64_t last = boxes.dim() - 1;
+  return torch::stack({boxes.select(last, 0).clamp(0, width), boxes.select(last, 1).clamp(0, height),
+                       boxes.select(last, 2).clamp(0, width), boxes.select(last, 3).clamp(0, height)},
+                      last);
+}
+
+torch::Tensor large_enough(const torch::Tensor& boxes, double min_size) {
+  check_boxes(boxes, "boxes");
+  return (boxes.select(1, 2) - boxes.select(1, 0) >= min_size) & (boxes.select(1, 3) - boxes.select(1, 1) >= min_size);
+}
+
 }  // namespace must::ops
