@@ -30,67 +30,53 @@ torch::Tensor depth_mask(const torch::Tensor& prediction, const torch::Tensor& t
   return (target > 0) & per_sample(present, target);
 }
 
-class FunctionLoss final : public TaskLoss {
+// One registered loss: the target kind it is defined for, and how it computes from the head's prediction.
+struct LossEntry {
+  TargetKind target;
+  torch::Tensor (*compute)(const torch::Tensor& prediction, const structures::TaskTargets& targets,
+                           const LossOptions& options, Task task);
+};
+
+const std::map<std::string, LossEntry>& loss_entries() {
+  using structures::TaskTargets;
+  static const std::map<std::string, LossEntry> entries = {
+      {"soft_cross_entropy", {TargetKind::kClassVector, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions& o, Task) {
+         return soft_cross_entropy(p, y.values, y.present, o.temperature);
+       }}},
+      {"cross_entropy", {TargetKind::kClassMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task task) {
+         return cross_entropy_map(p, y.values, y.present, int64_t(task_spec(task).ignore_value));
+       }}},
+      {"l1", {TargetKind::kFloatMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
+         return depth_l1(p, y.values, y.present);
+       }}},
+      {"silog", {TargetKind::kFloatMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions& o, Task) {
+         return depth_silog(p, y.values, y.present, o.variance_focus);
+       }}},
+      {"ssi", {TargetKind::kFloatMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
+         return depth_ssi(p, y.values, y.present);
+       }}},
+      {"cosine", {TargetKind::kUnitVectorMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
+         return normal_cosine(p, y.values, y.present);
+       }}},
+  };
+  return entries;
+}
+
+// A registered loss bound to its task and options; one term, "loss/<task>/<name>".
+class BoundLoss final : public TaskLoss {
  public:
-  using Function = std::function<torch::Tensor(const torch::Tensor&, const structures::TaskTargets&)>;
-  FunctionLoss(std::string key, Function function) : key_(std::move(key)), function_(std::move(function)) {}
+  BoundLoss(const std::string& name, const LossEntry& entry, Task task, LossOptions options)
+      : key_("loss/" + std::string(task_name(task)) + "/" + name), entry_(entry), task_(task), options_(std::move(options)) {}
   LossDict operator()(const torch::Tensor& prediction, const structures::TaskTargets& targets) const override {
-    return {{key_, function_(prediction, targets)}};
+    return {{key_, entry_.compute(prediction, targets, options_, task_)}};
   }
 
  private:
   std::string key_;
-  Function function_;
+  LossEntry entry_;
+  Task task_;
+  LossOptions options_;
 };
-
-struct LossEntry {
-  TargetKind target;  // the target kind the loss is defined for
-  std::function<FunctionLoss::Function(const LossOptions&, Task)> make;
-};
-
-const std::map<std::string, LossEntry>& loss_entries() {
-  static const std::map<std::string, LossEntry> entries = {
-      {"soft_cross_entropy",
-       {TargetKind::kClassVector,
-        [](const LossOptions& o, Task) {
-          return [t = o.temperature](const torch::Tensor& p, const structures::TaskTargets& y) {
-            return soft_cross_entropy(p, y.values, y.present, t);
-          };
-        }}},
-      {"cross_entropy",
-       {TargetKind::kClassMap,
-        [](const LossOptions&, Task task) {
-          return [ignore = int64_t(task_spec(task).ignore_value)](const torch::Tensor& p, const structures::TaskTargets& y) {
-            return cross_entropy_map(p, y.values, y.present, ignore);
-          };
-        }}},
-      {"l1",
-       {TargetKind::kFloatMap,
-        [](const LossOptions&, Task) {
-          return [](const torch::Tensor& p, const structures::TaskTargets& y) { return depth_l1(p, y.values, y.present); };
-        }}},
-      {"silog",
-       {TargetKind::kFloatMap,
-        [](const LossOptions& o, Task) {
-          return [lambda = o.variance_focus](const torch::Tensor& p, const structures::TaskTargets& y) {
-            return depth_silog(p, y.values, y.present, lambda);
-          };
-        }}},
-      {"ssi",
-       {TargetKind::kFloatMap,
-        [](const LossOptions&, Task) {
-          return [](const torch::Tensor& p, const structures::TaskTargets& y) { return depth_ssi(p, y.values, y.present); };
-        }}},
-      {"cosine",
-       {TargetKind::kUnitVectorMap,
-        [](const LossOptions&, Task) {
-          return [](const torch::Tensor& p, const structures::TaskTargets& y) {
-            return normal_cosine(p, y.values, y.present);
-          };
-        }}},
-  };
-  return entries;
-}
 
 }  // namespace
 
@@ -102,8 +88,7 @@ TaskLossRegistry& task_loss_registry() {
         if (task_spec(task).target != entry.target) {
           MUST_THROW(ConfigError, "loss '", name, "' does not apply to task ", task_name(task));
         }
-        return std::make_unique<FunctionLoss>("loss/" + std::string(task_name(task)) + "/" + name,
-                                              entry.make(options, task));
+        return std::make_unique<BoundLoss>(name, entry, task, options);
       });
     }
     return r;

@@ -77,8 +77,8 @@ Proposals RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& l
       coder_.decode(deltas.reshape({-1, 4}), anchors.repeat({images, 1}).to(deltas.scalar_type())).view({images, total, 4});
 
   // The best pre_nms_top_n anchors of each level.
-  const int64_t pre_nms = is_training() ? options_.pre_nms_top_n_train : options_.pre_nms_top_n_test;
-  const int64_t post_nms = is_training() ? options_.post_nms_top_n_train : options_.post_nms_top_n_test;
+  // Eval mode only (checked above); the *_train counts join with RPN training.
+  const int64_t pre_nms = options_.pre_nms_top_n_test, post_nms = options_.post_nms_top_n_test;
   std::vector<torch::Tensor> top_indices, top_levels;
   int64_t offset = 0;
   for (size_t l = 0; l < per_level.size(); ++l) {

@@ -91,12 +91,12 @@ torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, d
   // Boxes grouped by sampling grid (one group when sampling_ratio > 0), processed in chunks.
   torch::Tensor grid_h, grid_w;
   if (sampling_ratio > 0) {
-    grid_h = grid_w = torch::full({k}, sampling_ratio, torch::kLong);
+    grid_h = grid_w = torch::full({k}, sampling_ratio, torch::kLong);  // CPU, like the adaptive case below
   } else {
     grid_h = torch::ceil(roi_h / double(pooled_height)).to(torch::kLong).clamp_min(1).cpu();
     grid_w = torch::ceil(roi_w / double(pooled_width)).to(torch::kLong).clamp_min(1).cpu();
   }
-  const torch::Tensor grid_key = (grid_h.cpu() * 1000003 + grid_w.cpu());
+  const torch::Tensor grid_key = grid_h * 1000003 + grid_w;  // on the CPU: one group per distinct grid
   const torch::Tensor keys = std::get<0>(torch::_unique(grid_key));
   std::vector<torch::Tensor> parts, part_indices;
   for (int64_t g = 0; g < keys.size(0); ++g) {
