@@ -64,12 +64,12 @@ void run(const Workload& w, int iters) {
   const auto x = torch::randn({b, 3, s, s});
   must::structures::Targets targets;
   const auto all = torch::ones({b}, torch::kBool);
-  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, w.classes}), 1), all};
-  targets.tasks[Task::kSegmentation] = {torch::randint(0, w.segmentation_classes, {b, s, s}, torch::kLong), all};
-  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all};
+  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, w.classes}), 1), all, {}};
+  targets.tasks[Task::kSegmentation] = {torch::randint(0, w.segmentation_classes, {b, s, s}, torch::kLong), all, {}};
+  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all, {}};
   targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(
                                        torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                   all};
+                                   all, {}};
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   auto step = [&] {
     torch::Tensor loss;

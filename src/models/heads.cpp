@@ -4,12 +4,15 @@
 
 #include "must/core/check.h"
 #include "must/models/batch_norm.h"
+#include "must/models/detection_head.h"
 
 namespace must::models {
 namespace {
 
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
+
+}  // namespace
 
 int64_t outputs_of(const HeadOptions& options) {
   const int64_t n = options.num_outputs > 0 ? options.num_outputs : task_spec(options.task).channels;
@@ -19,24 +22,33 @@ int64_t outputs_of(const HeadOptions& options) {
   return n;
 }
 
-}  // namespace
-
 torch::Tensor resize_bilinear(const torch::Tensor& x, const std::vector<int64_t>& size) {
   if (x.size(-2) == size[0] && x.size(-1) == size[1]) return x;
   return F::interpolate(x, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
 }
 
-TaskHeadImpl::TaskHeadImpl(const HeadOptions& options)
-    : task_(options.task), loss_(losses::make_task_loss(options.task, options.loss)) {}
+HeadInput head_input(Task task) {
+  switch (task_spec(task).target) {
+    case TargetKind::kClassVector: return HeadInput::kBackbone;
+    case TargetKind::kBoxes: return HeadInput::kPyramid;
+    case TargetKind::kClassMap:
+    case TargetKind::kFloatMap:
+    case TargetKind::kUnitVectorMap: return HeadInput::kDenseTrunk;
+  }
+  MUST_THROW(Error, "no head input for task ", task_name(task));
+}
 
-HeadOutput TaskHeadImpl::forward(const HeadInputs& inputs, const structures::TaskTargets* targets) {
+TensorHeadImpl::TensorHeadImpl(const HeadOptions& options)
+    : TaskHeadImpl(options.task), loss_(losses::make_task_loss(options.task, options.loss)) {}
+
+HeadOutput TensorHeadImpl::forward(const HeadInputs& inputs, const structures::TaskTargets* targets) {
   HeadOutput out;
   out.prediction = predict(inputs);
   if (targets) out.losses = (*loss_)(out.prediction, *targets);
   return out;
 }
 
-ClassificationHeadImpl::ClassificationHeadImpl(const HeadOptions& options) : TaskHeadImpl(options) {
+ClassificationHeadImpl::ClassificationHeadImpl(const HeadOptions& options) : TensorHeadImpl(options) {
   MUST_CHECK(options.in_channels > 0, "classification head: in_channels must be set");
   fc = register_module("fc", nn::Linear(options.in_channels, outputs_of(options)));
 }
@@ -46,7 +58,7 @@ torch::Tensor ClassificationHeadImpl::predict(const HeadInputs& inputs) {
 }
 
 DenseHeadImpl::DenseHeadImpl(const HeadOptions& options, DenseActivation activation)
-    : TaskHeadImpl(options), activation_(activation) {
+    : TensorHeadImpl(options), activation_(activation) {
   const int64_t c = options.in_channels;
   MUST_CHECK(c > 0, task_name(options.task), " head: in_channels must be set");
   convs = register_module("convs", nn::Sequential());
@@ -120,6 +132,7 @@ HeadRegistry& head_registry() {
   static HeadRegistry* registry = [] {
     auto* r = new HeadRegistry("head");
     r->add("classification", [](const HeadOptions& o) { return std::make_shared<ClassificationHeadImpl>(o); });
+    r->add("detection", [](const HeadOptions& o) { return std::make_shared<DetectionHeadImpl>(o); });
     r->add("segmentation", [](const HeadOptions& o) { return std::make_shared<DenseHeadImpl>(o, DenseActivation::kNone); });
     r->add("depth", [](const HeadOptions& o) { return std::make_shared<DenseHeadImpl>(o, DenseActivation::kSoftplus); });
     r->add("normals", [](const HeadOptions& o) { return std::make_shared<DenseHeadImpl>(o, DenseActivation::kL2Normalize); });

@@ -17,17 +17,86 @@ model:
   dense_channels: 128         # shared dense trunk (p2..p5 summed at p2, then 1x1 to this)
   dense_levels: [p2, p3, p4, p5]
   init_from: ""               # weights to start from: a torchvision/PyTorch .pth or a .safetensors
-  # One entry per task: classification, segmentation, depth, normals.
+  # One entry per task: classification, detection, segmentation, depth, normals.
   heads:
     _any_:
       num_outputs: 0          # classes; 0 = the task's own (depth 1, normals 3)
       num_convs: 3            # dense heads: conv3x3 + BN + ReLU blocks
       loss:
-        type: ""              # "" = the task's default: soft_cross_entropy, cross_entropy, l1, cosine
+        type: ""              # "" = the task's default: soft_cross_entropy, faster_rcnn, cross_entropy, l1, cosine
         temperature: 1.0      # soft_cross_entropy
         variance_focus: 0.85  # silog lambda
+  # The detection head (Faster R-CNN on the FPN), when heads has `detection`. Defaults: torchvision's.
+  detection:
+    box_head: 4conv1fc        # 4conv1fc (the paper's; BN, convs as wide as the FPN) or 2fc (torchvision's)
+    representation: 1024      # width of the box head's fully connected layer(s)
+    anchor_sizes: [32, 64, 128, 256, 512]  # pixels, one per level p2..p6
+    aspect_ratios: [0.5, 1.0, 2.0]         # height / width, every level
+    rpn:
+      pre_nms_top_n_train: 2000  # per level
+      pre_nms_top_n_test: 1000
+      post_nms_top_n_train: 2000 # per image
+      post_nms_top_n_test: 1000
+      nms_threshold: 0.7
+      batch_size_per_image: 256  # anchors sampled for the losses
+      positive_fraction: 0.5
+    roi_heads:
+      batch_size_per_image: 512  # proposals sampled for the losses
+      positive_fraction: 0.25
+      score_threshold: 0.05      # detections kept above it
+      nms_threshold: 0.5         # per class
+      detections_per_image: 100
 )yaml";
 }
+
+namespace {
+
+void detector_options_from_config(const config::Config& node, HeadOptions& head) {
+  head.roi_heads.box_head = node.get_string("box_head");
+  try {
+    make_box_head(head.roi_heads);
+  } catch (const ConfigError& e) {
+    node.fail("box_head", e.what());
+  }
+  head.roi_heads.representation = node.get_int("representation");
+  if (head.roi_heads.representation <= 0) node.fail("representation", "must be positive");
+  head.rpn.anchors.sizes.clear();
+  for (double size : node.get_float_list("anchor_sizes")) {
+    if (size <= 0) node.fail("anchor_sizes", "sizes must be positive");
+    head.rpn.anchors.sizes.push_back({size});
+  }
+  if (head.rpn.anchors.sizes.size() != 5) node.fail("anchor_sizes", "needs one size per level p2..p6 (5)");
+  head.rpn.anchors.aspect_ratios = {node.get_float_list("aspect_ratios")};
+  for (double ratio : head.rpn.anchors.aspect_ratios[0]) {
+    if (ratio <= 0) node.fail("aspect_ratios", "ratios must be positive");
+  }
+  auto positive = [](const config::Config& n, const char* key) {
+    const int64_t v = n.get_int(key);
+    if (v <= 0) n.fail(key, "must be positive");
+    return v;
+  };
+  auto fraction = [](const config::Config& n, const char* key) {
+    const double v = n.get_float(key);
+    if (v < 0 || v > 1) n.fail(key, "must lie in [0, 1]");
+    return v;
+  };
+  const config::Config rpn = node.at("rpn");
+  head.rpn.pre_nms_top_n_train = positive(rpn, "pre_nms_top_n_train");
+  head.rpn.pre_nms_top_n_test = positive(rpn, "pre_nms_top_n_test");
+  head.rpn.post_nms_top_n_train = positive(rpn, "post_nms_top_n_train");
+  head.rpn.post_nms_top_n_test = positive(rpn, "post_nms_top_n_test");
+  head.rpn.nms_threshold = fraction(rpn, "nms_threshold");
+  head.rpn.batch_size_per_image = positive(rpn, "batch_size_per_image");
+  head.rpn.positive_fraction = fraction(rpn, "positive_fraction");
+  const config::Config roi = node.at("roi_heads");
+  head.roi_heads.batch_size_per_image = positive(roi, "batch_size_per_image");
+  head.roi_heads.positive_fraction = fraction(roi, "positive_fraction");
+  head.roi_heads.score_threshold = fraction(roi, "score_threshold");
+  head.roi_heads.nms_threshold = fraction(roi, "nms_threshold");
+  head.roi_heads.detections_per_image = positive(roi, "detections_per_image");
+}
+
+}  // namespace
 
 MultiTaskModelOptions model_options_from_config(const config::Config& model) {
   MultiTaskModelOptions options;
@@ -66,11 +135,17 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
     head.loss.temperature = node.get_float("loss.temperature");
     head.loss.variance_focus = node.get_float("loss.variance_focus");
     if (head.loss.temperature <= 0) node.fail("loss.temperature", "must be positive");
-    try {
-      losses::make_task_loss(head.task, head.loss);
-    } catch (const ConfigError& e) {
-      node.fail("loss.type", e.what());
+    const std::string own_loss(task_spec(head.task).default_loss);
+    if (losses::task_loss_registry().contains(own_loss)) {
+      try {
+        losses::make_task_loss(head.task, head.loss);
+      } catch (const ConfigError& e) {
+        node.fail("loss.type", e.what());
+      }
+    } else if (!head.loss.type.empty() && head.loss.type != own_loss) {  // the head computes its loss itself
+      node.fail("loss.type", "the " + name + " head's loss is " + own_loss);
     }
+    if (head_input(head.task) == HeadInput::kPyramid) detector_options_from_config(model.at("detection"), head);
     options.heads.push_back(head);
   }
   if (options.heads.empty()) model.fail("heads", "needs at least one head");

@@ -18,19 +18,21 @@ BackboneWithFpnImpl::BackboneWithFpnImpl(const ResNetOptions& body_options, int6
 
 MultiTaskModelImpl::MultiTaskModelImpl(MultiTaskModelOptions options) : options_(std::move(options)) {
   MUST_CHECK(!options_.heads.empty(), "a model needs at least one head");
-  // Heads are built first (without registering) to learn which inputs they need.
-  bool needs_pyramid = false;
+  // What the heads read decides what is built: the FPN for the pyramid or the dense trunk, the trunk for maps.
+  bool needs_pyramid = false, needs_dense_trunk = false;
   const int64_t res5_channels = ResNetImpl::output_shape_of(options_.backbone).back().channels;
-  std::vector<std::shared_ptr<TaskHeadImpl>> built;
   for (HeadOptions head : options_.heads) {
     MUST_CHECK(!heads_.count(head.task), "two heads for task ", task_name(head.task));
-    head.in_channels = task_spec(head.task).target == TargetKind::kClassVector ? res5_channels : options_.dense_channels;
-    auto module = head_registry().create(std::string(task_name(head.task)), head);
-    needs_pyramid = needs_pyramid || module->uses_pyramid();
-    heads_[head.task] = module;
+    switch (head_input(head.task)) {
+      case HeadInput::kBackbone: head.in_channels = res5_channels; break;
+      case HeadInput::kPyramid: head.in_channels = options_.fpn_channels, needs_pyramid = true; break;
+      case HeadInput::kDenseTrunk: head.in_channels = options_.dense_channels, needs_dense_trunk = true; break;
+    }
+    heads_[head.task] = head_registry().create(std::string(task_name(head.task)), head);
   }
-  backbone = register_module("backbone", BackboneWithFpn(options_.backbone, options_.fpn_channels, needs_pyramid));
-  if (needs_pyramid) {
+  backbone = register_module("backbone", BackboneWithFpn(options_.backbone, options_.fpn_channels,
+                                                         needs_pyramid || needs_dense_trunk));
+  if (needs_dense_trunk) {
     DenseTrunkOptions trunk;
     trunk.out_channels = options_.dense_channels;
     for (const auto& level : options_.dense_levels) {
@@ -59,21 +61,29 @@ std::vector<Task> MultiTaskModelImpl::tasks() const {
   return out;
 }
 
-ModelOutput MultiTaskModelImpl::forward(const torch::Tensor& images, const structures::Targets* targets) {
+ModelOutput MultiTaskModelImpl::forward(const torch::Tensor& images, const structures::Targets* targets,
+                                        const std::vector<std::array<int64_t, 2>>& image_sizes) {
   MUST_CHECK(images.dim() == 4 && images.size(1) == 3, "images should be [B, 3, H, W], got ", images.sizes());
+  MUST_CHECK(image_sizes.empty() || int64_t(image_sizes.size()) == images.size(0), image_sizes.size(),
+             " image sizes for a batch of ", images.size(0));
   const structures::FeatureMap features = backbone->body->forward_features(images);
   const structures::FeatureMap pyramid = backbone->fpn ? backbone->fpn->forward(features) : structures::FeatureMap();
   const torch::Tensor dense = dense_trunk ? dense_trunk->forward(pyramid) : torch::Tensor();
-  const HeadInputs inputs{features, pyramid, dense, {images.size(2), images.size(3)}};
+  const HeadInputs inputs{features, pyramid, dense, {images.size(2), images.size(3)}, image_sizes};
   ModelOutput out;
   for (const auto& [task, head] : heads_) {
     const structures::TaskTargets* task_targets =
         targets && targets->has(task) ? &targets->tasks.at(task) : nullptr;
     HeadOutput head_out = head->forward(inputs, task_targets);
-    out.predictions[task] = head_out.prediction;
+    if (head_out.prediction.defined()) out.predictions[task] = head_out.prediction;
+    if (!head_out.instances.empty()) out.instances[task] = std::move(head_out.instances);
     out.losses.insert(head_out.losses.begin(), head_out.losses.end());
   }
   return out;
+}
+
+ModelOutput MultiTaskModelImpl::forward(const structures::ImageList& batch, const structures::Targets* targets) {
+  return forward(batch.tensors, targets, batch.image_sizes);
 }
 
 }  // namespace must::models

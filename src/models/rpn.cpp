@@ -45,7 +45,11 @@ std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> RpnHeadImpl::f
 }
 
 RegionProposalNetworkImpl::RegionProposalNetworkImpl(RpnOptions options)
-    : options_(std::move(options)), anchors_(options_.anchors), coder_({1, 1, 1, 1}) {
+    : options_(std::move(options)),
+      anchors_(options_.anchors),
+      coder_({1, 1, 1, 1}),
+      matcher_(options_.foreground_iou, options_.background_iou, /*allow_low_quality_matches=*/true),
+      sampler_(options_.batch_size_per_image, options_.positive_fraction, options_.random_sampling) {
   for (size_t level = 1; level < anchors_.num_levels(); ++level) {
     MUST_CHECK(anchors_.anchors_per_location(level) == anchors_.anchors_per_location(0),
                "the RPN head shares its convolutions across levels, so every level needs as many anchor types");
@@ -53,12 +57,14 @@ RegionProposalNetworkImpl::RegionProposalNetworkImpl(RpnOptions options)
   head = register_module("head", RpnHead(options_.in_channels, anchors_.anchors_per_location(0)));
 }
 
-Proposals RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& levels,
+RpnOutput RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& levels,
                                              const std::vector<int64_t>& padded_size,
-                                             const std::vector<std::array<int64_t, 2>>& image_sizes) {
-  MUST_CHECK(!is_training(), "RPN training (anchor matching, sampling, losses) is not built yet");
+                                             const std::vector<std::array<int64_t, 2>>& image_sizes,
+                                             const std::vector<structures::Instances>* targets) {
   MUST_CHECK(!levels.empty() && int64_t(image_sizes.size()) == levels[0].size(0), "the RPN needs ",
              levels.empty() ? 0 : levels[0].size(0), " image sizes, got ", image_sizes.size());
+  MUST_CHECK(levels.size() == anchors_.num_levels(), "the RPN has anchors for ", anchors_.num_levels(),
+             " levels, got ", levels.size(), " feature maps");
   auto [objectness_levels, delta_levels] = head->forward(levels);
   const torch::Tensor anchors = anchors_(levels, padded_size);
   const int64_t images = levels[0].size(0);
@@ -70,15 +76,17 @@ Proposals RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& l
     delta_parts.push_back(per_anchor(delta_levels[l], 4));
     per_level.push_back(objectness_parts.back().size(1));
   }
-  const torch::Tensor objectness = torch::cat(objectness_parts, 1).detach();  // [N, total]
-  const torch::Tensor deltas = torch::cat(delta_parts, 1).detach();          // [N, total, 4]
+  const torch::Tensor objectness_all = torch::cat(objectness_parts, 1);  // [N, total]
+  const torch::Tensor deltas_all = torch::cat(delta_parts, 1);           // [N, total, 4]
+  const torch::Tensor objectness = objectness_all.detach();
   const int64_t total = objectness.size(1);
   const torch::Tensor decoded =
-      coder_.decode(deltas.reshape({-1, 4}), anchors.repeat({images, 1}).to(deltas.scalar_type())).view({images, total, 4});
+      coder_.decode(deltas_all.detach().reshape({-1, 4}), anchors.repeat({images, 1}).to(deltas_all.scalar_type()))
+          .view({images, total, 4});
 
   // The best pre_nms_top_n anchors of each level.
-  // Eval mode only (checked above); the *_train counts join with RPN training.
-  const int64_t pre_nms = options_.pre_nms_top_n_test, post_nms = options_.post_nms_top_n_test;
+  const int64_t pre_nms = is_training() ? options_.pre_nms_top_n_train : options_.pre_nms_top_n_test;
+  const int64_t post_nms = is_training() ? options_.post_nms_top_n_train : options_.post_nms_top_n_test;
   std::vector<torch::Tensor> top_indices, top_levels;
   int64_t offset = 0;
   for (size_t l = 0; l < per_level.size(); ++l) {
@@ -90,7 +98,7 @@ Proposals RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& l
   }
   const torch::Tensor top = torch::cat(top_indices, 1), top_level = torch::cat(top_levels, 1);
 
-  Proposals out;
+  RpnOutput out;
   for (int64_t i = 0; i < images; ++i) {
     const torch::Tensor idx = top[i];
     torch::Tensor boxes = decoded[i].index_select(0, idx);
@@ -108,7 +116,50 @@ Proposals RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& l
     out.boxes.push_back(boxes.index_select(0, kept));
     out.scores.push_back(scores.index_select(0, kept));
   }
+  if (targets) {
+    MUST_CHECK(int64_t(targets->size()) == images, "the RPN got targets for ", targets->size(), " images, not ", images);
+    out.losses = losses(anchors, objectness_all, deltas_all, *targets);
+  }
   return out;
+}
+
+losses::LossDict RegionProposalNetworkImpl::losses(const torch::Tensor& anchors, const torch::Tensor& objectness,
+                                                   const torch::Tensor& deltas,
+                                                   const std::vector<structures::Instances>& targets) const {
+  // Per image: anchor labels (1 object, 0 background, -1 neither) and the matched box of each anchor.
+  std::vector<torch::Tensor> sampled_positive, sampled_negative, labels, matched_boxes;
+  for (const auto& target : targets) {
+    torch::Tensor matched = torch::zeros_like(anchors);
+    torch::Tensor label = torch::zeros({anchors.size(0)}, anchors.options());
+    if (target.size() > 0) {
+      const torch::Tensor gt = target.boxes.to(anchors.scalar_type());
+      const torch::Tensor matches = matcher_(ops::box_iou(gt, anchors), target.ignore);
+      matched = gt.index_select(0, matches.clamp_min(0));
+      label = (matches >= 0).to(anchors.scalar_type()).masked_fill(matches == ops::Matcher::kBetween, -1.0);
+    }
+    auto [positive, negative] = sampler_(label);
+    sampled_positive.push_back(positive);
+    sampled_negative.push_back(negative);
+    labels.push_back(label);
+    matched_boxes.push_back(matched);
+  }
+  const torch::Tensor positive = torch::cat(sampled_positive).nonzero().view({-1});
+  const torch::Tensor sampled = torch::cat({positive, torch::cat(sampled_negative).nonzero().view({-1})});
+  const std::string prefix = "loss/" + std::string(task_name(Task::kDetection)) + "/";
+  if (sampled.size(0) == 0) {  // no anchor to learn from: a zero without gradient, as every loss
+    const torch::Tensor zero = torch::zeros({}, objectness.options());
+    return {{prefix + "rpn_objectness", zero}, {prefix + "rpn_box", zero}};
+  }
+  const torch::Tensor all_anchors = anchors.repeat({int64_t(targets.size()), 1});
+  const torch::Tensor box_targets =
+      coder_.encode(torch::cat(matched_boxes).index_select(0, positive), all_anchors.index_select(0, positive));
+  // ATen's own smooth_l1_loss: LibTorch 1.13's functional wrapper ignores the options' beta.
+  const torch::Tensor box_loss = torch::smooth_l1_loss(deltas.reshape({-1, 4}).index_select(0, positive), box_targets,
+                                                       at::Reduction::Sum, 1.0 / 9) /
+                                 double(sampled.size(0));
+  const torch::Tensor objectness_loss = torch::nn::functional::binary_cross_entropy_with_logits(
+      objectness.reshape({-1}).index_select(0, sampled), torch::cat(labels).index_select(0, sampled));
+  return {{prefix + "rpn_objectness", objectness_loss}, {prefix + "rpn_box", box_loss}};
 }
 
 }  // namespace must::models

@@ -27,6 +27,18 @@ std::string first_few(const std::vector<std::string>& names) {
   return join(shown) + (names.size() > shown.size() ? ", ..." : "");
 }
 
+// The model key of a file key: prefix + name, except that torchvision's detectors keep their two stages at the
+// top level (rpn.*, roi_heads.*) where ours sit in the detection head (heads.detection.rpn.*, ...).
+std::string model_key(const std::string& prefix, const std::string& name,
+                      const std::map<std::string, torch::Tensor>& targets) {
+  const std::string key = prefix + name;
+  if (targets.count(key)) return key;
+  for (const std::string stage : {"rpn.", "roi_heads."}) {
+    if (name.rfind(stage, 0) == 0 && targets.count("heads.detection." + name)) return "heads.detection." + name;
+  }
+  return key;
+}
+
 }  // namespace
 
 ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors, const ImportOptions& options,
@@ -41,7 +53,7 @@ ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors
     report.prefix = "";
     for (const std::string candidate : {"", "backbone.body.", "backbone."}) {
       size_t matched = 0;
-      for (const auto& entry : tensors) matched += targets.count(candidate + entry.first);
+      for (const auto& entry : tensors) matched += targets.count(model_key(candidate, entry.first, targets));
       if (matched > best) best = matched, report.prefix = candidate;
     }
   }
@@ -49,7 +61,7 @@ ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors
   torch::NoGradGuard no_grad;
   std::set<std::string> filled;
   for (const auto& [name, tensor] : tensors) {
-    const std::string key = report.prefix + name;
+    const std::string key = model_key(report.prefix, name, targets);
     auto target = targets.find(key);
     if (target == targets.end()) {
       report.unexpected.push_back(name);

@@ -8,6 +8,8 @@ randomised too, so that they matter.
     make_fixtures.py resnet DEPTH OUT_DIR   -> OUT_DIR/model.pth, OUT_DIR/io.pth
     make_fixtures.py fpn OUT_DIR            -> OUT_DIR/model.pth, OUT_DIR/io.pth
     make_fixtures.py pickled_module OUT_DIR -> OUT_DIR/module.pth (a whole nn.Module, not a state dict)
+    make_fixtures.py fasterrcnn_train OUT_DIR -> training losses with deterministic samplers (and proposals)
+    make_fixtures.py convfc_head OUT_DIR    -> the 4conv1fc box head in eval mode
     make_fixtures.py ops OUT_DIR            -> OUT_DIR/io.pth: nms, roi_align (outputs and input gradients),
                                                MultiScaleRoIAlign
 """
@@ -148,10 +150,7 @@ def fasterrcnn(out):
     torch.manual_seed(0)
     model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=11, box_score_thresh=0.0)
     model.eval()
-    for m in model.modules():  # random frozen-BN statistics so that they matter
-        if type(m).__name__ == "FrozenBatchNorm2d":
-            m.weight.uniform_(0.5, 1.5); m.bias.uniform_(-0.2, 0.2)
-            m.running_mean.uniform_(-0.2, 0.2); m.running_var.uniform_(0.5, 1.5)
+    randomise_batch_norm(model)  # without pretrained weights torchvision uses BatchNorm2d; random statistics matter
     x = torch.randn(2, 3, 128, 160)
     sizes = [(120, 150), (128, 100)]
     with torch.no_grad():
@@ -165,6 +164,56 @@ def fasterrcnn(out):
         for k in ("boxes", "scores", "labels"):
             io[f"{k}.{i}"] = d[k]
     torch.save(io, os.path.join(out, "io.pth"))
+
+
+def fasterrcnn_train(out):
+    """fasterrcnn_resnet50_fpn (2fc head) training losses, stage by stage, with deterministic samplers: torch.randperm
+    replaced by arange, so each sampler takes the first positives and negatives in index order."""
+    from torchvision.models.detection import fasterrcnn_resnet50_fpn
+    from torchvision.models.detection.image_list import ImageList
+    torch.manual_seed(0)
+    model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=11)
+    randomise_batch_norm(model)
+    model.train()
+    for m in model.modules():  # frozen statistics, as a detector trained from a pretrained backbone
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    x = torch.randn(2, 3, 128, 160)
+    sizes = [(120, 150), (128, 100)]
+    targets = [dict(boxes=torch.tensor([[10., 20., 60., 90.], [70., 30., 140., 110.]]), labels=torch.tensor([3, 7])),
+               dict(boxes=torch.tensor([[5., 5., 50., 40.], [30., 60., 90., 120.], [20., 10., 80., 100.]]),
+                    labels=torch.tensor([1, 10, 4]))]
+    randperm = torch.randperm
+    torch.randperm = lambda n, *args, **kwargs: torch.arange(n, device=kwargs.get("device"))
+    try:
+        features = model.backbone(x)
+        proposals, rpn_losses = model.rpn(ImageList(x, sizes), features, targets)
+        _, roi_losses = model.roi_heads(features, proposals, sizes, targets)
+    finally:
+        torch.randperm = randperm
+    torch.save(model.state_dict(), os.path.join(out, "model.pth"))
+    io = {"input": x}
+    for i, t in enumerate(targets):
+        io[f"boxes.{i}"] = t["boxes"]
+        io[f"labels.{i}"] = t["labels"]
+        io[f"proposals.{i}"] = proposals[i].detach()
+    for k, v in list(rpn_losses.items()) + list(roi_losses.items()):
+        io[f"loss.{k}"] = v.detach()
+    torch.save(io, os.path.join(out, "io.pth"))
+
+
+def convfc_head(out):
+    """torchvision's FastRCNNConvFCHead as fasterrcnn_resnet50_fpn_v2 builds it (4 conv + BN, 1 fc), eval mode."""
+    from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead
+    torch.manual_seed(0)
+    head = FastRCNNConvFCHead((16, 7, 7), [16, 16, 16, 16], [32], norm_layer=torch.nn.BatchNorm2d)
+    randomise_batch_norm(head)
+    head.eval()
+    x = torch.randn(5, 16, 7, 7)
+    with torch.no_grad():
+        y = head(x)
+    torch.save(head.state_dict(), os.path.join(out, "model.pth"))
+    torch.save({"input": x, "output": y}, os.path.join(out, "io.pth"))
 
 
 def pickled_module(out):
@@ -183,6 +232,10 @@ if __name__ == "__main__":
         rpn(args[0])
     elif what == "fasterrcnn":
         fasterrcnn(args[0])
+    elif what == "fasterrcnn_train":
+        fasterrcnn_train(args[0])
+    elif what == "convfc_head":
+        convfc_head(args[0])
     elif what == "pickled_module":
         pickled_module(args[0])
     else:

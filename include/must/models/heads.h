@@ -4,6 +4,7 @@
 //   segmentation    dense trunk -> 3 x (conv3x3 + BN + ReLU) -> 1x1 conv -> bilinear to the input -> logits [B, C, H, W]
 //   depth           same, 1 channel, softplus (positive metres)                              -> [B, 1, H, W]
 //   normals         same, 3 channels, L2-normalised after upsampling                         -> [B, 3, H, W]
+//   detection       Faster R-CNN on the pyramid (detection_head.h)                          -> instances per image
 // The dense trunk (DenseTrunk) is shared by the dense heads: the pyramid levels upsampled to p2, summed, and
 // reduced by a 1x1 conv.
 #pragma once
@@ -14,6 +15,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,8 @@
 #include "must/core/task.h"
 #include "must/losses/task_losses.h"
 #include "must/models/fused_conv.h"
+#include "must/models/roi_heads.h"
+#include "must/models/rpn.h"
 #include "must/structures/feature_map.h"
 #include "must/structures/targets.h"
 
@@ -32,10 +36,20 @@ struct HeadInputs {
   const structures::FeatureMap& pyramid;   // p2..p6 (empty when the model has no FPN)
   const torch::Tensor& dense;              // the dense trunk's output at p2 (undefined without dense heads)
   std::vector<int64_t> image_size;         // {H, W} of the input batch
+  std::vector<std::array<int64_t, 2>> image_sizes;  // each image's own {h, w} inside the (padded) batch
 };
 
+// Which features a head reads; decided by what its task predicts (see head_input()).
+enum class HeadInput {
+  kBackbone,    // res2..res5 (image-level labels pool res5)
+  kPyramid,     // the FPN levels (boxes)
+  kDenseTrunk,  // the dense trunk at p2 (per-pixel maps)
+};
+HeadInput head_input(Task task);
+
 struct HeadOutput {
-  torch::Tensor prediction;
+  torch::Tensor prediction;                     // tensor heads
+  std::vector<structures::Instances> instances;  // detection: per image, 0-based labels with scores
   losses::LossDict losses;  // filled only when targets were given
 };
 
@@ -45,28 +59,38 @@ struct HeadOptions {
   int64_t in_channels = 0;   // set by the model: res5 channels, or the dense trunk's channels
   int num_convs = 3;         // dense heads: conv3x3 + BN + ReLU blocks before the predictor
   losses::LossOptions loss;
+  // Detection: the two stages (in_channels and num_classes are set from the above).
+  RpnOptions rpn;
+  RoiHeadsOptions roi_heads;
 };
 
 class TaskHeadImpl : public torch::nn::Module {
  public:
-  explicit TaskHeadImpl(const HeadOptions& options);
+  explicit TaskHeadImpl(Task task) : task_(task) {}
   Task task() const { return task_; }
-  virtual bool uses_pyramid() const = 0;
-  virtual torch::Tensor predict(const HeadInputs& inputs) = 0;
-  // Prediction, plus losses when `targets` is given. Detection overrides this (its sampling needs targets).
-  virtual HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets);
+  // Prediction, plus losses when `targets` is given.
+  virtual HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets) = 0;
   // See ResNetImpl::fuse_for_inference. Heads without convolutions need nothing.
   virtual void fuse_for_inference() {}
 
  private:
   Task task_;
+};
+
+// A head whose prediction is one tensor and whose loss is the registered TaskLoss of its task applied to it.
+class TensorHeadImpl : public TaskHeadImpl {
+ public:
+  explicit TensorHeadImpl(const HeadOptions& options);
+  virtual torch::Tensor predict(const HeadInputs& inputs) = 0;
+  HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets) override;
+
+ private:
   std::unique_ptr<losses::TaskLoss> loss_;
 };
 
-class ClassificationHeadImpl final : public TaskHeadImpl {
+class ClassificationHeadImpl final : public TensorHeadImpl {
  public:
   explicit ClassificationHeadImpl(const HeadOptions& options);
-  bool uses_pyramid() const override { return false; }
   torch::Tensor predict(const HeadInputs& inputs) override;
 
  private:
@@ -76,10 +100,9 @@ class ClassificationHeadImpl final : public TaskHeadImpl {
 // What a dense head does to its upsampled output.
 enum class DenseActivation { kNone, kSoftplus, kL2Normalize };
 
-class DenseHeadImpl final : public TaskHeadImpl {
+class DenseHeadImpl final : public TensorHeadImpl {
  public:
   DenseHeadImpl(const HeadOptions& options, DenseActivation activation);
-  bool uses_pyramid() const override { return true; }
   torch::Tensor predict(const HeadInputs& inputs) override;
   void fuse_for_inference() override;
   void train(bool on = true) override;
@@ -107,9 +130,13 @@ class DenseTrunkImpl : public torch::nn::Module {
 };
 TORCH_MODULE(DenseTrunk);
 
-// Heads by task name: classification, segmentation, depth, normals (detection joins with its module).
+// Heads by task name: classification, detection, segmentation, depth, normals.
 using HeadRegistry = Registry<std::shared_ptr<TaskHeadImpl>, const HeadOptions&>;
 HeadRegistry& head_registry();
+
+// The number of outputs of a head: num_outputs, or the task table's channels; throws must::ConfigError when
+// a classifier is given neither.
+int64_t outputs_of(const HeadOptions& options);
 
 // Bilinear resize of [B, C, h, w] to `size` (align_corners = false, as torchvision and the peer).
 torch::Tensor resize_bilinear(const torch::Tensor& x, const std::vector<int64_t>& size);

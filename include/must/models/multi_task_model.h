@@ -6,6 +6,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "must/models/fpn.h"
 #include "must/models/heads.h"
 #include "must/models/resnet.h"
+#include "must/structures/image_list.h"
 #include "must/structures/targets.h"
 
 namespace must::models {
@@ -22,11 +24,12 @@ struct MultiTaskModelOptions {
   int64_t fpn_channels = 256;
   int64_t dense_channels = 128;                                  // the dense trunk's output channels
   std::vector<std::string> dense_levels{"p2", "p3", "p4", "p5"};  // pyramid levels fused for dense heads
-  std::vector<HeadOptions> heads;                                // one per task, at most one per task
+  std::vector<HeadOptions> heads;                                // at most one per task
 };
 
 struct ModelOutput {
-  std::map<Task, torch::Tensor> predictions;
+  std::map<Task, torch::Tensor> predictions;                       // tensor heads
+  std::map<Task, std::vector<structures::Instances>> instances;  // detection, per image (inference)
   losses::LossDict losses;  // every head's terms, when targets were given for its task
 };
 
@@ -43,7 +46,10 @@ class MultiTaskModelImpl : public torch::nn::Module {
  public:
   explicit MultiTaskModelImpl(MultiTaskModelOptions options);
   // images: [B, 3, H, W], normalised. targets: optional; losses are computed for the tasks it holds.
-  ModelOutput forward(const torch::Tensor& images, const structures::Targets* targets = nullptr);
+  // image_sizes: each image's own {h, w} in a padded batch (empty: all fill the batch).
+  ModelOutput forward(const torch::Tensor& images, const structures::Targets* targets = nullptr,
+                      const std::vector<std::array<int64_t, 2>>& image_sizes = {});
+  ModelOutput forward(const structures::ImageList& batch, const structures::Targets* targets = nullptr);
   std::vector<Task> tasks() const;
   // Eval-mode CPU inference with batch norm folded into oneDNN convolutions (backbone body and dense heads);
   // see ResNetImpl::fuse_for_inference. train() undoes it.

@@ -6,20 +6,23 @@
 //   segmentation    values [B, H, W] int64 class indices, 255 = ignore
 //   depth           values [B, 1, H, W] float metres, 0 = invalid
 //   normals         values [B, 3, H, W] float unit vectors, (0, 0, 0) = invalid
-//   detection       (its own structure, see the detection module)
+//   detection       instances: one Instances per sample (boxes, 0-based labels, ignore flags); values unused
 #pragma once
 
 #include <torch/types.h>
 
 #include <map>
+#include <vector>
 
 #include "must/core/task.h"
+#include "must/structures/instances.h"
 
 namespace must::structures {
 
 struct TaskTargets {
   torch::Tensor values;
   torch::Tensor present;  // [B] bool: which samples carry this task's label
+  std::vector<Instances> instances;  // detection only, [B]
 };
 
 struct Targets {

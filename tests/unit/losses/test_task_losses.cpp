@@ -89,7 +89,7 @@ TEST(NormalCosine, OneMinusCosineOverValidPixels) {
 }
 
 TEST(LossRegistry, DefaultsFromTheTaskTableAndChecksTheTarget) {
-  structures::TaskTargets targets{torch::tensor({1.0, 0.0}).view({1, 2}), all(1)};
+  structures::TaskTargets targets{torch::tensor({1.0, 0.0}).view({1, 2}), all(1), {}};
   const auto loss = make_task_loss(Task::kClassification, {});
   const LossDict terms = (*loss)(torch::zeros({1, 2}), targets);
   ASSERT_EQ(terms.count("loss/classification/soft_cross_entropy"), 1u);

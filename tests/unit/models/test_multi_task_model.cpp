@@ -18,18 +18,35 @@ MultiTaskModelOptions student_options() {
   return model_options_from_config(model_config(
       {"model.backbone.depth=18", "model.backbone.width_multiplier=0.25", "model.fpn_channels=16",
        "model.dense_channels=8", "model.heads.classification.num_outputs=5", "model.heads.segmentation.num_outputs=7",
-       "model.heads.depth.loss.type=silog", "model.heads.normals.num_convs=1"}));
+       "model.heads.depth.loss.type=silog", "model.heads.normals.num_convs=1",
+       "model.heads.detection.num_outputs=3", "model.detection.representation=32",
+       "model.detection.rpn.pre_nms_top_n_train=200", "model.detection.rpn.post_nms_top_n_train=100",
+       "model.detection.rpn.pre_nms_top_n_test=100", "model.detection.rpn.post_nms_top_n_test=50",
+       "model.detection.roi_heads.batch_size_per_image=64"}));
+}
+
+// The same, with the detector's samplers taking the first candidates, so that losses are a function of the weights.
+MultiTaskModelOptions deterministic_student_options() {
+  MultiTaskModelOptions options = student_options();
+  for (auto& head : options.heads) head.rpn.random_sampling = head.roi_heads.random_sampling = false;
+  return options;
 }
 
 structures::Targets full_targets(int64_t b, int64_t h, int64_t w) {
   structures::Targets targets;
   auto all = torch::ones({b}, torch::kBool);
-  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, 5}), 1), all};
-  targets.tasks[Task::kSegmentation] = {torch::randint(0, 7, {b, h, w}, torch::kLong), all};
-  targets.tasks[Task::kDepth] = {torch::rand({b, 1, h, w}) + 0.5, all};
+  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, 5}), 1), all, {}};
+  targets.tasks[Task::kSegmentation] = {torch::randint(0, 7, {b, h, w}, torch::kLong), all, {}};
+  targets.tasks[Task::kDepth] = {torch::rand({b, 1, h, w}) + 0.5, all, {}};
   targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(torch::randn({b, 3, h, w}),
                                                                    torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                   all};
+                                   all, {}};
+  structures::TaskTargets detection{{}, all, {}};
+  for (int64_t i = 0; i < b; ++i) {  // one box in the upper left quarter
+    detection.instances.push_back({torch::tensor({2.0f, 3.0f, float(w) / 2, float(h) / 2}).view({1, 4}),
+                                   torch::tensor({int64_t(i % 3)}), {}, {}});
+  }
+  targets.tasks[Task::kDetection] = detection;
   return targets;
 }
 
@@ -43,6 +60,8 @@ TEST(MultiTaskModel, PredictionsHaveTheTaskShapes) {
   EXPECT_EQ(out.predictions.at(Task::kDepth).sizes(), (std::vector<int64_t>{2, 1, 48, 64}));
   EXPECT_EQ(out.predictions.at(Task::kNormals).sizes(), (std::vector<int64_t>{2, 3, 48, 64}));
   EXPECT_TRUE(out.losses.empty());
+  ASSERT_EQ(out.instances.at(Task::kDetection).size(), 2u);
+  EXPECT_EQ(out.predictions.count(Task::kDetection), 0u);
   EXPECT_GT(out.predictions.at(Task::kDepth).min().item<float>(), 0.0f);  // softplus
   const auto length = out.predictions.at(Task::kNormals).norm(2, 1);
   EXPECT_TRUE(torch::allclose(length, torch::ones_like(length), 1e-5, 1e-5));
@@ -72,16 +91,17 @@ TEST(MultiTaskModel, FusedInferenceMatchesAndTrainUndoesIt) {
 
 TEST(MultiTaskModel, TargetsGiveNamedLossesThatTrain) {
   torch::manual_seed(0);
-  MultiTaskModel model(student_options());
+  MultiTaskModel model(deterministic_student_options());
   model->train();
   const auto images = torch::randn({2, 3, 32, 32});
   const auto targets = full_targets(2, 32, 32);
   ModelOutput out = model->forward(images, &targets);
   std::vector<std::string> keys;
   for (const auto& entry : out.losses) keys.push_back(entry.first);
-  EXPECT_EQ(keys, (std::vector<std::string>{"loss/classification/soft_cross_entropy",
-                                            "loss/depth/silog", "loss/normals/cosine",
-                                            "loss/segmentation/cross_entropy"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"loss/classification/soft_cross_entropy", "loss/depth/silog",
+                                            "loss/detection/box", "loss/detection/classifier",
+                                            "loss/detection/rpn_box", "loss/detection/rpn_objectness",
+                                            "loss/normals/cosine", "loss/segmentation/cross_entropy"}));
   // A few SGD steps on one batch lower the total loss: gradients reach every head and the backbone.
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   auto total = [&] {
@@ -116,7 +136,9 @@ TEST(MultiTaskModel, ParameterNamesFollowTorchvisionDetectors) {
   for (const char* expected : {"backbone.body.conv1.weight", "backbone.fpn.inner_blocks.0.0.weight",
                                "backbone.fpn.layer_blocks.3.0.bias", "dense_trunk.reduce.weight",
                                "heads.classification.fc.weight", "heads.segmentation.convs.0.weight",
-                               "heads.normals.predictor.bias"}) {
+                               "heads.normals.predictor.bias", "heads.detection.rpn.head.cls_logits.weight",
+                               "heads.detection.roi_heads.box_head.0.0.weight",
+                               "heads.detection.roi_heads.box_predictor.bbox_pred.bias"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
 }

@@ -96,7 +96,7 @@ TEST(Parity, RpnProposalsMatchTorchvisionInEvalMode) {
   std::vector<torch::Tensor> levels;
   for (int l = 2; l <= 6; ++l) levels.push_back(io.at("in.p" + std::to_string(l)));
   torch::NoGradGuard no_grad;
-  const Proposals proposals = rpn->forward(levels, {128, 160}, {{120, 150}, {128, 100}});
+  const RpnOutput proposals = rpn->forward(levels, {128, 160}, {{120, 150}, {128, 100}});
   for (int i = 0; i < 2; ++i) {
     const auto& expected = io.at("boxes." + std::to_string(i));
     ASSERT_EQ(proposals.boxes[size_t(i)].sizes(), expected.sizes()) << "image " << i;
@@ -123,9 +123,9 @@ TEST(Parity, FasterRcnnResNet50FpnMatchesTorchvisionInEvalMode) {
   torch::NoGradGuard no_grad;
   const structures::FeatureMap pyramid = backbone->fpn->forward(backbone->body->forward_features(io.at("input")));
   const std::vector<std::array<int64_t, 2>> sizes = {{120, 150}, {128, 100}};
-  const Proposals proposals = rpn->forward(pyramid.tensors(), {128, 160}, sizes);
+  const RpnOutput proposals = rpn->forward(pyramid.tensors(), {128, 160}, sizes);
   std::vector<torch::Tensor> fpn_levels(pyramid.tensors().begin(), pyramid.tensors().begin() + 4);  // p2..p5
-  const Detections detections = heads->forward(fpn_levels, proposals.boxes, {128, 160}, sizes);
+  const Detections detections = heads->forward(fpn_levels, proposals.boxes, {128, 160}, sizes).detections;
   for (size_t i = 0; i < 2; ++i) {
     const std::string tag = std::to_string(i);
     ASSERT_EQ(proposals.boxes[i].sizes(), io.at("proposals." + tag).sizes()) << "image " << i;

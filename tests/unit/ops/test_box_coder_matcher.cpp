@@ -5,6 +5,7 @@
 
 #include "must/ops/box_coder.h"
 #include "must/ops/matcher.h"
+#include "must/ops/sampler.h"
 
 namespace must::ops {
 namespace {
@@ -49,6 +50,31 @@ TEST(Matcher, IgnoreRegionsMakeNeitherPositivesNorNegatives) {
   const Matcher matcher(0.7, 0.3, true);
   const auto matches = matcher(iou, torch::tensor({false, true}));
   EXPECT_TRUE(torch::equal(matches, torch::tensor({0, -1, -2, -1}, torch::kLong)));
+}
+
+// Labels: >= 1 positive, 0 negative, < 0 never sampled.
+TEST(BalancedSampler, FirstInIndexOrderWhenNotRandom) {
+  const auto labels = torch::tensor({1, 0, -1, 2, 0, 0, 1}, torch::kLong);
+  BalancedSampler sampler(4, 0.5, /*random=*/false);
+  const auto [positive, negative] = sampler(labels);
+  EXPECT_TRUE(torch::equal(positive, torch::tensor({1, 0, 0, 1, 0, 0, 0}).to(torch::kBool)));
+  EXPECT_TRUE(torch::equal(negative, torch::tensor({0, 1, 0, 0, 1, 0, 0}).to(torch::kBool)));
+  // Too few positives: negatives fill the batch.
+  const auto [few_positive, more_negative] = BalancedSampler(4, 0.75, false)(torch::tensor({0, 0, 1, 0, 0}));
+  EXPECT_EQ(few_positive.sum().item<int64_t>(), 1);
+  EXPECT_EQ(more_negative.sum().item<int64_t>(), 3);
+}
+
+TEST(BalancedSampler, RandomDrawsTheRightCountsFromTheRightCandidates) {
+  torch::manual_seed(3);
+  const auto labels = torch::randint(-1, 3, {1000}, torch::kLong);
+  const auto [positive, negative] = BalancedSampler(256, 0.25)(labels);
+  EXPECT_EQ(positive.sum().item<int64_t>(), 64);
+  EXPECT_EQ(negative.sum().item<int64_t>(), 192);
+  EXPECT_TRUE((labels.masked_select(positive) >= 1).all().item<bool>());
+  EXPECT_TRUE((labels.masked_select(negative) == 0).all().item<bool>());
+  // Not simply the first ones.
+  EXPECT_GT(positive.nonzero().max().item<int64_t>(), (labels >= 1).nonzero()[63].item<int64_t>());
 }
 
 }  // namespace

@@ -1,0 +1,20 @@
+// The object instances of one image: detection targets and detections alike (detectron2's Instances, reduced
+// to the fields the detector uses). Boxes are (x1, y1, x2, y2) in input pixels, continuous coordinates
+// (a box covering pixel columns 0..9 has x1 = 0, x2 = 10). Labels are 0-based class indices (no background
+// class at this level; the detector adds its own).
+#pragma once
+
+#include <torch/types.h>
+
+namespace must::structures {
+
+struct Instances {
+  torch::Tensor boxes;   // [N, 4] float
+  torch::Tensor labels;  // [N] int64, 0..classes-1
+  torch::Tensor scores;  // [N] float: detections' confidences; undefined for ground truth
+  torch::Tensor ignore;  // [N] bool: crowd / difficult / ignore regions (never positives or negatives); may be undefined
+
+  int64_t size() const { return boxes.defined() ? boxes.size(0) : 0; }
+};
+
+}  // namespace must::structures
