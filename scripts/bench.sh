@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks that print their figures (never timed tests): scripts/bench.sh [world|model ...]
+# Benchmarks that print their figures (never timed tests): scripts/bench.sh [world|model|loader ...]
 #   world   must_make_world on configs/world/world.yaml (22,000 images of 64x64 with their splits' labels), into a fresh folder
 #   model   must_bench_model (ResNet-50-FPN + 4 heads, 224x224, batch 8; the world's small model) next to
 #           ../shared/bench/peer_model.py, the same architecture in PyTorch, run right after with the same threads
+#   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
+#           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" > /dev/null
@@ -35,10 +37,24 @@ bench_model() {
   done
 }
 
+bench_loader() {
+  local ours peer
+  /usr/bin/python3 "$root/../shared/bench/make_jpegs.py" "$work/jpegs" "${IMAGES:-1000}" > /dev/null
+  for run in 1 2; do
+    ours=$("$bin/must_bench_loader" "$work/jpegs" --workers 2)
+    peer=$(WORKERS=2 /usr/bin/python3 "$root/../shared/bench/peer_loader.py" "$work/jpegs")
+    echo "$ours"
+    echo "$peer"
+    awk '/^must_loader:/ { ours = $2 } /^peer_loader:/ { peer = $2 }
+         END { if (peer > 0) printf "ratio loader (ours / peer): %.2fx\n", ours / peer }' <<<"$ours"$'\n'"$peer"
+  done
+}
+
 for what in "${@:-world}"; do
   case "$what" in
     world) bench_world ;;
     model) bench_model ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model)" >&2; exit 2 ;;
+    loader) bench_loader ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, loader)" >&2; exit 2 ;;
   esac
 done

@@ -14,8 +14,10 @@ packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # support libraries
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
+  # dataset readers: JPEG with DCT scaling, palette PNG indices, VOC XML, NYU's HDF5 .mat
+  libturbojpeg0-dev libpng-dev libtinyxml2-dev libhdf5-dev
   # test-only: parity fixtures are generated with torchvision at test time
-  python3-torch python3-torchvision python3-numpy
+  python3-torch python3-torchvision python3-numpy python3-pil
 )
 
 missing=()

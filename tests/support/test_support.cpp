@@ -1,11 +1,14 @@
 #include "test_support.h"
 
+#include <unistd.h>
+
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 
 #include "must/core/check.h"
 
@@ -39,6 +42,32 @@ CommandResult run_command(const std::string& command) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+void copy_cached_fixtures(const std::string& name, const std::filesystem::path& script, const std::filesystem::path& into) {
+  namespace fs = std::filesystem;
+  const fs::path cache = fs::path(MUST_BINARY_DIR) / "test-fixtures" / name;
+  auto fresh = [&] {
+    std::error_code error;
+    const auto stamp = fs::last_write_time(cache / ".complete", error);
+    return !error && stamp >= fs::last_write_time(script);
+  };
+  if (!fresh()) {
+    // Made beside the cache and renamed into place, so a concurrent test never sees half a fixture set.
+    const fs::path staging = cache.string() + ".staging-" + std::to_string(::getpid());
+    fs::remove_all(staging);
+    fs::create_directories(staging);
+    const CommandResult result = run_command("/usr/bin/python3 " + script.string() + " " + staging.string());
+    if (result.exit_code != 0) throw std::runtime_error(script.string() + " failed:\n" + result.output);
+    write_text(staging / ".complete", "");
+    if (!fresh()) {
+      fs::remove_all(cache);
+      std::error_code error;
+      fs::rename(staging, cache, error);
+    }
+    fs::remove_all(staging);
+  }
+  fs::copy(cache, into, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
 }
 
 std::string tool_path(const std::string& name) { return std::string(MUST_BINARY_DIR) + "/bin/" + name; }

@@ -1,0 +1,43 @@
+// Decoding what dataset files hold into tensors (DESIGN §3: OpenCV and the codec libraries stay in `data`).
+//
+//   images      uint8 [H, W, 3] RGB (HWC, as decoded; transforms keep this layout until normalisation).
+//               JPEG goes through libjpeg-turbo, which can decode at 1/2, 1/4 or 1/8 scale in the DCT (a crop that
+//               is resized down anyway loses nothing visible and decodes 2-4x faster); other formats through OpenCV.
+//               Gray images are replicated to 3 channels, alpha is dropped.
+//   label PNGs  the stored samples as they are, without palette expansion (VOC's palette PNGs give class indices,
+//               not colours): [H, W] (or [H, W, C]) uint8 for 8-bit files, int32 for 16-bit ones (LibTorch 1.13
+//               has no uint16).
+#pragma once
+
+#include <torch/types.h>
+
+#include <array>
+#include <filesystem>
+#include <string>
+
+#include "must/core/check.h"
+
+namespace must::data {
+
+// An image file that exists but does not decode (truncated, corrupt, not an image). Loaders may skip these
+// (and count them); every other error stops the run.
+class DecodeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The whole file. Throws must::Error naming it when it cannot be read.
+std::string read_bytes(const std::filesystem::path& path);
+
+// {height, width} from the file header without decoding the pixels (JPEG, PNG; others are decoded).
+// `source` names the file in errors.
+std::array<int64_t, 2> encoded_image_size(const std::string& bytes, const std::string& source);
+
+// Decodes to uint8 [H, W, 3] RGB. scale_denominator 1, 2, 4 or 8 asks a JPEG for 1/n of its size (rounded up);
+// other formats ignore it. Throws DecodeError naming `source`.
+torch::Tensor decode_rgb(const std::string& bytes, const std::string& source, int scale_denominator = 1);
+
+// A PNG's stored samples (see above). Throws must::Error when missing, DecodeError when it does not decode.
+torch::Tensor read_png_samples(const std::filesystem::path& path);
+
+}  // namespace must::data

@@ -1,0 +1,89 @@
+// Batches from a dataset: C++ worker threads read, decode and transform whole batches ahead of the consumer
+// (at most prefetch_batches in flight), and hand them over in order.
+//
+// Order is a pure function of (seed, epoch, rank, world_size): training shuffles the whole dataset with a
+// generator seeded by (seed, epoch), pads it to a multiple of world_size by repeating its start (as PyTorch's
+// DistributedSampler) and gives rank r the positions r, r + world_size, ...; inference gives each rank one
+// contiguous, unpadded block. The transforms of each sample draw from a generator seeded by (seed, epoch,
+// dataset index), so batches do not depend on the number of workers.
+//
+// Collate (structures::Targets layouts): images padded to a multiple of size_divisible with each size kept;
+// per task, the presence bit of each sample; class vectors stacked; maps padded with the task table's ignore
+// value; boxes kept per sample.
+//
+// Bad input: an image that does not decode (DecodeError) is skipped, logged with its path and counted in
+// stats() — or stops the loader when stop_on_bad_image; any other error (missing file, malformed annotation)
+// stops it, and next() rethrows it naming the file and record.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "must/data/dataset.h"
+#include "must/data/transforms.h"
+#include "must/structures/image_list.h"
+#include "must/structures/targets.h"
+
+namespace must::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 8;
+  int workers = 2;
+  int prefetch_batches = 4;
+  bool shuffle = true;  // training order (shuffled, sharded, padded); false: inference order
+  bool drop_last = false;
+  uint64_t seed = 0;
+  int64_t rank = 0, world_size = 1;
+  int64_t size_divisible = 32;
+  bool stop_on_bad_image = false;
+};
+
+// The dataset indices rank `rank` visits in `epoch`, in order.
+std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank,
+                                   int64_t world_size);
+
+struct Batch {
+  structures::ImageList images;
+  structures::Targets targets;
+  std::vector<int64_t> indices;      // dataset indices of the samples
+  std::vector<std::string> sources;  // their files
+};
+
+// Samples (transformed: float [3, H, W] images) -> one batch carrying the targets of `tasks`.
+Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, const std::vector<Task>& tasks,
+              int64_t size_divisible);
+
+struct LoaderStats {
+  int64_t samples = 0;                        // delivered this epoch
+  int64_t skipped = 0;                        // images that did not decode
+  std::vector<std::string> skipped_sources;   // their paths
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Starts (or restarts) an epoch; the workers begin at once.
+  void start_epoch(int64_t epoch);
+  // The next batch in order, or nothing at the end of the epoch. Rethrows a worker's error.
+  std::optional<Batch> next();
+  int64_t batches_per_epoch() const;
+  LoaderStats stats() const;
+
+ private:
+  struct State;
+  void work();
+  void stop_workers();
+
+  std::shared_ptr<const Dataset> dataset_;
+  std::shared_ptr<const Transform> transform_;
+  LoaderOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace must::data

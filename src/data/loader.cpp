@@ -1,0 +1,250 @@
+#include "must/data/loader.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "must/core/check.h"
+#include "must/data/decode.h"
+
+namespace must::data {
+namespace {
+
+uint64_t mix(uint64_t x) {  // splitmix64
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank,
+                                   int64_t world_size) {
+  MUST_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank ", rank, " outside a world of ", world_size);
+  std::vector<int64_t> order(static_cast<size_t>(dataset_size));
+  std::iota(order.begin(), order.end(), 0);
+  if (!shuffle) {  // contiguous blocks, sizes differing by at most one, no padding
+    const int64_t base = dataset_size / world_size, extra = dataset_size % world_size;
+    const int64_t begin = rank * base + std::min(rank, extra);
+    const int64_t end = begin + base + (rank < extra ? 1 : 0);
+    return std::vector<int64_t>(order.begin() + begin, order.begin() + end);
+  }
+  std::mt19937_64 rng(mix(seed ^ mix(uint64_t(epoch))));
+  std::shuffle(order.begin(), order.end(), rng);
+  if (dataset_size == 0) return {};
+  const int64_t padded = (dataset_size + world_size - 1) / world_size * world_size;
+  for (int64_t i = dataset_size; i < padded; ++i) order.push_back(order[size_t(i % dataset_size)]);
+  std::vector<int64_t> mine;
+  for (int64_t i = rank; i < padded; i += world_size) mine.push_back(order[size_t(i)]);
+  return mine;
+}
+
+Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, const std::vector<Task>& tasks,
+              int64_t size_divisible) {
+  MUST_CHECK(!samples.empty(), "cannot collate zero samples");
+  std::vector<torch::Tensor> images;
+  Batch batch;
+  for (const auto& sample : samples) {
+    MUST_CHECK(sample.image.defined() && sample.image.dim() == 3 && sample.image.size(0) == 3 &&
+                   sample.image.scalar_type() == torch::kFloat,
+               sample.source, ": collate needs normalised float [3, H, W] images (end the transforms with Normalize)");
+    images.push_back(sample.image);
+    batch.sources.push_back(sample.source);
+  }
+  batch.indices = indices;
+  batch.images = structures::ImageList::batch(images, size_divisible);
+  const int64_t b = int64_t(samples.size());
+  const int64_t height = batch.images.tensors.size(2), width = batch.images.tensors.size(3);
+  for (Task task : tasks) {
+    const TaskSpec& spec = task_spec(task);
+    structures::TaskTargets targets;
+    targets.present = torch::zeros({b}, torch::kBool);
+    const Sample* first = nullptr;
+    for (int64_t i = 0; i < b; ++i) {
+      if (samples[size_t(i)].has(task)) {
+        targets.present[i] = true;
+        if (!first) first = &samples[size_t(i)];
+      }
+    }
+    if (spec.target == TargetKind::kBoxes) {
+      for (auto& sample : samples) {
+        structures::Instances instances;
+        if (sample.instances) {
+          instances = *sample.instances;
+        } else {
+          instances.boxes = torch::zeros({0, 4});
+          instances.labels = torch::zeros({0}, torch::kLong);
+        }
+        targets.instances.push_back(std::move(instances));
+      }
+    } else if (first) {
+      const torch::Tensor& like = first->labels.at(task);
+      std::vector<int64_t> shape = {b};
+      if (spec.target == TargetKind::kClassVector) {
+        shape.push_back(like.size(0));
+      } else {
+        for (int64_t d = 0; d + 2 < like.dim(); ++d) shape.push_back(like.size(d));
+        shape.insert(shape.end(), {height, width});
+      }
+      targets.values = torch::full(shape, spec.ignore_value, like.options());
+      for (int64_t i = 0; i < b; ++i) {
+        const Sample& sample = samples[size_t(i)];
+        if (!sample.has(task)) continue;
+        const torch::Tensor& label = sample.labels.at(task);
+        if (spec.target == TargetKind::kClassVector) {
+          MUST_CHECK(label.sizes() == like.sizes(), sample.source, ": ", label.size(0), " classes, others have ", like.size(0));
+          targets.values[i].copy_(label);
+          continue;
+        }
+        const auto [h, w] = batch.images.image_sizes[size_t(i)];
+        MUST_CHECK(label.size(-2) == h && label.size(-1) == w, sample.source, ": ", task_name(task), " label is ",
+                   label.size(-1), "x", label.size(-2), " but the image is ", w, "x", h);
+        targets.values[i].narrow(-2, 0, h).narrow(-1, 0, w).copy_(label);
+      }
+    } else {
+      targets.values = torch::Tensor();
+    }
+    batch.targets.tasks[task] = std::move(targets);
+  }
+  return batch;
+}
+
+struct Loader::State {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::vector<int64_t>> batches;  // dataset indices per batch of this epoch
+  int64_t epoch = 0;
+  size_t next_to_claim = 0, next_to_deliver = 0;
+  std::map<size_t, std::optional<Batch>> ready;  // nullopt: every sample of the batch was skipped
+  std::exception_ptr error;
+  bool stopping = false;
+  LoaderStats stats;
+  std::vector<std::thread> workers;
+};
+
+Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform, LoaderOptions options)
+    : dataset_(std::move(dataset)), transform_(std::move(transform)), options_(options), state_(std::make_unique<State>()) {
+  MUST_CHECK(options_.batch_size >= 1, "batch_size must be positive");
+  MUST_CHECK(options_.workers >= 1, "a loader needs at least one worker");
+  MUST_CHECK(options_.prefetch_batches >= 1, "prefetch_batches must be positive");
+}
+
+Loader::~Loader() { stop_workers(); }
+
+void Loader::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->changed.notify_all();
+  for (auto& worker : state_->workers) worker.join();
+  state_->workers.clear();
+}
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t n = int64_t(shard_indices(dataset_->size(), options_.shuffle, options_.seed, 0, options_.rank,
+                                          options_.world_size).size());
+  return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+}
+
+void Loader::start_epoch(int64_t epoch) {
+  stop_workers();
+  State& s = *state_;
+  const auto indices = shard_indices(dataset_->size(), options_.shuffle, options_.seed, epoch, options_.rank,
+                                     options_.world_size);
+  s.batches.clear();
+  for (size_t start = 0; start < indices.size(); start += size_t(options_.batch_size)) {
+    const size_t end = std::min(indices.size(), start + size_t(options_.batch_size));
+    if (options_.drop_last && end - start < size_t(options_.batch_size)) break;
+    s.batches.emplace_back(indices.begin() + long(start), indices.begin() + long(end));
+  }
+  s.epoch = epoch;
+  s.next_to_claim = s.next_to_deliver = 0;
+  s.ready.clear();
+  s.error = nullptr;
+  s.stopping = false;
+  s.stats = {};
+  for (int i = 0; i < options_.workers; ++i) s.workers.emplace_back([this] { work(); });
+}
+
+void Loader::work() {
+  State& s = *state_;
+  for (;;) {
+    size_t claimed = 0;
+    {
+      std::unique_lock<std::mutex> lock(s.mutex);
+      s.changed.wait(lock, [&] {
+        return s.stopping || s.error || s.next_to_claim >= s.batches.size() ||
+               s.next_to_claim < s.next_to_deliver + size_t(options_.prefetch_batches);
+      });
+      if (s.stopping || s.error || s.next_to_claim >= s.batches.size()) return;
+      claimed = s.next_to_claim++;
+    }
+    std::vector<Sample> samples;
+    std::vector<int64_t> kept;
+    std::vector<std::string> skipped;
+    std::optional<Batch> batch;
+    try {
+      for (int64_t index : s.batches[claimed]) {
+        std::mt19937_64 rng(mix(options_.seed ^ mix(uint64_t(s.epoch) ^ mix(uint64_t(index)))));
+        Sample sample = dataset_->get(index);
+        try {
+          transform_->apply(sample, rng);
+        } catch (const DecodeError& e) {
+          if (options_.stop_on_bad_image) throw;
+          spdlog::warn("skipping an image that does not decode: {}", e.what());
+          skipped.push_back(sample.source);
+          continue;
+        }
+        samples.push_back(std::move(sample));
+        kept.push_back(index);
+      }
+      if (!samples.empty()) batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      if (!s.error) s.error = std::current_exception();
+      s.changed.notify_all();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      s.stats.skipped += int64_t(skipped.size());
+      s.stats.skipped_sources.insert(s.stats.skipped_sources.end(), skipped.begin(), skipped.end());
+      s.ready[claimed] = std::move(batch);
+    }
+    s.changed.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  State& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mutex);
+  MUST_CHECK(!s.workers.empty() || s.next_to_deliver >= s.batches.size(), "call start_epoch() before next()");
+  for (;;) {
+    if (s.next_to_deliver >= s.batches.size()) return std::nullopt;
+    s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_to_deliver); });
+    if (s.error) std::rethrow_exception(s.error);
+    std::optional<Batch> batch = std::move(s.ready.at(s.next_to_deliver));
+    s.ready.erase(s.next_to_deliver++);
+    s.changed.notify_all();
+    if (batch) {
+      s.stats.samples += int64_t(batch->indices.size());
+      return batch;
+    }
+  }
+}
+
+LoaderStats Loader::stats() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->stats;
+}
+
+}  // namespace must::data

@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+#include "must/core/check.h"
+#include "must/data/image_io.h"
+#include "must/data/loader.h"
+
+namespace must::data {
+namespace {
+
+// n PNG-encoded images of varying size with a class map and depth; `broken` ones do not decode, `missing`
+// throws a plain error (as a missing label file would).
+class SyntheticDataset final : public Dataset {
+ public:
+  SyntheticDataset(int64_t n, std::set<int64_t> broken = {}, std::set<int64_t> missing = {})
+      : n_(n), broken_(std::move(broken)), missing_(std::move(missing)) {
+    info_.name = "synthetic";
+    info_.tasks = {Task::kSegmentation, Task::kDepth, Task::kDetection};
+  }
+  int64_t size() const override { return n_; }
+  Sample get(int64_t index) const override {
+    if (missing_.count(index)) MUST_THROW(Error, "label file for record ", index, " does not exist");
+    const int64_t h = 8 + index % 3, w = 10 + index % 5;
+    Sample s;
+    s.source = "record " + std::to_string(index);
+    const torch::Tensor pixels = torch::full({h, w, 3}, index % 256, torch::kUInt8);
+    s.encoded = broken_.count(index) ? std::string("not an image") : encode_png(pixels.data_ptr(), int(h), int(w), 3, 8);
+    s.labels[Task::kSegmentation] = torch::full({h, w}, index % 7, torch::kLong);
+    if (index % 2 == 0) s.labels[Task::kDepth] = torch::full({1, h, w}, 1.0f + float(index));
+    if (index % 3 == 0) {
+      s.instances = structures::Instances{torch::tensor({1.0f, 1.0f, 5.0f, 6.0f}).view({1, 4}),
+                                          torch::tensor({index % 4}), {}, {}};
+    }
+    return s;
+  }
+
+ private:
+  int64_t n_;
+  std::set<int64_t> broken_, missing_;
+};
+
+std::shared_ptr<Transform> flip_and_normalize() {
+  return std::make_shared<Compose>(std::vector<std::shared_ptr<Transform>>{
+      std::make_shared<HorizontalFlip>(0.5), std::make_shared<Normalize>()});
+}
+
+std::vector<Batch> epoch(Loader& loader, int64_t e) {
+  loader.start_epoch(e);
+  std::vector<Batch> out;
+  while (auto batch = loader.next()) out.push_back(std::move(*batch));
+  return out;
+}
+
+TEST(Sampler, ShardsArePureFunctionsThatCoverTheDataset) {
+  EXPECT_EQ(shard_indices(10, true, 7, 3, 1, 4), shard_indices(10, true, 7, 3, 1, 4));
+  EXPECT_NE(shard_indices(10, true, 7, 3, 1, 4), shard_indices(10, true, 7, 4, 1, 4));
+  std::multiset<int64_t> all;
+  for (int64_t r = 0; r < 4; ++r) {
+    const auto mine = shard_indices(10, true, 7, 3, r, 4);
+    EXPECT_EQ(mine.size(), 3u);  // padded to 12
+    all.insert(mine.begin(), mine.end());
+  }
+  for (int64_t i = 0; i < 10; ++i) EXPECT_GE(all.count(i), 1u);
+  // Inference: contiguous, unpadded.
+  EXPECT_EQ(shard_indices(10, false, 7, 3, 0, 4), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(shard_indices(10, false, 7, 3, 3, 4), (std::vector<int64_t>{8, 9}));
+}
+
+TEST(Loader, BatchesDoNotDependOnTheNumberOfWorkers) {
+  auto dataset = std::make_shared<SyntheticDataset>(23);
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.seed = 11;
+  options.workers = 1;
+  Loader one(dataset, flip_and_normalize(), options);
+  options.workers = 3;
+  options.prefetch_batches = 2;
+  Loader three(dataset, flip_and_normalize(), options);
+  const auto a = epoch(one, 2), b = epoch(three, 2);
+  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(b.size(), 6u);
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].indices, b[i].indices);
+    EXPECT_TRUE(torch::equal(a[i].images.tensors, b[i].images.tensors));
+    seen.insert(a[i].indices.begin(), a[i].indices.end());
+  }
+  EXPECT_EQ(seen.size(), 23u);
+  EXPECT_EQ(one.stats().samples, 23);
+  EXPECT_NE(epoch(one, 3)[0].indices, a[0].indices);  // another epoch, another order
+}
+
+TEST(Loader, CollatePadsToTheStrideWithIgnoreValuesAndPresenceBits) {
+  auto dataset = std::make_shared<SyntheticDataset>(4);
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.shuffle = false;
+  options.size_divisible = 16;
+  Loader loader(dataset, std::make_shared<Normalize>(), options);
+  const auto batches = epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  const Batch& batch = batches[0];
+  EXPECT_EQ(batch.images.tensors.sizes(), (std::vector<int64_t>{4, 3, 16, 16}));
+  EXPECT_EQ(batch.images.image_sizes[3], (std::array<int64_t, 2>{8 + 0, 13}));
+  const auto& seg = batch.targets.tasks.at(Task::kSegmentation);
+  EXPECT_EQ(seg.values.sizes(), (std::vector<int64_t>{4, 16, 16}));
+  EXPECT_EQ(seg.values[1][0][0].item<int64_t>(), 1);
+  EXPECT_EQ(seg.values[1][15][15].item<int64_t>(), 255);  // padding is ignored
+  const auto& depth = batch.targets.tasks.at(Task::kDepth);
+  EXPECT_TRUE(torch::equal(depth.present, torch::tensor({true, false, true, false})));
+  EXPECT_EQ(depth.values.sizes(), (std::vector<int64_t>{4, 1, 16, 16}));
+  EXPECT_EQ(depth.values[2][0][0][0].item<float>(), 3.0f);
+  EXPECT_EQ(depth.values[0][0][15][15].item<float>(), 0.0f);
+  const auto& detection = batch.targets.tasks.at(Task::kDetection);
+  EXPECT_TRUE(torch::equal(detection.present, torch::tensor({true, false, false, true})));
+  ASSERT_EQ(detection.instances.size(), 4u);
+  EXPECT_EQ(detection.instances[3].labels.item<int64_t>(), 3);
+  EXPECT_EQ(detection.instances[1].size(), 0);
+}
+
+TEST(Loader, ImagesThatDoNotDecodeAreSkippedAndCounted) {
+  auto dataset = std::make_shared<SyntheticDataset>(10, std::set<int64_t>{2, 7});
+  LoaderOptions options;
+  options.batch_size = 3;
+  options.shuffle = false;
+  Loader loader(dataset, std::make_shared<Normalize>(), options);
+  int64_t delivered = 0;
+  for (const auto& batch : epoch(loader, 0)) delivered += int64_t(batch.indices.size());
+  EXPECT_EQ(delivered, 8);
+  EXPECT_EQ(loader.stats().skipped, 2);
+  EXPECT_EQ(loader.stats().skipped_sources, (std::vector<std::string>{"record 2", "record 7"}));
+  options.stop_on_bad_image = true;
+  Loader strict(dataset, std::make_shared<Normalize>(), options);
+  strict.start_epoch(0);
+  EXPECT_THROW({ while (strict.next()) {} }, Error);
+}
+
+TEST(Loader, OtherErrorsStopTheRunNamingTheRecord) {
+  auto dataset = std::make_shared<SyntheticDataset>(10, std::set<int64_t>{}, std::set<int64_t>{5});
+  LoaderOptions options;
+  options.batch_size = 2;
+  options.shuffle = false;
+  Loader loader(dataset, std::make_shared<Normalize>(), options);
+  loader.start_epoch(0);
+  try {
+    while (loader.next()) {
+    }
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("record 5"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace must::data

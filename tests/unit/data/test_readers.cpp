@@ -1,0 +1,353 @@
+// Readers against format-exact fixtures written by tests/data/make_data_fixtures.py, and against what
+// Debian's torchvision dataset classes read from the same files.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "must/core/check.h"
+#include "must/data/dataset.h"
+#include "must/data/decode.h"
+#include "must/data/npy.h"
+#include "parity.h"
+
+namespace must::data {
+namespace {
+
+class Readers : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::ScratchDir();
+    test::copy_cached_fixtures("data", test::source_path("tests/data/make_data_fixtures.py"), dir_->path());
+    reference_ = new std::map<std::string, torch::Tensor>(test::read_tensors(dir_->path() / "reference.pth"));
+  }
+  static void TearDownTestSuite() {
+    delete reference_;
+    delete dir_;
+  }
+  static std::filesystem::path path(const std::string& relative) { return dir_->path() / relative; }
+  static const torch::Tensor& ref(const std::string& key) { return reference_->at(key); }
+  static std::shared_ptr<Dataset> open(const std::string& format, const std::string& root, const std::string& split = "",
+                                       const std::string& annotations = "") {
+    DatasetOptions options;
+    options.format = format;
+    options.root = path(root);
+    options.split = split;
+    if (!annotations.empty()) options.annotations = path(annotations);
+    return make_dataset(options);
+  }
+  static Sample decoded(const Dataset& dataset, int64_t index) {
+    Sample sample = dataset.get(index);
+    sample.decode();
+    return sample;
+  }
+
+  static test::ScratchDir* dir_;
+  static std::map<std::string, torch::Tensor>* reference_;
+};
+
+test::ScratchDir* Readers::dir_ = nullptr;
+std::map<std::string, torch::Tensor>* Readers::reference_ = nullptr;
+
+// JPEG decoders may differ by a level or two (libjpeg-turbo's fast DCT vs PIL's default).
+void expect_same_jpeg(const torch::Tensor& ours, const torch::Tensor& theirs, const std::string& what) {
+  ASSERT_EQ(ours.sizes(), theirs.sizes()) << what;
+  EXPECT_LE((ours.to(torch::kInt) - theirs.to(torch::kInt)).abs().to(torch::kFloat).mean().item<float>(), 1.5f) << what;
+}
+
+TEST_F(Readers, VocDetectionMatchesTorchvisionWithPixelEdgeBoxesAndDifficultAsIgnore) {
+  const auto voc = open("voc_detection", "VOCdevkit/VOC2007", "train");
+  ASSERT_EQ(voc->size(), 2);
+  EXPECT_EQ(voc->info().class_names.at(Task::kDetection).size(), 20u);
+  for (int64_t i = 0; i < 2; ++i) {
+    const std::string n = std::to_string(i);
+    const Sample sample = decoded(*voc, i);
+    expect_same_jpeg(sample.image, ref("voc.image." + n), "image " + n);
+    // 1-based inclusive corners -> (x1 - 1, y1 - 1, x2, y2).
+    const torch::Tensor expected = ref("voc.boxes." + n) - torch::tensor({1.0f, 1.0f, 0.0f, 0.0f});
+    EXPECT_TRUE(torch::equal(sample.instances->boxes, expected)) << sample.instances->boxes << expected;
+    EXPECT_TRUE(torch::equal(sample.instances->ignore, ref("voc.difficult." + n).to(torch::kBool)));
+  }
+  const Sample first = voc->get(0);
+  EXPECT_TRUE(torch::equal(first.instances->labels, torch::tensor({11, 14}, torch::kLong)));  // dog, person
+}
+
+TEST_F(Readers, VocSegmentationReadsPaletteIndicesAsTorchvision) {
+  const auto voc = open("voc_segmentation", "VOCdevkit/VOC2007", "train");
+  for (int64_t i = 0; i < 2; ++i) {
+    const Sample sample = voc->get(i);
+    const torch::Tensor& mask = sample.labels.at(Task::kSegmentation);
+    EXPECT_TRUE(torch::equal(mask, ref("voc.mask." + std::to_string(i))));
+    EXPECT_TRUE((mask == 255).any().item<bool>());  // void kept as the ignore value
+    EXPECT_TRUE((mask == 15).any().item<bool>());
+  }
+}
+
+TEST_F(Readers, CityscapesMapsLabelIdsToTrainIds) {
+  const auto city = open("cityscapes", "cityscapes", "train");
+  ASSERT_EQ(city->size(), 1);
+  const Sample sample = decoded(*city, 0);
+  EXPECT_TRUE(torch::equal(sample.image, ref("cityscapes.image")));  // PNG: exact
+  const torch::Tensor ids = ref("cityscapes.label_ids"), train = sample.labels.at(Task::kSegmentation);
+  const std::map<int64_t, int64_t> expected = {{0, 255}, {1, 255}, {3, 255}, {6, 255}, {7, 0},   {8, 1},
+                                               {9, 255}, {26, 13}, {33, 18}, {24, 11}, {31, 16}, {15, 255}};
+  for (const auto& [id, train_id] : expected) {
+    const torch::Tensor where = ids == id;
+    ASSERT_TRUE(where.any().item<bool>()) << id;
+    EXPECT_TRUE((train.masked_select(where) == train_id).all().item<bool>()) << "labelId " << id;
+  }
+  EXPECT_EQ(open("cityscapes", "cityscapes", "val")->size(), 1);
+}
+
+TEST_F(Readers, Ade20kShiftsClassesAndIgnoresOther) {
+  const auto ade = open("ade20k", "ADEChallengeData2016", "training");
+  const torch::Tensor raw = ref("ade20k.raw"), labels = ade->get(0).labels.at(Task::kSegmentation);
+  EXPECT_TRUE(torch::equal(labels.masked_select(raw == 0), torch::full({(raw == 0).sum().item<int64_t>()}, 255, torch::kLong)));
+  const torch::Tensor classes = (raw >= 1) & (raw <= 150);
+  EXPECT_TRUE(torch::equal(labels.masked_select(classes), raw.masked_select(classes) - 1));
+  EXPECT_TRUE((labels.masked_select(raw == 151) == 255).all().item<bool>());
+}
+
+TEST_F(Readers, Cifar100BinaryEqualsTorchvisionOnTheSameRecords) {
+  const auto cifar = open("cifar100", "cifar-100-binary", "train");
+  ASSERT_EQ(cifar->size(), 3);
+  for (int64_t i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    const Sample sample = cifar->get(i);
+    EXPECT_TRUE(torch::equal(sample.image, ref("cifar100.image." + n))) << "record " << i;
+    EXPECT_EQ(sample.labels.at(Task::kClassification).argmax().item<int64_t>(), ref("cifar100.label." + n).item<int64_t>());
+    EXPECT_EQ(sample.labels.at(Task::kClassification).size(0), 100);
+  }
+  const auto cifar10 = open("cifar10", "cifar-10-batches-bin", "test");
+  ASSERT_EQ(cifar10->size(), 3);
+  EXPECT_EQ(cifar10->get(1).labels.at(Task::kClassification).argmax().item<int64_t>(), 3);
+  EXPECT_TRUE(torch::equal(cifar10->get(2).image, ref("cifar100.image.2")));
+}
+
+TEST_F(Readers, TruncatedCifarRecordNamesFileAndRecord) {
+  std::filesystem::copy_file(path("cifar-100-binary/truncated.bin"), path("cifar-100-binary/train.bin"),
+                             std::filesystem::copy_options::overwrite_existing);
+  try {
+    open("cifar100", "cifar-100-binary", "train");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.bin: truncated CIFAR record 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Readers, ImageFolderEqualsTorchvision) {
+  const auto folder = open("image_folder", "folder");
+  ASSERT_EQ(folder->size(), 3);
+  EXPECT_EQ(folder->info().class_names.at(Task::kClassification), (std::vector<std::string>{"cat", "dog"}));
+  for (int64_t i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    const Sample sample = decoded(*folder, i);
+    EXPECT_TRUE(torch::equal(sample.image, ref("folder.image." + n)));
+    EXPECT_EQ(sample.labels.at(Task::kClassification).argmax().item<int64_t>(), ref("folder.label." + n).item<int64_t>());
+  }
+  EXPECT_EQ(open("images", "folder/dog")->size(), 2);
+}
+
+TEST_F(Readers, CocoBoxesCategoriesAndCrowd) {
+  const auto coco = open("coco", "coco", "", "coco/instances.json");
+  ASSERT_EQ(coco->size(), 2);
+  EXPECT_EQ(coco->info().class_names.at(Task::kDetection), (std::vector<std::string>{"person", "dog", "toothbrush"}));
+  const Sample first = coco->get(0);
+  EXPECT_TRUE(torch::equal(first.instances->boxes, torch::tensor({2.5f, 3.0f, 12.5f, 11.0f, 0.0f, 0.0f, 30.0f, 20.0f}).view({2, 4})));
+  EXPECT_TRUE(torch::equal(first.instances->labels, torch::tensor({1, 0}, torch::kLong)));  // ids 18, 1 -> 1, 0
+  EXPECT_TRUE(torch::equal(first.instances->ignore, torch::tensor({false, true})));        // crowd
+  EXPECT_EQ(coco->get(1).instances->labels.item<int64_t>(), 2);
+  try {
+    open("coco", "coco", "", "coco/negative_width.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("annotation 10 has a box of negative width"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Readers, IdxPlainAndGzip) {
+  for (const char* split : {"train", "t10k"}) {  // train is gzip-compressed, t10k plain
+    const auto idx = open("idx", "idx", split);
+    ASSERT_EQ(idx->size(), 4) << split;
+    for (int64_t i = 0; i < 4; ++i) {
+      const Sample sample = idx->get(i);
+      EXPECT_TRUE(torch::equal(sample.image.select(2, 1), ref("idx.images")[i])) << split;
+      EXPECT_EQ(sample.labels.at(Task::kClassification).argmax().item<int64_t>(), ref("idx.labels")[i].item<int64_t>());
+    }
+  }
+}
+
+TEST_F(Readers, DiodeDepthMaskAndNormals) {
+  const auto diode = open("diode", "diode", "val");
+  ASSERT_EQ(diode->size(), 1);
+  const Sample sample = diode->get(0);
+  EXPECT_TRUE(torch::equal(sample.labels.at(Task::kDepth)[0], ref("diode.depth")));
+  EXPECT_TRUE(torch::equal(sample.labels.at(Task::kNormals), ref("diode.normals")));
+  EXPECT_EQ(sample.labels.at(Task::kDepth)[0][0][0].item<float>(), 0.0f);  // masked out
+}
+
+TEST_F(Readers, NyuPngDepthInMetres) {
+  const auto nyu = open("nyu_png", "nyu", "test");
+  const Sample sample = nyu->get(0);
+  EXPECT_TRUE(torch::allclose(sample.labels.at(Task::kDepth)[0], ref("nyu.depth_mm").to(torch::kFloat) / 1000.0));
+}
+
+TEST_F(Readers, NpyRoundTripAndHeader) {
+  const auto array = torch::arange(24, torch::kFloat).view({2, 3, 4});
+  write_npy(path("round.npy"), array);
+  EXPECT_TRUE(torch::equal(read_npy(path("round.npy")), array));
+  const std::string bytes = read_bytes(path("round.npy"));
+  EXPECT_EQ((10 + size_t(uint8_t(bytes[8]))) % 64, 0u);
+  std::ofstream(path("cut.npy"), std::ios::binary) << bytes.substr(0, bytes.size() - 5);
+  EXPECT_THROW(read_npy(path("cut.npy")), Error);
+}
+
+// NYU's labeled .mat is HDF5 (MATLAB 7.3, 512-byte user block) with MATLAB's dims reversed.
+void write_nyu_mat(const std::filesystem::path& file, const torch::Tensor& images, const torch::Tensor& depths,
+                   bool with_depths) {
+  const hid_t properties = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_userblock(properties, 512);
+  const hid_t h5 = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, properties, H5P_DEFAULT);
+  auto write = [&](const char* name, const torch::Tensor& t, hid_t type) {
+    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+    const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+    const hid_t set = H5Dcreate2(h5, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.contiguous().data_ptr());
+    H5Dclose(set);
+    H5Sclose(space);
+  };
+  write("images", images, H5T_NATIVE_UINT8);
+  if (with_depths) write("depths", depths, H5T_NATIVE_FLOAT);
+  H5Fclose(h5);
+  H5Pclose(properties);
+}
+
+TEST_F(Readers, NyuLabeledMatIsReadThroughHdf5) {
+  const auto images = torch::randint(0, 256, {3, 3, 8, 6}, torch::kUInt8);  // (N, 3, W, H)
+  const auto depths = torch::rand({3, 8, 6}) * 9 + 0.5;                     // (N, W, H) metres
+  write_nyu_mat(path("nyu.mat"), images, depths, true);
+  DatasetOptions options;
+  options.format = "nyu_labeled";
+  options.annotations = path("nyu.mat");
+  std::ofstream(path("test_ids.txt")) << "3\n1\n";  // 1-based, as splits.mat
+  options.split = path("test_ids.txt").string();
+  const auto nyu = make_dataset(options);
+  ASSERT_EQ(nyu->size(), 2);
+  const Sample sample = nyu->get(0);  // image 3
+  EXPECT_TRUE(torch::equal(sample.image, images[2].permute({2, 1, 0})));
+  EXPECT_TRUE(torch::equal(sample.labels.at(Task::kDepth)[0], depths[2].t()));
+  write_nyu_mat(path("broken.mat"), images, depths, false);
+  options.annotations = path("broken.mat");
+  try {
+    make_dataset(options);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.mat: HDF5 file has no dataset 'depths'"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Readers, XmlWithoutBndboxNamesFileAndObject) {
+  const auto xml = path("VOCdevkit/VOC2007/Annotations/000002.xml");
+  std::string text = read_bytes(xml);
+  text.replace(text.find("<bndbox>"), text.find("</bndbox>") + 9 - text.find("<bndbox>"), "");
+  std::ofstream(xml) << text;
+  try {
+    open("voc_detection", "VOCdevkit/VOC2007", "train")->get(1);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("000002.xml: object 0 ('car') has no <bndbox>"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Readers, TruncatedImageIsADecodeErrorNamingTheFile) {
+  const auto jpeg = path("coco/images/000000000002.jpg");
+  const std::string bytes = read_bytes(jpeg);
+  std::ofstream(jpeg, std::ios::binary | std::ios::trunc) << bytes.substr(0, 40);
+  Sample sample = open("coco", "coco", "", "coco/instances.json")->get(1);
+  try {
+    sample.decode();
+    FAIL() << "no error";
+  } catch (const DecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("000000000002.jpg"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(open("voc_detection", "VOCdevkit/VOC2007", "val"), Error);  // no val list: names the file
+}
+
+TEST_F(Readers, UnknownFormatListsTheKnownOnes) {
+  try {
+    open("pascal", "x");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("voc_detection"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace must::data
+
+#include "must/config/config.h"
+#include "must/data/loader.h"
+#include "must/world/world_writer.h"
+
+namespace must::data {
+namespace {
+
+// The world's splits read back with every label they hold, through the loader too.
+TEST(WorldReader, SplitsCarryTheirLabels) {
+  test::ScratchDir dir;
+  const auto config = config::Config::load(world::world_defaults(), test::source_path("configs/quick/world.yaml"), {});
+  world::write_world(world::world_options_from_config(config.at("world")), dir.path(), 2);
+  DatasetOptions options;
+  options.format = "world";
+  options.root = dir.path();
+  options.split = "val";
+  const auto val = make_dataset(options);
+  ASSERT_EQ(val->size(), 16);
+  EXPECT_EQ(val->info().tasks.size(), 5u);
+  EXPECT_EQ(val->info().class_names.at(Task::kSegmentation).size(), 7u);
+  Sample sample = val->get(3);
+  sample.decode();
+  EXPECT_EQ(sample.image.sizes(), (std::vector<int64_t>{32, 32, 3}));
+  EXPECT_EQ(sample.labels.at(Task::kClassification).sum().item<float>(), 1.0f);
+  ASSERT_TRUE(sample.instances.has_value());
+  if (sample.instances->size() > 0) {
+    EXPECT_GE(sample.instances->boxes.min().item<float>(), 0.0f);
+    EXPECT_LE(sample.instances->boxes.max().item<float>(), 32.0f);
+    EXPECT_LT(sample.instances->labels.max().item<int64_t>(), 5);
+  }
+  EXPECT_LT(sample.labels.at(Task::kSegmentation).max().item<int64_t>(), 7);
+  const torch::Tensor depth = sample.labels.at(Task::kDepth);
+  EXPECT_EQ(depth.sizes(), (std::vector<int64_t>{1, 32, 32}));
+  EXPECT_GT(depth.max().item<float>(), 0.1f);   // metres, not millimetres
+  EXPECT_LT(depth.max().item<float>(), 100.0f);
+  const torch::Tensor normals = sample.labels.at(Task::kNormals);
+  const torch::Tensor length = normals.norm(2, 0);
+  const torch::Tensor valid = length > 0;
+  EXPECT_TRUE(valid.any().item<bool>());
+  EXPECT_TRUE(((length.masked_select(valid) - 1).abs() < 0.02).all().item<bool>());  // 8/16-bit quantised
+
+  options.split = "teacher_detection";
+  EXPECT_EQ(make_dataset(options)->info().tasks, (std::vector<Task>{Task::kDetection}));
+  options.split = "unlabeled";
+  EXPECT_TRUE(make_dataset(options)->info().tasks.empty());
+  options.split = "nope";
+  EXPECT_THROW(make_dataset(options), ConfigError);
+
+  LoaderOptions loader_options;
+  loader_options.batch_size = 5;
+  Loader loader(val, std::make_shared<Compose>(std::vector<std::shared_ptr<Transform>>{
+                         std::make_shared<HorizontalFlip>(), std::make_shared<Normalize>()}),
+                loader_options);
+  loader.start_epoch(0);
+  int64_t samples = 0;
+  while (auto batch = loader.next()) {
+    samples += int64_t(batch->indices.size());
+    EXPECT_EQ(batch->targets.tasks.size(), 5u);
+    EXPECT_EQ(batch->images.tensors.size(2), 32);
+  }
+  EXPECT_EQ(samples, 16);
+}
+
+}  // namespace
+}  // namespace must::data
