@@ -1,0 +1,28 @@
+// The `data:` config section of the training and evaluation tools, mapped to the data module's options.
+// A library of its own (must_data_config), as model_config: the data module itself does not need the YAML stack.
+//
+//   data:
+//     train / eval:  a dataset (format, root, split, annotations, class_names, depth_scale; see dataset.h)
+//     augment:       training transforms, applied in this order: resize, random_resized_crop, crop, flip,
+//                    color_jitter, then normalize (evaluation uses resize and normalize only)
+//     loader:        batch size, workers, prefetch, seed, stride padding, what to do with undecodable images
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "must/config/config.h"
+#include "must/data/dataset.h"
+#include "must/data/loader.h"
+#include "must/data/transforms.h"
+
+namespace must::data {
+
+// The commented `data:` section every training and evaluation tool's defaults include.
+std::string_view data_defaults();
+// Each throws must::ConfigError naming the key on a bad value.
+DatasetOptions dataset_options_from_config(const config::Config& dataset);
+std::shared_ptr<Transform> transform_from_config(const config::Config& augment, bool training);
+LoaderOptions loader_options_from_config(const config::Config& loader, bool training);
+
+}  // namespace must::data

@@ -1,0 +1,136 @@
+#include "must/data/data_config.h"
+
+#include "must/core/check.h"
+#include "must/core/strings.h"
+
+namespace must::data {
+
+std::string_view data_defaults() {
+  return R"yaml(
+data:
+  train:                      # what training reads
+    format: world             # image_folder, images, image_list, idx, cifar10, cifar100, coco, voc_detection,
+                              # voc_segmentation, ade20k, cityscapes, nyu_labeled, nyu_png, diode, world
+    root: ""                  # the dataset's top folder, as distributed
+    split: ""                 # format-specific (train, val, trainval, training, ...); "" = the format's default
+    annotations: ""           # a label file not at its standard place (COCO JSON, image list, NYU .mat)
+    class_names: []           # image lists: the class names
+    depth_scale: 1000.0       # 16-bit depth PNGs: stored units per metre
+  eval:                       # what evaluation reads (same keys)
+    format: world             # image_folder, images, image_list, idx, cifar10, cifar100, coco, voc_detection,
+                              # voc_segmentation, ade20k, cityscapes, nyu_labeled, nyu_png, diode, world
+    root: ""                  # the dataset's top folder, as distributed
+    split: ""                 # format-specific (train, val, trainval, training, ...); "" = the format's default
+    annotations: ""           # a label file not at its standard place (COCO JSON, image list, NYU .mat)
+    class_names: []           # image lists: the class names
+    depth_scale: 1000.0       # 16-bit depth PNGs: stored units per metre
+  augment:
+    resize:
+      mode: none              # none, fixed (size), short_side (sizes, max_size), scale_jitter (size, scales)
+      size: [0, 0]            # fixed: [height, width]; scale_jitter: [side, side]
+      sizes: [800]            # short_side: one drawn per image in training, the first at evaluation
+      max_size: 1333          # short_side: cap on the longer side (0 = none)
+      scales: [0.1, 2.0]      # scale_jitter: factor range
+    random_resized_crop: 0    # output side (0 = off); classification training
+    crop: [0, 0]              # random [height, width] window (0 = off)
+    flip: 0.5                 # horizontal flip probability
+    color_jitter: [0.0, 0.0, 0.0]  # brightness, contrast, saturation
+    mean: [0.485, 0.456, 0.406]     # normalisation (ImageNet statistics, on 0..1 pixels)
+    std: [0.229, 0.224, 0.225]
+  loader:
+    batch_size: 8
+    workers: 2                # decode/augment threads
+    prefetch_batches: 4       # batches prepared ahead of the training step
+    seed: 0                   # order and augmentation are a function of (seed, epoch, rank, world size)
+    size_divisible: 32        # images padded to this multiple (the backbone's largest stride)
+    drop_last: false
+    stop_on_bad_image: false  # false: skip images that do not decode (logged, counted); true: stop the run
+)yaml";
+}
+
+DatasetOptions dataset_options_from_config(const config::Config& node) {
+  DatasetOptions options;
+  options.format = node.get_string("format");
+  if (!dataset_registry().contains(options.format)) {
+    node.fail("format", "unknown dataset format '" + options.format + "'; known: " + join(dataset_registry().names()));
+  }
+  options.root = node.get_string("root");
+  options.split = node.get_string("split");
+  options.annotations = node.get_string("annotations");
+  options.class_names = node.get_string_list("class_names");
+  options.depth_scale = node.get_float("depth_scale");
+  if (options.depth_scale <= 0) node.fail("depth_scale", "must be positive");
+  return options;
+}
+
+std::shared_ptr<Transform> transform_from_config(const config::Config& node, bool training) {
+  std::vector<std::shared_ptr<Transform>> steps;
+  const config::Config resize = node.at("resize");
+  const std::string mode = resize.get_string("mode");
+  const std::vector<int64_t> size = resize.get_int_list("size");
+  if (size.size() != 2) resize.fail("size", "must be [height, width]");
+  if (mode == "fixed") {
+    if (size[0] <= 0 || size[1] <= 0) resize.fail("size", "must be positive for mode fixed");
+    steps.push_back(std::make_shared<Resize>(size[0], size[1]));
+  } else if (mode == "short_side") {
+    std::vector<int64_t> sizes = resize.get_int_list("sizes");
+    if (sizes.empty()) resize.fail("sizes", "needs at least one size");
+    for (int64_t s : sizes) {
+      if (s <= 0) resize.fail("sizes", "sizes must be positive");
+    }
+    if (!training) sizes = {sizes.front()};
+    steps.push_back(std::make_shared<ResizeShortSide>(sizes, resize.get_int("max_size")));
+  } else if (mode == "scale_jitter") {
+    const std::vector<double> scales = resize.get_float_list("scales");
+    if (scales.size() != 2 || scales[0] <= 0 || scales[1] < scales[0]) resize.fail("scales", "must be [low, high], 0 < low <= high");
+    if (size[0] <= 0) resize.fail("size", "must be positive for mode scale_jitter");
+    steps.push_back(training ? std::make_shared<ScaleJitter>(size[0], scales[0], scales[1])
+                             : std::make_shared<ScaleJitter>(size[0], 1.0, 1.0));
+  } else if (mode != "none") {
+    resize.fail("mode", "must be none, fixed, short_side or scale_jitter");
+  }
+  if (training) {
+    const int64_t rrc = node.get_int("random_resized_crop");
+    if (rrc < 0) node.fail("random_resized_crop", "must not be negative");
+    if (rrc > 0) steps.push_back(std::make_shared<RandomResizedCrop>(rrc));
+    const std::vector<int64_t> crop = node.get_int_list("crop");
+    if (crop.size() != 2 || crop[0] < 0 || crop[1] < 0) node.fail("crop", "must be [height, width], 0 = off");
+    if (crop[0] > 0 && crop[1] > 0) steps.push_back(std::make_shared<RandomCrop>(crop[0], crop[1]));
+    const double flip = node.get_float("flip");
+    if (flip < 0 || flip > 1) node.fail("flip", "must lie in [0, 1]");
+    if (flip > 0) steps.push_back(std::make_shared<HorizontalFlip>(flip));
+    const std::vector<double> jitter = node.get_float_list("color_jitter");
+    if (jitter.size() != 3 || jitter[0] < 0 || jitter[1] < 0 || jitter[2] < 0) {
+      node.fail("color_jitter", "must be [brightness, contrast, saturation], each >= 0");
+    }
+    if (jitter[0] > 0 || jitter[1] > 0 || jitter[2] > 0) {
+      steps.push_back(std::make_shared<ColorJitter>(jitter[0], jitter[1], jitter[2]));
+    }
+  }
+  const std::vector<double> mean = node.get_float_list("mean"), std = node.get_float_list("std");
+  if (mean.size() != 3) node.fail("mean", "needs 3 values (R, G, B)");
+  if (std.size() != 3 || std[0] <= 0 || std[1] <= 0 || std[2] <= 0) node.fail("std", "needs 3 positive values");
+  steps.push_back(std::make_shared<Normalize>(std::array<float, 3>{float(mean[0]), float(mean[1]), float(mean[2])},
+                                              std::array<float, 3>{float(std[0]), float(std[1]), float(std[2])}));
+  return std::make_shared<Compose>(std::move(steps));
+}
+
+LoaderOptions loader_options_from_config(const config::Config& node, bool training) {
+  LoaderOptions options;
+  auto positive = [&](const char* key) {
+    const int64_t v = node.get_int(key);
+    if (v <= 0) node.fail(key, "must be positive");
+    return v;
+  };
+  options.batch_size = positive("batch_size");
+  options.workers = int(positive("workers"));
+  options.prefetch_batches = int(positive("prefetch_batches"));
+  options.size_divisible = positive("size_divisible");
+  options.seed = uint64_t(node.get_int("seed"));
+  options.drop_last = training && node.get_bool("drop_last");
+  options.stop_on_bad_image = node.get_bool("stop_on_bad_image");
+  options.shuffle = training;
+  return options;
+}
+
+}  // namespace must::data
