@@ -1,14 +1,16 @@
 #include "must/data/data_config.h"
 
+#include <string>
+
 #include "must/core/check.h"
 #include "must/core/strings.h"
 
 namespace must::data {
 
 std::string_view data_defaults() {
-  return R"yaml(
-data:
-  train:                      # what training reads
+  // One dataset block, written out for `train` and `eval` (not a YAML alias: yaml-cpp would share the node,
+  // and an override of one would change both).
+  static const std::string dataset = R"yaml(
     format: world             # image_folder, images, image_list, idx, cifar10, cifar100, coco, voc_detection,
                               # voc_segmentation, ade20k, cityscapes, nyu_labeled, nyu_png, diode, world
     root: ""                  # the dataset's top folder, as distributed
@@ -16,14 +18,9 @@ data:
     annotations: ""           # a label file not at its standard place (COCO JSON, image list, NYU .mat)
     class_names: []           # image lists: the class names
     depth_scale: 1000.0       # 16-bit depth PNGs: stored units per metre
-  eval:                       # what evaluation reads (same keys)
-    format: world             # image_folder, images, image_list, idx, cifar10, cifar100, coco, voc_detection,
-                              # voc_segmentation, ade20k, cityscapes, nyu_labeled, nyu_png, diode, world
-    root: ""                  # the dataset's top folder, as distributed
-    split: ""                 # format-specific (train, val, trainval, training, ...); "" = the format's default
-    annotations: ""           # a label file not at its standard place (COCO JSON, image list, NYU .mat)
-    class_names: []           # image lists: the class names
-    depth_scale: 1000.0       # 16-bit depth PNGs: stored units per metre
+)yaml";
+  static const std::string defaults = "\ndata:\n  train:                      # what training reads" + dataset +
+                                      "  eval:                       # what evaluation reads" + dataset + R"yaml(
   augment:
     resize:
       mode: none              # none, fixed (size), short_side (sizes, max_size), scale_jitter (size, scales)
@@ -46,6 +43,7 @@ data:
     drop_last: false
     stop_on_bad_image: false  # false: skip images that do not decode (logged, counted); true: stop the run
 )yaml";
+  return defaults;
 }
 
 DatasetOptions dataset_options_from_config(const config::Config& node) {

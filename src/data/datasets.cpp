@@ -98,6 +98,16 @@ void require_exists(const std::filesystem::path& path, const std::string& what) 
   if (!std::filesystem::exists(path)) MUST_THROW(Error, what, " ", path.string(), " does not exist");
 }
 
+nlohmann::json read_json(const std::filesystem::path& path, const std::string& what) {
+  require_exists(path, what);
+  try {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    MUST_THROW(Error, path.string(), ": not valid JSON (", e.what(), ")");
+  }
+}
+
 Sample encoded_sample(const std::filesystem::path& path) {
   Sample sample;
   sample.source = path.string();

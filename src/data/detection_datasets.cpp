@@ -28,16 +28,26 @@ class CocoDataset final : public Dataset {
  public:
   explicit CocoDataset(const DatasetOptions& options) : root_(options.root) {
     const auto& file = options.annotations;
-    require_exists(file, "COCO annotation file");
-    nlohmann::json json;
-    try {
-      std::ifstream in(file);
-      json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      MUST_THROW(Error, file.string(), ": not valid JSON (", e.what(), ")");
-    }
+    const nlohmann::json json = read_json(file, "COCO annotation file");
     if (!json.contains("images") || !json["images"].is_array()) MUST_THROW(Error, file.string(), ": no 'images' array");
+    try {
+      index(json, file);
+    } catch (const nlohmann::json::exception& e) {  // a missing key or a value of the wrong type
+      MUST_THROW(Error, file.string(), ": ", e.what(), " (in ", last_record_, ")");
+    }
+  }
+  int64_t size() const override { return int64_t(images_.size()); }
+  Sample get(int64_t index) const override {
+    const Record& record = images_.at(size_t(index));
+    Sample sample = encoded_sample(root_ / record.file);
+    sample.instances = make_instances(record.boxes, record.labels, record.ignore);
+    return sample;
+  }
+
+ private:
+  void index(const nlohmann::json& json, const std::filesystem::path& file) {
     // Categories, sorted by id, become the contiguous 0-based classes.
+    last_record_ = "categories";
     std::map<int64_t, std::string> categories;
     if (json.contains("categories")) {
       for (const auto& c : json["categories"]) categories[c.at("id").get<int64_t>()] = c.value("name", "");
@@ -54,12 +64,14 @@ class CocoDataset final : public Dataset {
     info_.name = "coco:" + file.string();
     info_.tasks = {Task::kDetection};
     std::map<int64_t, size_t> image_index;
+    last_record_ = "images";
     for (const auto& image : json["images"]) {
       image_index[image.at("id").get<int64_t>()] = images_.size();
       images_.push_back({image.at("file_name").get<std::string>(), {}, {}, {}});
     }
     for (const auto& a : json.value("annotations", nlohmann::json::array())) {
       const int64_t id = a.value("id", int64_t(-1));
+      last_record_ = "annotation " + std::to_string(id);
       auto where = [&] { return file.string() + ": annotation " + std::to_string(id); };
       const auto image = image_index.find(a.at("image_id").get<int64_t>());
       if (image == image_index.end()) MUST_THROW(Error, where(), " refers to image_id ", a.at("image_id"), ", which is not listed");
@@ -76,15 +88,7 @@ class CocoDataset final : public Dataset {
       record.ignore.push_back(a.value("iscrowd", 0) != 0);
     }
   }
-  int64_t size() const override { return int64_t(images_.size()); }
-  Sample get(int64_t index) const override {
-    const Record& record = images_.at(size_t(index));
-    Sample sample = encoded_sample(root_ / record.file);
-    sample.instances = make_instances(record.boxes, record.labels, record.ignore);
-    return sample;
-  }
 
- private:
   struct Record {
     std::string file;
     std::vector<float> boxes;
@@ -93,6 +97,7 @@ class CocoDataset final : public Dataset {
   };
   std::filesystem::path root_;
   std::vector<Record> images_;
+  std::string last_record_;  // for errors
 };
 
 const std::vector<std::string> kVocClasses = {

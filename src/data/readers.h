@@ -1,6 +1,8 @@
 // Internal: the readers behind dataset_registry(), and what they share.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,6 +33,8 @@ std::vector<std::filesystem::path> image_files(const std::filesystem::path& dir,
 std::vector<std::string> read_lines(const std::filesystem::path& path);
 // Throws must::Error "<what> <path> does not exist" unless it does.
 void require_exists(const std::filesystem::path& path, const std::string& what);
+// A JSON document; `what` names it in errors ("COCO annotation file"). Throws must::Error naming the file.
+nlohmann::json read_json(const std::filesystem::path& path, const std::string& what);
 // A sample whose image is the file at `path`, read now and decoded later.
 Sample encoded_sample(const std::filesystem::path& path);
 // uint8 [H, W] class map -> int64, through a 256-entry lookup table (unlisted values -> 255).

@@ -17,14 +17,7 @@ class WorldDataset final : public Dataset {
  public:
   explicit WorldDataset(const DatasetOptions& options) : split_dir_(options.root / options.split) {
     const auto index = options.root / "dataset.json";
-    require_exists(index, "world index (is the world complete?)");
-    nlohmann::json json;
-    try {
-      std::ifstream in(index);
-      json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      MUST_THROW(Error, index.string(), ": not valid JSON (", e.what(), ")");
-    }
+    const nlohmann::json json = read_json(index, "world index (is the world complete?)");
     if (!json["splits"].contains(options.split)) {
       std::vector<std::string> names;
       for (const auto& entry : json["splits"].items()) names.push_back(entry.key());

@@ -164,6 +164,14 @@ TEST_F(Readers, CocoBoxesCategoriesAndCrowd) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("annotation 10 has a box of negative width"), std::string::npos) << e.what();
   }
+  std::ofstream(path("coco/no_image_id.json")) << R"({"images": [], "categories": [{"id": 1, "name": "a"}], "annotations": [{"id": 4, "category_id": 1, "bbox": [0, 0, 1, 1]}]})";
+  try {
+    open("coco", "coco", "", "coco/no_image_id.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no_image_id.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("annotation 4"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Readers, IdxPlainAndGzip) {
