@@ -44,7 +44,7 @@ torch::Tensor decode_jpeg(const std::string& bytes, const std::string& source, i
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   if (tjDecompressHeader3(tj, data, static_cast<unsigned long>(bytes.size()), &width, &height, &subsampling,
                           &colorspace) != 0) {
-    throw DecodeError(source + ": not a decodable JPEG (" + tjGetErrorStr2(tj) + ")");
+    throw DecodeError(source, std::string("not a decodable JPEG (") + tjGetErrorStr2(tj) + ")");
   }
   const int out_width = (width + denominator - 1) / denominator, out_height = (height + denominator - 1) / denominator;
   torch::Tensor out = torch::empty({out_height, out_width, 3}, torch::kUInt8);
@@ -52,7 +52,7 @@ torch::Tensor decode_jpeg(const std::string& bytes, const std::string& source, i
   if (tjDecompress2(tj, data, static_cast<unsigned long>(bytes.size()), out.data_ptr<uint8_t>(), out_width, 0,
                     out_height, TJPF_RGB, 0) != 0 &&
       tjGetErrorCode(tj) == TJERR_FATAL) {
-    throw DecodeError(source + ": JPEG does not decode (" + tjGetErrorStr2(tj) + ")");
+    throw DecodeError(source, std::string("JPEG does not decode (") + tjGetErrorStr2(tj) + ")");
   }
   return out;
 }
@@ -63,9 +63,9 @@ torch::Tensor decode_with_opencv(const std::string& bytes, const std::string& so
   try {
     image = cv::imdecode(encoded, cv::IMREAD_COLOR);  // 8-bit BGR whatever the file
   } catch (const cv::Exception& e) {
-    throw DecodeError(source + ": image does not decode (" + e.what() + ")");
+    throw DecodeError(source, std::string("image does not decode (") + e.what() + ")");
   }
-  if (image.empty()) throw DecodeError(source + ": image does not decode (truncated, corrupt or not an image)");
+  if (image.empty()) throw DecodeError(source, "image does not decode (truncated, corrupt or not an image)");
   torch::Tensor out = torch::empty({image.rows, image.cols, 3}, torch::kUInt8);
   cv::Mat rgb(image.rows, image.cols, CV_8UC3, out.data_ptr<uint8_t>());
   cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);
@@ -87,7 +87,7 @@ std::array<int64_t, 2> encoded_image_size(const std::string& bytes, const std::s
     int width = 0, height = 0, subsampling = 0, colorspace = 0;
     if (tjDecompressHeader3(thread_decompressor(), reinterpret_cast<const unsigned char*>(bytes.data()),
                             static_cast<unsigned long>(bytes.size()), &width, &height, &subsampling, &colorspace) != 0) {
-      throw DecodeError(source + ": not a decodable JPEG");
+      throw DecodeError(source, "not a decodable JPEG");
     }
     return {height, width};
   }
@@ -122,7 +122,7 @@ void png_read_from_string(png_structp png, png_bytep out, png_size_t length) {
 torch::Tensor read_png_samples(const std::filesystem::path& path) {
   const std::string bytes = read_bytes(path);
   const std::string source = path.string();
-  if (!is_png(bytes)) throw DecodeError(source + ": not a PNG file");
+  if (!is_png(bytes)) MUST_THROW(Error, source, ": not a PNG file");
   std::string message;
   png_structp png = png_create_read_struct(
       PNG_LIBPNG_VER_STRING, &message,
@@ -137,7 +137,7 @@ torch::Tensor read_png_samples(const std::filesystem::path& path) {
   std::vector<png_bytep> rows;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
-    throw DecodeError(source + ": PNG does not decode (" + message + ")");
+    MUST_THROW(Error, source, ": PNG does not decode (", message, ")");
   }
   png_set_read_fn(png, &state, png_read_from_string);
   png_set_sig_bytes(png, 8);

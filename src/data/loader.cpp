@@ -195,13 +195,14 @@ void Loader::work() {
     try {
       for (int64_t index : s.batches[claimed]) {
         std::mt19937_64 rng(mix(options_.seed ^ mix(uint64_t(s.epoch) ^ mix(uint64_t(index)))));
-        Sample sample = dataset_->get(index);
+        Sample sample;
         try {
+          sample = dataset_->get(index);  // may read an image header
           transform_->apply(sample, rng);
         } catch (const DecodeError& e) {
           if (options_.stop_on_bad_image) throw;
           spdlog::warn("skipping an image that does not decode: {}", e.what());
-          skipped.push_back(sample.source);
+          skipped.push_back(e.source());
           continue;
         }
         samples.push_back(std::move(sample));

@@ -23,7 +23,11 @@ namespace must::data {
 // (and count them); every other error stops the run.
 class DecodeError : public Error {
  public:
-  using Error::Error;
+  DecodeError(std::string source, const std::string& problem) : Error(source + ": " + problem), source_(std::move(source)) {}
+  const std::string& source() const { return source_; }  // the file (and record)
+
+ private:
+  std::string source_;
 };
 
 // The whole file. Throws must::Error naming it when it cannot be read.
@@ -37,7 +41,8 @@ std::array<int64_t, 2> encoded_image_size(const std::string& bytes, const std::s
 // other formats ignore it. Throws DecodeError naming `source`.
 torch::Tensor decode_rgb(const std::string& bytes, const std::string& source, int scale_denominator = 1);
 
-// A PNG's stored samples (see above). Throws must::Error when missing, DecodeError when it does not decode.
+// A label PNG's stored samples (see above). Throws must::Error when it is missing or does not decode: a
+// broken label is a malformed annotation, which stops a run (unlike a broken image).
 torch::Tensor read_png_samples(const std::filesystem::path& path);
 
 }  // namespace must::data

@@ -282,6 +282,22 @@ TEST_F(Readers, TruncatedImageIsADecodeErrorNamingTheFile) {
   EXPECT_THROW(open("voc_detection", "VOCdevkit/VOC2007", "val"), Error);  // no val list: names the file
 }
 
+// A broken label is a malformed annotation (stops a run), not a bad image (skipped).
+TEST_F(Readers, BrokenLabelPngIsAnErrorNotADecodeError) {
+  const auto png = path("VOCdevkit/VOC2007/SegmentationClass/000001.png");
+  const std::string bytes = read_bytes(png);
+  std::ofstream(png, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  const auto voc = open("voc_segmentation", "VOCdevkit/VOC2007", "train");
+  try {
+    voc->get(0);
+    FAIL() << "no error";
+  } catch (const DecodeError& e) {
+    FAIL() << "a label should not be skippable: " << e.what();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("000001.png"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Readers, UnknownFormatListsTheKnownOnes) {
   try {
     open("pascal", "x");
