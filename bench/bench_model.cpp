@@ -3,8 +3,9 @@
 // ../shared/bench/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
 // heads at 224x224, batch 8; plus the world's small model.
 //
-//   must_bench_model [--threads N] [--iters K] [--which paper|world|all] [--channels-last]
+//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|all] [--channels-last] [--profile PREFIX]
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -57,7 +58,51 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void run(const Workload& w, int iters) {
+// Faster R-CNN (torchvision's fasterrcnn_resnet50_fpn: frozen batch norm, 2fc box head, 91 classes) on two
+// 512x512 images with 6 boxes each; the peer is bench/peer_detection.py.
+void run_detection(int iters) {
+  torch::manual_seed(0);
+  MultiTaskModelOptions options;
+  options.backbone = ResNetOptions(50).frozen_batch_norm(true);
+  HeadOptions detection = head(Task::kDetection, 90);
+  detection.roi_heads.box_head = "2fc";
+  options.heads = {detection};
+  MultiTaskModel model(options);
+  const int64_t b = 2, s = 512;
+  const auto x = torch::randn({b, 3, s, s});
+  must::structures::Targets targets;
+  must::structures::TaskTargets boxes;
+  boxes.present = torch::ones({b}, torch::kBool);
+  for (int64_t i = 0; i < b; ++i) {
+    const auto corner = torch::rand({6, 2}) * 400;
+    const auto size = torch::rand({6, 2}) * 100 + 12;
+    boxes.instances.push_back({torch::cat({corner, corner + size}, 1), torch::randint(0, 90, {6}, torch::kLong), {}, {}});
+  }
+  targets.tasks[Task::kDetection] = boxes;
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  auto step = [&] {
+    torch::Tensor loss;
+    for (auto& [name, term] : model->forward(x, &targets).losses) loss = loss.defined() ? loss + term : term;
+    for (auto& p : model->parameters()) p.mutable_grad().reset();
+    loss.backward();
+    optimizer.step();
+  };
+  model->train();
+  for (int i = 0; i < 2; ++i) step();
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) step();
+  const double train = double(b * iters) / seconds_since(start);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < 2; ++i) model->forward(x);
+  start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) model->forward(x);
+  const double infer = double(b * iters) / seconds_since(start);
+  std::cout << "must_detection_infer[fasterrcnn_resnet50_fpn_512]: " << infer << " images/s\n";
+  std::cout << "must_detection_train[fasterrcnn_resnet50_fpn_512]: " << train << " images/s" << std::endl;
+}
+
+void run(const Workload& w, int iters, const std::string& profile) {
   torch::manual_seed(0);
   MultiTaskModel model(w.model);
   const int64_t b = w.batch, s = w.size;
@@ -83,6 +128,10 @@ void run(const Workload& w, int iters) {
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < iters; ++i) step();
   const double train = double(b * iters) / seconds_since(start);
+  if (!profile.empty()) {  // one more step, traced (chrome://tracing format)
+    torch::autograd::profiler::RecordProfile trace(profile + "." + w.name + ".json");
+    step();
+  }
 
   model->eval();
   double infer = 0, infer_unfused = 0;
@@ -121,14 +170,17 @@ int main(int argc, char** argv) {
   bool channels_last = false;
   cli.add_option("--threads", threads, "intra-op threads")->capture_default_str();
   cli.add_option("--iters", iters, "timed iterations after 2 warm-up ones")->capture_default_str();
-  cli.add_option("--which", which, "paper, world or all")->check(CLI::IsMember({"paper", "world", "all"}));
+  cli.add_option("--which", which, "paper, world, detection or all")->check(CLI::IsMember({"paper", "world", "detection", "all"}));
   cli.add_flag("--channels-last", channels_last, "NHWC weights and activations");
+  std::string profile;
+  cli.add_option("--profile", profile, "also write a trace of one training step to PROFILE.<workload>.json");
   bool plain_malloc = false;
   cli.add_flag("--plain-malloc", plain_malloc, "leave glibc's allocator as it is (what the tools change, see memory.h)");
   CLI11_PARSE(cli, argc, argv);
   if (!plain_malloc) must::keep_freed_memory_for_reuse();
   at::set_num_threads(threads);
-  if (which != "world") run(paper_workload(channels_last), iters);
-  if (which != "paper") run(world_workload(channels_last), iters);
+  if (which == "all" || which == "paper") run(paper_workload(channels_last), iters, profile);
+  if (which == "all" || which == "world") run(world_workload(channels_last), iters, profile);
+  if (which == "detection") run_detection(iters);
   return 0;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks that print their figures (never timed tests): scripts/bench.sh [world|model|loader ...]
+# Benchmarks that print their figures (never timed tests): scripts/bench.sh [world|model|detection|loader ...]
 #   world   must_make_world on configs/world/world.yaml (22,000 images of 64x64 with their splits' labels), into a fresh folder
 #   model   must_bench_model (ResNet-50-FPN + 4 heads, 224x224, batch 8; the world's small model) next to
 #           ../shared/bench/peer_model.py, the same architecture in PyTorch, run right after with the same threads
+#   detection  must_bench_model --which detection (Faster R-CNN R50-FPN, 2 images of 512x512, training step and
+#           inference) next to bench/peer_detection.py (torchvision's fasterrcnn_resnet50_fpn, same stages)
 #   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
 #           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
@@ -37,6 +39,20 @@ bench_model() {
   done
 }
 
+bench_detection() {
+  local iters="${ITERS:-3}" ours peer
+  ours=$("$bin/must_bench_model" --which detection --threads "$threads" --iters "$iters")
+  peer=$(THREADS="$threads" ITERS="$iters" /usr/bin/python3 "$root/bench/peer_detection.py")
+  echo "$ours"
+  echo "$peer"
+  for kind in infer train; do
+    awk -v kind="$kind" '
+      $0 ~ "must_detection_" kind "\\[" { ours = $(NF - 1) }
+      $0 ~ "peer_detection_" kind ":" { peer = $(NF - 1) }
+      END { if (peer > 0) printf "ratio detection %s (ours / peer): %.2fx\n", kind, ours / peer }' <<<"$ours"$'\n'"$peer"
+  done
+}
+
 bench_loader() {
   local ours peer
   /usr/bin/python3 "$root/../shared/bench/make_jpegs.py" "$work/jpegs" "${IMAGES:-1000}" > /dev/null
@@ -54,7 +70,8 @@ for what in "${@:-world}"; do
   case "$what" in
     world) bench_world ;;
     model) bench_model ;;
+    detection) bench_detection ;;
     loader) bench_loader ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, loader)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader)" >&2; exit 2 ;;
   esac
 done
