@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = run_epoch(1);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("must_loader: %.1f images/s (%lld images, %d workers)\n", double(n) / seconds, static_cast<long long>(n), workers);
+  std::printf("%lld images, %d workers, batch %d, crop %d\n", static_cast<long long>(n), workers, batch, size);
+  std::printf("must_loader: %.1f images/s\n", double(n) / seconds);
   return 0;
 }

@@ -58,6 +58,35 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// One training step as the peers do it: the sum of the loss terms, gradients set to none, SGD.
+void train_step(MultiTaskModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
+                const must::structures::Targets& targets) {
+  torch::Tensor loss;
+  for (auto& [name, term] : model->forward(x, &targets).losses) loss = loss.defined() ? loss + term : term;
+  for (auto& p : model->parameters()) p.mutable_grad().reset();  // set_to_none, as the peers
+  loss.backward();
+  optimizer.step();
+}
+
+// Images/s of `iters` training steps after 2 warm-up ones.
+double training_images_per_s(MultiTaskModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
+                             const must::structures::Targets& targets, int iters) {
+  model->train();
+  for (int i = 0; i < 2; ++i) train_step(model, optimizer, x, targets);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) train_step(model, optimizer, x, targets);
+  return double(x.size(0) * iters) / seconds_since(start);
+}
+
+// Images/s of `iters` forward passes without gradients after 2 warm-up ones (in the model's current mode).
+double inference_images_per_s(MultiTaskModel& model, const torch::Tensor& x, int iters) {
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < 2; ++i) model->forward(x);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) model->forward(x);
+  return double(x.size(0) * iters) / seconds_since(start);
+}
+
 // Faster R-CNN (torchvision's fasterrcnn_resnet50_fpn: frozen batch norm, 2fc box head, 91 classes) on two
 // 512x512 images with 6 boxes each; the peer is bench/peer_detection.py.
 void run_detection(int iters) {
@@ -80,24 +109,9 @@ void run_detection(int iters) {
   }
   targets.tasks[Task::kDetection] = boxes;
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  auto step = [&] {
-    torch::Tensor loss;
-    for (auto& [name, term] : model->forward(x, &targets).losses) loss = loss.defined() ? loss + term : term;
-    for (auto& p : model->parameters()) p.mutable_grad().reset();
-    loss.backward();
-    optimizer.step();
-  };
-  model->train();
-  for (int i = 0; i < 2; ++i) step();
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) step();
-  const double train = double(b * iters) / seconds_since(start);
+  const double train = training_images_per_s(model, optimizer, x, targets, iters);
   model->eval();
-  torch::NoGradGuard no_grad;
-  for (int i = 0; i < 2; ++i) model->forward(x);
-  start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) model->forward(x);
-  const double infer = double(b * iters) / seconds_since(start);
+  const double infer = inference_images_per_s(model, x, iters);
   std::cout << "must_detection_infer[fasterrcnn_resnet50_fpn_512]: " << infer << " images/s\n";
   std::cout << "must_detection_train[fasterrcnn_resnet50_fpn_512]: " << train << " images/s" << std::endl;
 }
@@ -116,21 +130,10 @@ void run(const Workload& w, int iters, const std::string& profile) {
                                        torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
                                    all, {}};
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  auto step = [&] {
-    torch::Tensor loss;
-    for (auto& [name, term] : model->forward(x, &targets).losses) loss = loss.defined() ? loss + term : term;
-    for (auto& p : model->parameters()) p.mutable_grad().reset();  // set_to_none, as the peer
-    loss.backward();
-    optimizer.step();
-  };
-  model->train();
-  for (int i = 0; i < 2; ++i) step();
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) step();
-  const double train = double(b * iters) / seconds_since(start);
+  const double train = training_images_per_s(model, optimizer, x, targets, iters);
   if (!profile.empty()) {  // one more step, traced (chrome://tracing format)
     torch::autograd::profiler::RecordProfile trace(profile + "." + w.name + ".json");
-    step();
+    train_step(model, optimizer, x, targets);
   }
 
   model->eval();
@@ -138,20 +141,14 @@ void run(const Workload& w, int iters, const std::string& profile) {
   int64_t flops = 0;
   {
     torch::NoGradGuard no_grad;
-    auto images_per_s = [&] {
-      for (int i = 0; i < 2; ++i) model->forward(x);
-      const auto begin = std::chrono::steady_clock::now();
-      for (int i = 0; i < iters; ++i) model->forward(x);
-      return double(b * iters) / seconds_since(begin);
-    };
     {
       must::bench::FlopCounter counter;
       model->forward(x);
       flops = counter.flops() / b;
     }
-    infer_unfused = images_per_s();
+    infer_unfused = inference_images_per_s(model, x, iters);
     model->fuse_for_inference();  // what inference tools do (pseudo-labelling, evaluation)
-    infer = images_per_s();
+    infer = inference_images_per_s(model, x, iters);
   }
   std::cout << w.name << " (batch " << b << ", " << s << "x" << s << ", " << at::get_num_threads() << " threads): "
             << flops / 1e9 << " GFLOP/image forward\n";

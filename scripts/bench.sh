@@ -15,6 +15,15 @@ threads="${THREADS:-$(nproc)}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/must-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
+# ratio NAME OURS PEER TEXT: ours / peer, from the lines of TEXT that start "OURS <value> images/s" and
+# "PEER <value> images/s".
+ratio() {
+  awk -v ours_prefix="$2" -v peer_prefix="$3" -v name="$1" '
+    index($0, ours_prefix) == 1 { ours = $(NF - 1) }
+    index($0, peer_prefix) == 1 { peer = $(NF - 1) }
+    END { if (peer > 0) printf "ratio %s (ours / peer): %.2fx\n", name, ours / peer }' <<<"$4"
+}
+
 bench_world() {
   for run in 1 2 3; do
     "$bin/must_make_world" --config "$root/configs/world/world.yaml" --threads "$threads" \
@@ -32,10 +41,7 @@ bench_model() {
   peer=$(THREADS="$threads" ITERS="$iters" /usr/bin/python3 "$root/../shared/bench/peer_model.py")
   echo "$peer"
   for kind in infer train; do
-    awk -v kind="$kind" '
-      $0 ~ "must_model_" kind "\\[resnet50" { ours = $(NF - 1) }
-      $0 ~ "peer_model_" kind ":" { peer = $(NF - 1) }
-      END { if (peer > 0) printf "ratio %s (ours / peer): %.2fx\n", kind, ours / peer }' <<<"$ours"$'\n'"$peer"
+    ratio "$kind" "must_model_${kind}[resnet50" "peer_model_${kind}:" "$ours"$'\n'"$peer"
   done
 }
 
@@ -46,10 +52,7 @@ bench_detection() {
   echo "$ours"
   echo "$peer"
   for kind in infer train; do
-    awk -v kind="$kind" '
-      $0 ~ "must_detection_" kind "\\[" { ours = $(NF - 1) }
-      $0 ~ "peer_detection_" kind ":" { peer = $(NF - 1) }
-      END { if (peer > 0) printf "ratio detection %s (ours / peer): %.2fx\n", kind, ours / peer }' <<<"$ours"$'\n'"$peer"
+    ratio "detection $kind" "must_detection_${kind}[" "peer_detection_${kind}:" "$ours"$'\n'"$peer"
   done
 }
 
@@ -61,8 +64,7 @@ bench_loader() {
     peer=$(WORKERS=2 /usr/bin/python3 "$root/../shared/bench/peer_loader.py" "$work/jpegs")
     echo "$ours"
     echo "$peer"
-    awk '/^must_loader:/ { ours = $2 } /^peer_loader:/ { peer = $2 }
-         END { if (peer > 0) printf "ratio loader (ours / peer): %.2fx\n", ours / peer }' <<<"$ours"$'\n'"$peer"
+    ratio loader "must_loader:" "peer_loader:" "$ours"$'\n'"$peer"
   done
 }
 
