@@ -149,6 +149,10 @@ void run(const Workload& w, int iters, const std::string& profile) {
     infer_unfused = inference_images_per_s(model, x, iters);
     model->fuse_for_inference();  // what inference tools do (pseudo-labelling, evaluation)
     infer = inference_images_per_s(model, x, iters);
+    if (!profile.empty()) {
+      torch::autograd::profiler::RecordProfile trace(profile + "." + w.name + ".inference.json");
+      model->forward(x);
+    }
   }
   std::cout << w.name << " (batch " << b << ", " << s << "x" << s << ", " << at::get_num_threads() << " threads): "
             << flops / 1e9 << " GFLOP/image forward\n";
@@ -170,7 +174,7 @@ int main(int argc, char** argv) {
   cli.add_option("--which", which, "paper, world, detection or all")->check(CLI::IsMember({"paper", "world", "detection", "all"}));
   cli.add_flag("--channels-last", channels_last, "NHWC weights and activations");
   std::string profile;
-  cli.add_option("--profile", profile, "also write a trace of one training step to PROFILE.<workload>.json");
+  cli.add_option("--profile", profile, "also write traces of one training step and one fused inference pass to PROFILE.<workload>[.inference].json");
   bool plain_malloc = false;
   cli.add_flag("--plain-malloc", plain_malloc, "leave glibc's allocator as it is (what the tools change, see memory.h)");
   CLI11_PARSE(cli, argc, argv);
