@@ -74,6 +74,7 @@ Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, 
         if (!first) first = &samples[size_t(i)];
       }
     }
+    if (!first) continue;  // nobody in the batch has this label: no entry, hence no loss term
     if (spec.target == TargetKind::kBoxes) {
       for (auto& sample : samples) {
         structures::Instances instances;
@@ -85,7 +86,7 @@ Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, 
         }
         targets.instances.push_back(std::move(instances));
       }
-    } else if (first) {
+    } else {
       const torch::Tensor& like = first->labels.at(task);
       std::vector<int64_t> shape = {b};
       if (spec.target == TargetKind::kClassVector) {
@@ -109,8 +110,6 @@ Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, 
                    label.size(-1), "x", label.size(-2), " but the image is ", w, "x", h);
         targets.values[i].narrow(-2, 0, h).narrow(-1, 0, w).copy_(label);
       }
-    } else {
-      targets.values = torch::Tensor();
     }
     batch.targets.tasks[task] = std::move(targets);
   }

@@ -9,7 +9,7 @@
 //
 // Collate (structures::Targets layouts): images padded to a multiple of size_divisible with each size kept;
 // per task, the presence bit of each sample; class vectors stacked; maps padded with the task table's ignore
-// value; boxes kept per sample.
+// value; boxes kept per sample. A task no sample of the batch has gets no entry (so it adds no loss term).
 //
 // Bad input: an image that does not decode (DecodeError) is skipped, logged with its path and counted in
 // stats() — or stops the loader when stop_on_bad_image; any other error (missing file, malformed annotation)

@@ -118,6 +118,12 @@ TEST(Loader, CollatePadsToTheStrideWithIgnoreValuesAndPresenceBits) {
   ASSERT_EQ(detection.instances.size(), 4u);
   EXPECT_EQ(detection.instances[3].labels.item<int64_t>(), 3);
   EXPECT_EQ(detection.instances[1].size(), 0);
+  // A task nobody in the batch has gets no entry, hence no loss term.
+  std::vector<Sample> unlabelled(1);
+  unlabelled[0].image = torch::zeros({3, 4, 4});
+  unlabelled[0].source = "x";
+  const Batch bare = collate(unlabelled, {0}, {Task::kDepth, Task::kDetection}, 4);
+  EXPECT_TRUE(bare.targets.tasks.empty());
 }
 
 TEST(Loader, ImagesThatDoNotDecodeAreSkippedAndCounted) {
