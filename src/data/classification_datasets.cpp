@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "must/core/check.h"
+#include "must/core/fs.h"
 #include "must/core/strings.h"
 #include "must/data/decode.h"
 #include "readers.h"
@@ -105,7 +106,7 @@ std::filesystem::path plain_or_gzip(const std::filesystem::path& base) {
 // CIFAR binary records: `label_bytes` label bytes (the last one is the label used), then 3072 planar RGB bytes.
 void read_cifar_file(const std::filesystem::path& path, int label_bytes, std::vector<torch::Tensor>& images,
                      std::vector<int64_t>& labels) {
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   const size_t record = size_t(label_bytes) + 3072;
   if (bytes.size() % record != 0) {
     MUST_THROW(Error, path.string(), ": truncated CIFAR record ", bytes.size() / record, " (", bytes.size() % record,

@@ -4,15 +4,17 @@
 #include <fstream>
 
 #include "must/core/check.h"
+#include "must/core/fs.h"
 #include "must/data/decode.h"
 #include "readers.h"
 
 namespace must::data {
 
 std::array<int64_t, 2> Sample::image_size() const {
-  if (decoded()) return image.dim() == 3 && image.size(2) == 3 && image.scalar_type() == torch::kUInt8
-                            ? std::array<int64_t, 2>{image.size(0), image.size(1)}
-                            : std::array<int64_t, 2>{image.size(-2), image.size(-1)};
+  if (decoded()) {  // uint8 [H, W, 3] as decoded, float [3, H, W] once normalised
+    const bool channels_last = image.scalar_type() == torch::kUInt8;
+    return {image.size(channels_last ? 0 : 1), image.size(channels_last ? 1 : 2)};
+  }
   MUST_CHECK(!encoded.empty(), source, ": sample has no image");
   return encoded_image_size(encoded, source);
 }
@@ -111,7 +113,7 @@ nlohmann::json read_json(const std::filesystem::path& path, const std::string& w
 Sample encoded_sample(const std::filesystem::path& path) {
   Sample sample;
   sample.source = path.string();
-  sample.encoded = read_bytes(path);
+  sample.encoded = read_file(path);
   return sample;
 }
 

@@ -11,8 +11,9 @@
 
 #include <csetjmp>
 #include <cstring>
-#include <fstream>
 #include <memory>
+
+#include "must/core/fs.h"
 
 namespace must::data {
 namespace {
@@ -74,14 +75,6 @@ torch::Tensor decode_with_opencv(const std::string& bytes, const std::string& so
 
 }  // namespace
 
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) MUST_THROW(Error, path.string(), ": cannot open (", std::strerror(errno), ")");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) MUST_THROW(Error, path.string(), ": read failed");
-  return bytes;
-}
-
 std::array<int64_t, 2> encoded_image_size(const std::string& bytes, const std::string& source) {
   if (is_jpeg(bytes)) {
     int width = 0, height = 0, subsampling = 0, colorspace = 0;
@@ -120,7 +113,7 @@ void png_read_from_string(png_structp png, png_bytep out, png_size_t length) {
 }  // namespace
 
 torch::Tensor read_png_samples(const std::filesystem::path& path) {
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   const std::string source = path.string();
   if (!is_png(bytes)) MUST_THROW(Error, source, ": not a PNG file");
   std::string message;
@@ -133,7 +126,6 @@ torch::Tensor read_png_samples(const std::filesystem::path& path) {
       [](png_structp, png_const_charp) {});
   png_infop info = png_create_info_struct(png);
   PngReadState state{&bytes};
-  torch::Tensor out;
   std::vector<png_bytep> rows;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
@@ -143,7 +135,6 @@ torch::Tensor read_png_samples(const std::filesystem::path& path) {
   png_set_sig_bytes(png, 8);
   png_read_info(png, info);
   const int bit_depth = png_get_bit_depth(png, info);
-  const int color_type = png_get_color_type(png, info);
   if (bit_depth < 8) png_set_packing(png);  // 1-, 2-, 4-bit indices or gray to one byte each
   if (bit_depth == 16) png_set_swap(png);   // native byte order
   png_read_update_info(png, info);
@@ -157,9 +148,8 @@ torch::Tensor read_png_samples(const std::filesystem::path& path) {
   png_read_image(png, rows.data());
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
-  (void)color_type;
   // 16-bit samples are unsigned; int16 storage would wrap above 32767.
-  out = wide ? raw.to(torch::kInt32).bitwise_and(0xFFFF) : raw;
+  const torch::Tensor out = wide ? raw.to(torch::kInt32).bitwise_and(0xFFFF) : raw;
   return channels == 1 ? out.squeeze(2) : out;
 }
 

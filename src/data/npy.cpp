@@ -27,7 +27,7 @@ const NpyType kTypes[] = {
 }  // namespace
 
 torch::Tensor read_npy(const std::filesystem::path& path) {
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   const std::string source = path.string();
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) MUST_THROW(Error, source, ": not a .npy file");
   const int major = uint8_t(bytes[6]);

@@ -150,9 +150,9 @@ losses::LossDict RegionProposalNetworkImpl::losses(const torch::Tensor& anchors,
     const torch::Tensor zero = torch::zeros({}, objectness.options());
     return {{prefix + "rpn_objectness", zero}, {prefix + "rpn_box", zero}};
   }
-  const torch::Tensor all_anchors = anchors.repeat({int64_t(targets.size()), 1});
-  const torch::Tensor box_targets =
-      coder_.encode(torch::cat(matched_boxes).index_select(0, positive), all_anchors.index_select(0, positive));
+  // Positions run over the images' anchors in turn, so position p is anchor p mod A (no per-image copies).
+  const torch::Tensor box_targets = coder_.encode(torch::cat(matched_boxes).index_select(0, positive),
+                                                  anchors.index_select(0, positive.remainder(anchors.size(0))));
   // ATen's own smooth_l1_loss: LibTorch 1.13's functional wrapper ignores the options' beta.
   const torch::Tensor box_loss = torch::smooth_l1_loss(deltas.reshape({-1, 4}).index_select(0, positive), box_targets,
                                                        at::Reduction::Sum, 1.0 / 9) /

@@ -30,9 +30,6 @@ class DecodeError : public Error {
   std::string source_;
 };
 
-// The whole file. Throws must::Error naming it when it cannot be read.
-std::string read_bytes(const std::filesystem::path& path);
-
 // {height, width} from the file header without decoding the pixels (JPEG, PNG; others are decoded).
 // `source` names the file in errors.
 std::array<int64_t, 2> encoded_image_size(const std::string& bytes, const std::string& source);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "must/core/check.h"
+#include "must/core/fs.h"
 #include "must/data/dataset.h"
 #include "must/data/decode.h"
 #include "must/data/npy.h"
@@ -205,7 +206,7 @@ TEST_F(Readers, NpyRoundTripAndHeader) {
   const auto array = torch::arange(24, torch::kFloat).view({2, 3, 4});
   write_npy(path("round.npy"), array);
   EXPECT_TRUE(torch::equal(read_npy(path("round.npy")), array));
-  const std::string bytes = read_bytes(path("round.npy"));
+  const std::string bytes = read_file(path("round.npy"));
   EXPECT_EQ((10 + size_t(uint8_t(bytes[8]))) % 64, 0u);
   std::ofstream(path("cut.npy"), std::ios::binary) << bytes.substr(0, bytes.size() - 5);
   EXPECT_THROW(read_npy(path("cut.npy")), Error);
@@ -257,7 +258,7 @@ TEST_F(Readers, NyuLabeledMatIsReadThroughHdf5) {
 
 TEST_F(Readers, XmlWithoutBndboxNamesFileAndObject) {
   const auto xml = path("VOCdevkit/VOC2007/Annotations/000002.xml");
-  std::string text = read_bytes(xml);
+  std::string text = read_file(xml);
   text.replace(text.find("<bndbox>"), text.find("</bndbox>") + 9 - text.find("<bndbox>"), "");
   std::ofstream(xml) << text;
   try {
@@ -270,7 +271,7 @@ TEST_F(Readers, XmlWithoutBndboxNamesFileAndObject) {
 
 TEST_F(Readers, TruncatedImageIsADecodeErrorNamingTheFile) {
   const auto jpeg = path("coco/images/000000000002.jpg");
-  const std::string bytes = read_bytes(jpeg);
+  const std::string bytes = read_file(jpeg);
   std::ofstream(jpeg, std::ios::binary | std::ios::trunc) << bytes.substr(0, 40);
   Sample sample = open("coco", "coco", "", "coco/instances.json")->get(1);
   try {
@@ -285,7 +286,7 @@ TEST_F(Readers, TruncatedImageIsADecodeErrorNamingTheFile) {
 // A broken label is a malformed annotation (stops a run), not a bad image (skipped).
 TEST_F(Readers, BrokenLabelPngIsAnErrorNotADecodeError) {
   const auto png = path("VOCdevkit/VOC2007/SegmentationClass/000001.png");
-  const std::string bytes = read_bytes(png);
+  const std::string bytes = read_file(png);
   std::ofstream(png, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
   const auto voc = open("voc_segmentation", "VOCdevkit/VOC2007", "train");
   try {
