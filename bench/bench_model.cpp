@@ -3,7 +3,7 @@
 // ../shared/bench/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
 // heads at 224x224, batch 8; plus the world's small model.
 //
-//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|all] [--channels-last] [--profile PREFIX]
+//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|all] [--channels-last] [--profile PREFIX]
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -14,6 +14,7 @@
 
 #include "flop_counter.h"
 #include "must/core/memory.h"
+#include "must/losses/task_losses.h"
 #include "must/models/multi_task_model.h"
 
 namespace {
@@ -116,6 +117,30 @@ void run_detection(int iters) {
   std::cout << "must_detection_train[fasterrcnn_resnet50_fpn_512]: " << train << " images/s" << std::endl;
 }
 
+// The paper workload's segmentation loss alone, forward + backward: 150-class logits at 56x56 upsampled to
+// 224x224 (batch 8) then cross-entropy, as ATen's ops in turn and as losses::cross_entropy_upsampled.
+void run_segmentation_loss(int iters) {
+  torch::manual_seed(0);
+  const auto logits = torch::randn({8, 150, 56, 56}).requires_grad_();
+  const auto labels = torch::randint(0, 150, {8, 224, 224}, torch::kLong);
+  const auto present = torch::ones({8}, torch::kBool);
+  const auto milliseconds = [&](const auto& loss_of) {
+    for (int i = 0; i < 2; ++i) loss_of(logits).backward();
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) loss_of(logits).backward();
+    return 1000 * seconds_since(start) / iters;
+  };
+  const double aten = milliseconds([&](const torch::Tensor& l) {
+    return must::losses::cross_entropy_map(torch::upsample_bilinear2d(l, {224, 224}, false), labels, present);
+  });
+  const double fused = milliseconds([&](const torch::Tensor& l) {
+    return must::losses::cross_entropy_upsampled(l, labels, present);
+  });
+  std::cout << "segmentation loss (8 x 150 x 56x56 -> 224x224, forward + backward, " << at::get_num_threads()
+            << " threads): upsample + cross_entropy_map " << aten << " ms, cross_entropy_upsampled " << fused << " ms"
+            << std::endl;
+}
+
 void run(const Workload& w, int iters, const std::string& profile) {
   torch::manual_seed(0);
   MultiTaskModel model(w.model);
@@ -171,7 +196,8 @@ int main(int argc, char** argv) {
   bool channels_last = false;
   cli.add_option("--threads", threads, "intra-op threads")->capture_default_str();
   cli.add_option("--iters", iters, "timed iterations after 2 warm-up ones")->capture_default_str();
-  cli.add_option("--which", which, "paper, world, detection or all")->check(CLI::IsMember({"paper", "world", "detection", "all"}));
+  cli.add_option("--which", which, "paper, world, detection, segmentation_loss or all (paper and world)")
+      ->check(CLI::IsMember({"paper", "world", "detection", "segmentation_loss", "all"}));
   cli.add_flag("--channels-last", channels_last, "NHWC weights and activations");
   std::string profile;
   cli.add_option("--profile", profile, "also write traces of one training step and one fused inference pass to PROFILE.<workload>[.inference].json");
@@ -183,5 +209,6 @@ int main(int argc, char** argv) {
   if (which == "all" || which == "paper") run(paper_workload(channels_last), iters, profile);
   if (which == "all" || which == "world") run(world_workload(channels_last), iters, profile);
   if (which == "detection") run_detection(iters);
+  if (which == "segmentation_loss") run_segmentation_loss(iters);
   return 0;
 }

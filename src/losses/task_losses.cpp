@@ -30,11 +30,14 @@ torch::Tensor depth_mask(const torch::Tensor& prediction, const torch::Tensor& t
   return (target > 0) & per_sample(present, target);
 }
 
-// One registered loss: the target kind it is defined for, and how it computes from the head's prediction.
+// One registered loss: the target kind it is defined for, and how it computes from the head's prediction, and
+// optionally from the low-resolution map that the prediction upsamples (TaskLoss::of_upsampled).
+using LossFunction = torch::Tensor (*)(const torch::Tensor& prediction, const structures::TaskTargets& targets,
+                                       const LossOptions& options, Task task);
 struct LossEntry {
   TargetKind target;
-  torch::Tensor (*compute)(const torch::Tensor& prediction, const structures::TaskTargets& targets,
-                           const LossOptions& options, Task task);
+  LossFunction compute;
+  LossFunction compute_upsampled = nullptr;
 };
 
 const std::map<std::string, LossEntry>& loss_entries() {
@@ -45,6 +48,8 @@ const std::map<std::string, LossEntry>& loss_entries() {
        }}},
       {"cross_entropy", {TargetKind::kClassMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task task) {
          return cross_entropy_map(p, y.values, y.present, int64_t(task_spec(task).ignore_value));
+       }, [](const torch::Tensor& low, const TaskTargets& y, const LossOptions&, Task task) {
+         return cross_entropy_upsampled(low, y.values, y.present, int64_t(task_spec(task).ignore_value));
        }}},
       {"l1", {TargetKind::kFloatMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
          return depth_l1(p, y.values, y.present);
@@ -69,6 +74,11 @@ class BoundLoss final : public TaskLoss {
       : key_("loss/" + std::string(task_name(task)) + "/" + name), entry_(entry), task_(task), options_(std::move(options)) {}
   LossDict operator()(const torch::Tensor& prediction, const structures::TaskTargets& targets) const override {
     return {{key_, entry_.compute(prediction, targets, options_, task_)}};
+  }
+  LossDict of_upsampled(const torch::Tensor& low_resolution, const structures::TaskTargets& targets) const override {
+    if (entry_.compute_upsampled) return {{key_, entry_.compute_upsampled(low_resolution, targets, options_, task_)}};
+    const std::vector<int64_t> size = {targets.values.size(-2), targets.values.size(-1)};
+    return (*this)(torch::upsample_bilinear2d(low_resolution, size, /*align_corners=*/false), targets);
   }
 
  private:

@@ -43,9 +43,17 @@ TensorHeadImpl::TensorHeadImpl(const HeadOptions& options)
 
 HeadOutput TensorHeadImpl::forward(const HeadInputs& inputs, const structures::TaskTargets* targets) {
   HeadOutput out;
+  if (targets && is_training()) {
+    out.losses = training_losses(inputs, *targets);
+    return out;
+  }
   out.prediction = predict(inputs);
   if (targets) out.losses = (*loss_)(out.prediction, *targets);
   return out;
+}
+
+losses::LossDict TensorHeadImpl::training_losses(const HeadInputs& inputs, const structures::TaskTargets& targets) {
+  return (*loss_)(predict(inputs), targets);
 }
 
 ClassificationHeadImpl::ClassificationHeadImpl(const HeadOptions& options) : TensorHeadImpl(options) {
@@ -89,17 +97,30 @@ void DenseHeadImpl::train(bool on) {
   nn::Module::train(on);
 }
 
-torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) {
+torch::Tensor DenseHeadImpl::low_resolution(const HeadInputs& inputs) {
   MUST_CHECK(inputs.dense.defined(), "dense head ", task_name(task()), " needs the dense trunk");
-  torch::Tensor logits;
   if (!fused_.empty() && !is_training()) {
     torch::Tensor x = inputs.dense.contiguous().to_mkldnn();
     for (size_t i = 0; i + 1 < fused_.size(); ++i) x = fused_[i](x).relu_();
-    logits = fused_.back()(x).to_dense();
-  } else {
-    logits = predictor(convs->forward(inputs.dense));
+    return fused_.back()(x).to_dense();
   }
-  torch::Tensor out = resize_bilinear(logits, inputs.image_size);
+  return predictor(convs->forward(inputs.dense));
+}
+
+torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) { return finish(low_resolution(inputs), inputs.image_size); }
+
+losses::LossDict DenseHeadImpl::training_losses(const HeadInputs& inputs, const structures::TaskTargets& targets) {
+  MUST_CHECK(targets.values.dim() >= 3 && targets.values.size(-2) == inputs.image_size[0] &&
+                 targets.values.size(-1) == inputs.image_size[1],
+             task_name(task()), " targets ", targets.values.sizes(), " do not match the images' size ",
+             inputs.image_size);
+  const torch::Tensor low = low_resolution(inputs);
+  if (activation_ == DenseActivation::kNone) return loss().of_upsampled(low, targets);
+  return loss()(finish(low, inputs.image_size), targets);
+}
+
+torch::Tensor DenseHeadImpl::finish(const torch::Tensor& low_resolution, const std::vector<int64_t>& size) const {
+  torch::Tensor out = resize_bilinear(low_resolution, size);
   switch (activation_) {
     case DenseActivation::kNone: return out;
     case DenseActivation::kSoftplus: return F::softplus(out);

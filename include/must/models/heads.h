@@ -78,11 +78,19 @@ class TaskHeadImpl : public torch::nn::Module {
 };
 
 // A head whose prediction is one tensor and whose loss is the registered TaskLoss of its task applied to it.
+// In training mode with targets it returns the losses alone, as the detection head (and torchvision's and
+// detectron2's models) do: a dense head then need not form its full-resolution prediction. In eval mode it
+// returns the prediction, and the losses too when given targets (validation).
 class TensorHeadImpl : public TaskHeadImpl {
  public:
   explicit TensorHeadImpl(const HeadOptions& options);
   virtual torch::Tensor predict(const HeadInputs& inputs) = 0;
   HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets) override;
+
+ protected:
+  // The losses in training mode; by default the loss of predict().
+  virtual losses::LossDict training_losses(const HeadInputs& inputs, const structures::TaskTargets& targets);
+  const losses::TaskLoss& loss() const { return *loss_; }
 
  private:
   std::unique_ptr<losses::TaskLoss> loss_;
@@ -107,7 +115,15 @@ class DenseHeadImpl final : public TensorHeadImpl {
   void fuse_for_inference() override;
   void train(bool on = true) override;
 
+ protected:
+  // Without an activation the loss reads the stride-4 output (TaskLoss::of_upsampled; for cross-entropy that
+  // skips the full-resolution logits).
+  losses::LossDict training_losses(const HeadInputs& inputs, const structures::TaskTargets& targets) override;
+
  private:
+  torch::Tensor low_resolution(const HeadInputs& inputs);  // the predictor's output, at the dense trunk's stride
+  torch::Tensor finish(const torch::Tensor& low_resolution, const std::vector<int64_t>& size) const;  // upsample, activate
+
   DenseActivation activation_;
   std::vector<FusedConv2d> fused_;  // conv + BN blocks, then the predictor; empty when not fused
   torch::nn::Sequential convs{nullptr};

@@ -44,6 +44,60 @@ TEST(CrossEntropyMap, IgnoresVoidPixelsAndUnlabelledSamples) {
   expect_no_gradient_zero(cross_entropy_map(logits, labels, none(2)));
 }
 
+// The reference: ATen's upsampling, log-softmax and NLL, in double.
+torch::Tensor upsampled_reference(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& present) {
+  return cross_entropy_map(torch::upsample_bilinear2d(logits.to(torch::kDouble), {labels.size(1), labels.size(2)}, false),
+                           labels, present);
+}
+
+TEST(CrossEntropyUpsampled, MatchesUpsampleThenCrossEntropyWithGradients) {
+  torch::manual_seed(0);
+  // Integer and fractional scales, a class count that is not a multiple of 8, upsampling and downsampling.
+  const std::vector<std::array<int64_t, 5>> shapes = {{3, 19, 7, 9, 4}, {2, 150, 14, 14, 4}, {2, 5, 6, 10, 3}};
+  const std::vector<std::array<int64_t, 2>> outputs = {{30, 37}, {56, 56}, {4, 7}};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const auto [b, c, h, w, scale] = shapes[i];
+    const auto [out_h, out_w] = outputs[i];
+    const auto logits = (torch::randn({b, c, h, w}) * scale).requires_grad_();
+    auto labels = torch::randint(0, c, {b, out_h, out_w}, torch::kLong);
+    labels.masked_fill_(torch::rand({b, out_h, out_w}) < 0.3, 255);  // void pixels
+    labels[0].slice(0, 0, 2).fill_(255);                              // whole void rows
+    const auto present = torch::ones({b}, torch::kBool);
+    present[b - 1] = false;  // an unlabelled sample
+    const auto logits_double = logits.detach().to(torch::kDouble).requires_grad_();
+    const auto expected = upsampled_reference(logits_double, labels, present);
+    const auto fused = cross_entropy_upsampled(logits, labels, present);
+    EXPECT_NEAR(fused.item<double>(), expected.item<double>(), 1e-5 * expected.item<double>()) << i;
+    (fused * 3).backward();
+    (expected * 3).backward();
+    const double scale_of_grad = logits_double.grad().abs().max().item<double>();
+    EXPECT_GT(scale_of_grad, 0);
+    EXPECT_LE((logits.grad().to(torch::kDouble) - logits_double.grad()).abs().max().item<double>(), 1e-5 * scale_of_grad) << i;
+    EXPECT_EQ(logits.grad()[b - 1].abs().max().item<float>(), 0.0f) << "unlabelled sample got a gradient";
+  }
+}
+
+TEST(CrossEntropyUpsampled, NothingLabelledGivesZeroAndBadLabelsNameTheValue) {
+  const auto logits = torch::randn({2, 4, 3, 3}, torch::requires_grad());
+  expect_no_gradient_zero(cross_entropy_upsampled(logits, torch::full({2, 6, 6}, 255, torch::kLong), all(2)));
+  expect_no_gradient_zero(cross_entropy_upsampled(logits, torch::zeros({2, 6, 6}, torch::kLong), none(2)));
+  auto labels = torch::zeros({2, 6, 6}, torch::kLong);
+  labels[1][2][3] = 4;
+  try {
+    cross_entropy_upsampled(logits, labels, all(2));
+    ADD_FAILURE() << "label 4 of 4 classes accepted";
+  } catch (const must::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("label 4 is outside [0, 4)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CrossEntropyUpsampled, OtherTypesTakeTheReferencePath) {
+  const auto logits = torch::randn({1, 3, 2, 2}, torch::kDouble);
+  const auto labels = torch::randint(0, 3, {1, 5, 5}, torch::kLong);
+  EXPECT_NEAR(cross_entropy_upsampled(logits, labels, all(1)).item<double>(),
+              upsampled_reference(logits, labels, all(1)).item<double>(), 1e-12);
+}
+
 TEST(DepthL1, AveragesOverValidPixelsOnly) {
   const auto prediction = torch::tensor({1.0, 2.0, 3.0, 4.0}).view({1, 1, 2, 2});
   const auto target = torch::tensor({1.5, 0.0, 2.0, 4.0}).view({1, 1, 2, 2});  // 0 = invalid

@@ -119,6 +119,31 @@ TEST(MultiTaskModel, TargetsGiveNamedLossesThatTrain) {
   EXPECT_TRUE(model->backbone->body->named_parameters()["conv1.weight"].grad().defined());
 }
 
+// In training mode a forward with targets gives losses alone; the segmentation loss then reads the stride-4
+// logits (cross_entropy_upsampled) and must equal the loss of the full-resolution prediction.
+TEST(MultiTaskModel, TrainingGivesLossesOfThePredictions) {
+  torch::manual_seed(0);
+  MultiTaskModel model(deterministic_student_options());
+  model->train();
+  const auto images = torch::randn({2, 3, 40, 36});
+  auto targets = full_targets(2, 40, 36);
+  targets.tasks[Task::kSegmentation].values.slice(1, 0, 5).fill_(255);  // a void band
+  const ModelOutput with_targets = model->forward(images, &targets);
+  EXPECT_TRUE(with_targets.predictions.empty());
+  EXPECT_TRUE(with_targets.instances.empty());
+  const ModelOutput predictions = model->forward(images);  // training mode (batch statistics), no targets
+  for (Task task : {Task::kClassification, Task::kSegmentation, Task::kDepth, Task::kNormals}) {
+    HeadOptions head;
+    for (const auto& h : deterministic_student_options().heads) {
+      if (h.task == task) head = h;
+    }
+    const auto expected = (*losses::make_task_loss(task, head.loss))(predictions.predictions.at(task), targets.tasks.at(task));
+    ASSERT_EQ(expected.size(), 1u);
+    const double value = expected.begin()->second.item<double>();
+    EXPECT_NEAR(with_targets.losses.at(expected.begin()->first).item<double>(), value, 1e-5 * std::abs(value)) << task_name(task);
+  }
+}
+
 TEST(MultiTaskModel, AbsentTaskGivesNoLossTerm) {
   MultiTaskModel model(student_options());
   structures::Targets targets = full_targets(2, 32, 32);
