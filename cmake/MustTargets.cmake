@@ -26,6 +26,20 @@ function(must_add_module name)
   endif()
 endfunction()
 
+# must_cpu_kernel_sources(TARGET SOURCE ...): sources of TARGET that hold hand-written CPU kernels
+# (include/must/core/cpu_kernel.h). They build with OpenMP, since at::parallel_for is an OpenMP loop in Debian's
+# LibTorch and runs serially without -fopenmp, and without trapping math, which float maxima and clamps need to
+# vectorise (no FP exception is ever observed). Sums are not reassociated: kernels reduce into explicit partial
+# sums. -Wno-psabi: the kernels pass GCC vector types between inlined internal helpers, never across an ABI.
+# They skip the shared precompiled header, whose flags differ.
+find_package(OpenMP REQUIRED)
+function(must_cpu_kernel_sources target)
+  set_source_files_properties(${ARGN} TARGET_DIRECTORY ${target} PROPERTIES
+                              COMPILE_OPTIONS "-fno-trapping-math;-Wno-psabi;${OpenMP_CXX_FLAGS}"
+                              SKIP_PRECOMPILE_HEADERS ON)
+  target_link_libraries(${target} PRIVATE ${OpenMP_CXX_LIBRARIES})  # not the imported target: its -fopenmp would reach every source
+endfunction()
+
 # must_add_tool(NAME SOURCE DEPENDS ...): an executable in build/bin.
 function(must_add_tool name source)
   add_executable(${name} ${source})

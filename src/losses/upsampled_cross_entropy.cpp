@@ -13,6 +13,7 @@
 // The weights are ATen's for align_corners = false (UpSampleKernel.cpp), so the result equals
 // cross_entropy_map(upsample_bilinear2d(logits), ...) to float rounding.
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "must/core/check.h"
+#include "must/core/cpu_kernel.h"
 #include "must/losses/task_losses.h"
 
 namespace must::losses {
@@ -43,20 +45,9 @@ std::vector<Tap> bilinear_taps(int64_t input_size, int64_t output_size) {
   return taps;
 }
 
-// The loops below are written for the compiler to vectorise (contiguous, no branches, reductions into 8
-// partial sums); on x86-64 each kernel is also built for x86-64-v3 (AVX2, FMA) and picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MUST_VECTOR_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define MUST_VECTOR_KERNEL
-#endif
-#define MUST_INLINE inline __attribute__((always_inline))
-
-constexpr int kLanes = 8;
-
 // e^x for x <= 0: Cephes' expf (x = n ln 2 + r, |r| <= ln2 / 2, a degree-5 polynomial in r; ~1 ulp). Below -87
 // it gives ~1e-38 rather than 0, which is nothing beside a softmax's largest term, e^0.
-MUST_INLINE float exp_nonpositive(float x) {
+MUST_KERNEL_INLINE float exp_nonpositive(float x) {
   x = x < -87.0f ? -87.0f : x;
   const int32_t n = int32_t(x * 1.44269504088896341f - 0.5f);  // round to nearest, for x <= 0
   const float fn = float(n);
@@ -72,18 +63,18 @@ MUST_INLINE float exp_nonpositive(float x) {
 }
 
 // out = a * wa + b * wb, n values.
-MUST_INLINE void blend(float* out, const float* a, float wa, const float* b, float wb, int64_t n) {
+MUST_KERNEL_INLINE void blend(float* out, const float* a, float wa, const float* b, float wb, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] * wa + b[i] * wb;
 }
 
 // out += a * w, n values.
-MUST_INLINE void add_scaled(float* out, const float* a, float w, int64_t n) {
+MUST_KERNEL_INLINE void add_scaled(float* out, const float* a, float w, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] += a[i] * w;
 }
 
 // z = the pixel's logits (a blend of two columns of the row buffer); returns their maximum. z has room for C
 // rounded up to kLanes, the tail filled with -inf so that whole lanes can be reduced.
-MUST_INLINE float pixel_logits(float* z, const float* row, const Tap& column, int64_t channels) {
+MUST_KERNEL_INLINE float pixel_logits(float* z, const float* row, const Tap& column, int64_t channels) {
   blend(z, row + column.first * channels, column.first_weight, row + column.second * channels, column.second_weight,
         channels);
   float lane_max[kLanes];
@@ -98,7 +89,7 @@ MUST_INLINE float pixel_logits(float* z, const float* row, const Tap& column, in
 }
 
 // e = exp(z - shift) over the padded channels (the -inf tail adds ~1e-38 each); returns their sum.
-MUST_INLINE float exp_and_sum(float* e, const float* z, float shift, int64_t channels) {
+MUST_KERNEL_INLINE float exp_and_sum(float* e, const float* z, float shift, int64_t channels) {
   const int64_t padded = (channels + kLanes - 1) / kLanes * kLanes;
   for (int64_t c = 0; c < padded; ++c) e[c] = exp_nonpositive(z[c] - shift);
   float lane_sum[kLanes] = {};
@@ -134,7 +125,7 @@ bool row_has_labels(const int64_t* labels, int64_t width, int64_t ignore_index) 
 }
 
 // One image: writes each labelled pixel's log-sum-exp, returns the sum of its pixel losses.
-MUST_VECTOR_KERNEL double forward_image(const float* logits, const int64_t* labels, float* log_sum_exp,
+MUST_CPU_KERNEL double forward_image(const float* logits, const int64_t* labels, float* log_sum_exp,
                                         const Geometry& g, Scratch& s) {
   const int64_t row_size = g.in_width * g.channels;
   double total = 0;
@@ -158,7 +149,7 @@ MUST_VECTOR_KERNEL double forward_image(const float* logits, const int64_t* labe
 
 // One image: adds d loss / d logits (scaled by `scale`, the upstream gradient over the labelled count) to
 // `gradient` (NHWC, as the logits).
-MUST_VECTOR_KERNEL void backward_image(const float* logits, const int64_t* labels, const float* log_sum_exp,
+MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, const float* log_sum_exp,
                                        float scale, const Geometry& g, Scratch& s, float* gradient) {
   const int64_t row_size = g.in_width * g.channels;
   const int64_t c_count = g.channels;
@@ -197,6 +188,7 @@ class UpsampledCrossEntropy : public torch::autograd::Function<UpsampledCrossEnt
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& labels, int64_t ignore_index, int64_t labelled) {
+    RECORD_FUNCTION("must::cross_entropy_upsampled", std::vector<c10::IValue>({logits}));
     const torch::Tensor nhwc = logits.permute({0, 2, 3, 1}).contiguous();
     const torch::Tensor log_sum_exp = torch::zeros(labels.sizes(), logits.options());
     const auto rows = bilinear_taps(logits.size(2), labels.size(1));

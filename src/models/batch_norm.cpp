@@ -20,14 +20,21 @@ void BatchNorm2dImpl::freeze() {
   bias.set_requires_grad(false);
 }
 
-torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& input) {
-  const bool use_batch_statistics = is_training() && !options_.frozen();
-  if (use_batch_statistics) {
-    torch::NoGradGuard no_grad;
-    num_batches_tracked.add_(1);
+torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& input) { return normalize(input, /*relu=*/false); }
+
+torch::Tensor BatchNorm2dImpl::forward_relu(const torch::Tensor& input) { return normalize(input, /*relu=*/true); }
+
+torch::Tensor BatchNorm2dImpl::normalize(const torch::Tensor& input, bool relu) {
+  if (is_training() && !options_.frozen()) {
+    {
+      torch::NoGradGuard no_grad;
+      num_batches_tracked.add_(1);
+    }
+    return batch_norm_training(input, weight, bias, running_mean, running_var, options_.momentum(), options_.eps(), relu);
   }
-  return torch::batch_norm(input, weight, bias, running_mean, running_var, use_batch_statistics, options_.momentum(),
-                           options_.eps(), /*cudnn_enabled=*/true);
+  torch::Tensor out = torch::batch_norm(input, weight, bias, running_mean, running_var, /*training=*/false,
+                                        options_.momentum(), options_.eps(), /*cudnn_enabled=*/true);
+  return relu ? out.relu_() : out;
 }
 
 }  // namespace must::models

@@ -104,7 +104,11 @@ torch::Tensor DenseHeadImpl::low_resolution(const HeadInputs& inputs) {
     for (size_t i = 0; i + 1 < fused_.size(); ++i) x = fused_[i](x).relu_();
     return fused_.back()(x).to_dense();
   }
-  return predictor(convs->forward(inputs.dense));
+  torch::Tensor x = inputs.dense;
+  for (size_t i = 0; i + 2 < convs->size(); i += 3) {  // conv, batch norm, ReLU (fused with the batch norm)
+    x = convs[i + 1]->as<BatchNorm2d>()->forward_relu(convs[i]->as<nn::Conv2d>()->forward(x));
+  }
+  return predictor(x);
 }
 
 torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) { return finish(low_resolution(inputs), inputs.image_size); }

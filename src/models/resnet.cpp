@@ -92,9 +92,8 @@ torch::Tensor ResidualBlockImpl::forward_fused(const torch::Tensor& x) const {
 
 torch::Tensor ResidualBlockImpl::forward(torch::Tensor x) {
   if (fused_ && !is_training()) return forward_fused(x);
-  torch::Tensor out = bn1(conv1(x)).relu_();
-  out = bn2(conv2(out));
-  if (bottleneck_) out = bn3(conv3(out.relu_()));
+  torch::Tensor out = bn1->forward_relu(conv1(x));
+  out = bottleneck_ ? bn3(conv3(bn2->forward_relu(conv2(out)))) : bn2(conv2(out));
   out += downsample ? downsample->forward(x) : x;
   return out.relu_();
 }
@@ -155,7 +154,7 @@ structures::FeatureMap ResNetImpl::forward_features(torch::Tensor x) {
     x = (*fused_stem_)(x.contiguous().to_mkldnn()).relu_();
   } else {
     if (options_.channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    x = bn1(conv1(x)).relu_();
+    x = bn1->forward_relu(conv1(x));
   }
   x = torch::max_pool2d(x, 3, 2, 1);
   structures::FeatureMap features;
