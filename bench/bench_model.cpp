@@ -3,7 +3,7 @@
 // ../shared/bench/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
 // heads at 224x224, batch 8; plus the world's small model.
 //
-//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|all] [--channels-last] [--profile PREFIX]
+//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|resize|all] [--channels-last] [--profile PREFIX]
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -15,6 +15,7 @@
 #include "flop_counter.h"
 #include "must/core/memory.h"
 #include "must/losses/task_losses.h"
+#include "must/ops/resize.h"
 #include "must/models/multi_task_model.h"
 
 namespace {
@@ -141,6 +142,24 @@ void run_segmentation_loss(int iters) {
             << std::endl;
 }
 
+// The paper workload's segmentation prediction upsampled to the input, without autograd: 150 channels at 56x56
+// to 224x224, batch 8, by ATen's upsample_bilinear2d and by ops::resize_bilinear.
+void run_resize(int iters) {
+  torch::manual_seed(0);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({8, 150, 56, 56});
+  const auto milliseconds = [&](const auto& resize) {
+    for (int i = 0; i < 2; ++i) resize(x);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) resize(x);
+    return 1000 * seconds_since(start) / iters;
+  };
+  const double aten = milliseconds([](const torch::Tensor& t) { return torch::upsample_bilinear2d(t, {224, 224}, false); });
+  const double ours = milliseconds([](const torch::Tensor& t) { return must::ops::resize_bilinear(t, {224, 224}); });
+  std::cout << "bilinear resize (8 x 150 x 56x56 -> 224x224, " << at::get_num_threads()
+            << " threads): upsample_bilinear2d " << aten << " ms, ops::resize_bilinear " << ours << " ms" << std::endl;
+}
+
 void run(const Workload& w, int iters, const std::string& profile) {
   torch::manual_seed(0);
   MultiTaskModel model(w.model);
@@ -196,8 +215,8 @@ int main(int argc, char** argv) {
   bool channels_last = false;
   cli.add_option("--threads", threads, "intra-op threads")->capture_default_str();
   cli.add_option("--iters", iters, "timed iterations after 2 warm-up ones")->capture_default_str();
-  cli.add_option("--which", which, "paper, world, detection, segmentation_loss or all (paper and world)")
-      ->check(CLI::IsMember({"paper", "world", "detection", "segmentation_loss", "all"}));
+  cli.add_option("--which", which, "paper, world, detection, segmentation_loss, resize or all (paper and world)")
+      ->check(CLI::IsMember({"paper", "world", "detection", "segmentation_loss", "resize", "all"}));
   cli.add_flag("--channels-last", channels_last, "NHWC weights and activations");
   std::string profile;
   cli.add_option("--profile", profile, "also write traces of one training step and one fused inference pass to PROFILE.<workload>[.inference].json");
@@ -210,5 +229,6 @@ int main(int argc, char** argv) {
   if (which == "all" || which == "world") run(world_workload(channels_last), iters, profile);
   if (which == "detection") run_detection(iters);
   if (which == "segmentation_loss") run_segmentation_loss(iters);
+  if (which == "resize") run_resize(iters);
   return 0;
 }

@@ -27,24 +27,6 @@
 namespace must::losses {
 namespace {
 
-// One output index's two source indices and their weights (ATen's linear interpolation, align_corners = false).
-struct Tap {
-  int64_t first, second;
-  float first_weight, second_weight;
-};
-
-std::vector<Tap> bilinear_taps(int64_t input_size, int64_t output_size) {
-  const float scale = float(input_size) / float(output_size);
-  std::vector<Tap> taps(static_cast<size_t>(output_size));
-  for (int64_t i = 0; i < output_size; ++i) {
-    const float source = std::max(scale * (float(i) + 0.5f) - 0.5f, 0.0f);
-    const int64_t first = std::min(int64_t(source), input_size - 1);
-    const float lambda = std::min(std::max(source - float(first), 0.0f), 1.0f);
-    taps[size_t(i)] = {first, first + (first < input_size - 1 ? 1 : 0), 1.0f - lambda, lambda};
-  }
-  return taps;
-}
-
 // e^x for x <= 0: Cephes' expf (x = n ln 2 + r, |r| <= ln2 / 2, a degree-5 polynomial in r; ~1 ulp). Below -87
 // it gives ~1e-38 rather than 0, which is nothing beside a softmax's largest term, e^0.
 MUST_KERNEL_INLINE float exp_nonpositive(float x) {
@@ -74,7 +56,7 @@ MUST_KERNEL_INLINE void add_scaled(float* out, const float* a, float w, int64_t 
 
 // z = the pixel's logits (a blend of two columns of the row buffer); returns their maximum. z has room for C
 // rounded up to kLanes, the tail filled with -inf so that whole lanes can be reduced.
-MUST_KERNEL_INLINE float pixel_logits(float* z, const float* row, const Tap& column, int64_t channels) {
+MUST_KERNEL_INLINE float pixel_logits(float* z, const float* row, const LinearTap& column, int64_t channels) {
   blend(z, row + column.first * channels, column.first_weight, row + column.second * channels, column.second_weight,
         channels);
   float lane_max[kLanes];
@@ -103,8 +85,8 @@ MUST_KERNEL_INLINE float exp_and_sum(float* e, const float* z, float shift, int6
 
 struct Geometry {
   int64_t channels, in_height, in_width, out_height, out_width;
-  const Tap* rows;
-  const Tap* columns;
+  const LinearTap* rows;
+  const LinearTap* columns;
   int64_t ignore_index;
 };
 
@@ -132,7 +114,7 @@ MUST_CPU_KERNEL double forward_image(const float* logits, const int64_t* labels,
   for (int64_t y = 0; y < g.out_height; ++y) {
     const int64_t* row_labels = labels + y * g.out_width;
     if (!row_has_labels(row_labels, g.out_width, g.ignore_index)) continue;
-    const Tap& r = g.rows[y];
+    const LinearTap& r = g.rows[y];
     blend(s.row.data(), logits + r.first * row_size, r.first_weight, logits + r.second * row_size, r.second_weight,
           row_size);
     for (int64_t x = 0; x < g.out_width; ++x) {
@@ -156,14 +138,14 @@ MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, 
   for (int64_t y = 0; y < g.out_height; ++y) {
     const int64_t* row_labels = labels + y * g.out_width;
     if (!row_has_labels(row_labels, g.out_width, g.ignore_index)) continue;
-    const Tap& r = g.rows[y];
+    const LinearTap& r = g.rows[y];
     blend(s.row.data(), logits + r.first * row_size, r.first_weight, logits + r.second * row_size, r.second_weight,
           row_size);
     std::fill(s.row_gradient.begin(), s.row_gradient.end(), 0.0f);
     for (int64_t x = 0; x < g.out_width; ++x) {
       const int64_t label = row_labels[x];
       if (label == g.ignore_index) continue;
-      const Tap& column = g.columns[x];
+      const LinearTap& column = g.columns[x];
       pixel_logits(s.z.data(), s.row.data(), column, c_count);
       exp_and_sum(s.e.data(), s.z.data(), log_sum_exp[y * g.out_width + x], c_count);  // e = softmax(z)
       for (int64_t c = 0; c < c_count; ++c) s.e[size_t(c)] *= scale;
@@ -176,8 +158,8 @@ MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, 
   }
 }
 
-Geometry geometry(const torch::Tensor& logits_nhwc, const torch::Tensor& labels, const std::vector<Tap>& rows,
-                  const std::vector<Tap>& columns, int64_t ignore_index) {
+Geometry geometry(const torch::Tensor& logits_nhwc, const torch::Tensor& labels, const std::vector<LinearTap>& rows,
+                  const std::vector<LinearTap>& columns, int64_t ignore_index) {
   return {logits_nhwc.size(3), logits_nhwc.size(1), logits_nhwc.size(2), labels.size(1), labels.size(2),
           rows.data(), columns.data(), ignore_index};
 }
@@ -191,8 +173,8 @@ class UpsampledCrossEntropy : public torch::autograd::Function<UpsampledCrossEnt
     RECORD_FUNCTION("must::cross_entropy_upsampled", std::vector<c10::IValue>({logits}));
     const torch::Tensor nhwc = logits.permute({0, 2, 3, 1}).contiguous();
     const torch::Tensor log_sum_exp = torch::zeros(labels.sizes(), logits.options());
-    const auto rows = bilinear_taps(logits.size(2), labels.size(1));
-    const auto columns = bilinear_taps(logits.size(3), labels.size(2));
+    const auto rows = linear_taps(logits.size(2), labels.size(1));
+    const auto columns = linear_taps(logits.size(3), labels.size(2));
     const Geometry g = geometry(nhwc, labels, rows, columns, ignore_index);
     std::vector<double> per_image(size_t(logits.size(0)), 0.0);
     at::parallel_for(0, logits.size(0), 1, [&](int64_t begin, int64_t end) {
@@ -215,8 +197,8 @@ class UpsampledCrossEntropy : public torch::autograd::Function<UpsampledCrossEnt
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &nhwc = saved[0], &labels = saved[1], &log_sum_exp = saved[2];
     const float scale = grad_outputs[0].item<float>() / float(ctx->saved_data["labelled"].toInt());
-    const auto rows = bilinear_taps(nhwc.size(1), labels.size(1));
-    const auto columns = bilinear_taps(nhwc.size(2), labels.size(2));
+    const auto rows = linear_taps(nhwc.size(1), labels.size(1));
+    const auto columns = linear_taps(nhwc.size(2), labels.size(2));
     const Geometry g = geometry(nhwc, labels, rows, columns, ctx->saved_data["ignore_index"].toInt());
     torch::Tensor gradient = torch::zeros_like(nhwc);
     at::parallel_for(0, nhwc.size(0), 1, [&](int64_t begin, int64_t end) {

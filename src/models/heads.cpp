@@ -5,6 +5,7 @@
 #include "must/core/check.h"
 #include "must/models/batch_norm.h"
 #include "must/models/detection_head.h"
+#include "must/ops/resize.h"
 
 namespace must::models {
 namespace {
@@ -20,11 +21,6 @@ int64_t outputs_of(const HeadOptions& options) {
     MUST_THROW(ConfigError, "the ", task_name(options.task), " head needs num_outputs (the number of classes)");
   }
   return n;
-}
-
-torch::Tensor resize_bilinear(const torch::Tensor& x, const std::vector<int64_t>& size) {
-  if (x.size(-2) == size[0] && x.size(-1) == size[1]) return x;
-  return F::interpolate(x, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
 }
 
 HeadInput head_input(Task task) {
@@ -124,7 +120,7 @@ losses::LossDict DenseHeadImpl::training_losses(const HeadInputs& inputs, const 
 }
 
 torch::Tensor DenseHeadImpl::finish(const torch::Tensor& low_resolution, const std::vector<int64_t>& size) const {
-  torch::Tensor out = resize_bilinear(low_resolution, size);
+  torch::Tensor out = ops::resize_bilinear(low_resolution, size);
   switch (activation_) {
     case DenseActivation::kNone: return out;
     case DenseActivation::kSoftplus: return F::softplus(out);
@@ -150,7 +146,8 @@ torch::Tensor DenseTrunkImpl::forward(const structures::FeatureMap& pyramid) {
   const std::vector<int64_t> size = {finest.size(2), finest.size(3)};
   torch::Tensor fused = finest;
   for (size_t i = 1; i < options_.levels.size(); ++i) {
-    fused = fused + resize_bilinear(pyramid.at(options_.levels[i].name), size);
+    const torch::Tensor level = ops::resize_bilinear(pyramid.at(options_.levels[i].name), size);
+    fused = i == 1 ? finest + level : fused.add_(level);  // the first sum is a new tensor; the rest add into it
   }
   return reduce(fused);
 }

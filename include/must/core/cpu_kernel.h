@@ -6,6 +6,10 @@
 // reduce into kLanes partial sums.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define MUST_CPU_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -16,5 +20,26 @@
 #define MUST_KERNEL_INLINE inline __attribute__((always_inline))
 
 namespace must {
+
 constexpr int kLanes = 8;  // partial sums per reduction: one AVX2 register of floats
+
+// Linear interpolation along one axis as ATen computes it for align_corners = false and a given output size
+// (UpSampleKernel.cpp): output index i reads input indices `first` and `second` with these weights.
+struct LinearTap {
+  int64_t first, second;
+  float first_weight, second_weight;
+};
+
+inline std::vector<LinearTap> linear_taps(int64_t input_size, int64_t output_size) {
+  const float scale = float(input_size) / float(output_size);
+  std::vector<LinearTap> taps(static_cast<size_t>(output_size));
+  for (int64_t i = 0; i < output_size; ++i) {
+    const float source = std::max(scale * (float(i) + 0.5f) - 0.5f, 0.0f);
+    const int64_t first = std::min(int64_t(source), input_size - 1);
+    const float lambda = std::min(std::max(source - float(first), 0.0f), 1.0f);
+    taps[size_t(i)] = {first, first + (first < input_size - 1 ? 1 : 0), 1.0f - lambda, lambda};
+  }
+  return taps;
 }
+
+}  // namespace must

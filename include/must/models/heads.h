@@ -154,7 +154,4 @@ HeadRegistry& head_registry();
 // a classifier is given neither.
 int64_t outputs_of(const HeadOptions& options);
 
-// Bilinear resize of [B, C, h, w] to `size` (align_corners = false, as torchvision and the peer).
-torch::Tensor resize_bilinear(const torch::Tensor& x, const std::vector<int64_t>& size);
-
 }  // namespace must::models

@@ -5,6 +5,7 @@
 #include "must/ops/anchor_generator.h"
 #include "must/ops/boxes.h"
 #include "must/ops/nms.h"
+#include "must/ops/resize.h"
 #include "must/ops/roi_align.h"
 #include "parity.h"
 
@@ -110,6 +111,36 @@ TEST_F(OpsParity, MultiScaleRoiAlignMatchesTorchvision) {
     test::expect_close(grad.defined() ? grad : torch::zeros_like(features[size_t(level - 2)]),
                        at("ms.grad.p" + std::to_string(level)), 0, "gradient p" + std::to_string(level), 1e-5);
   }
+}
+
+}  // namespace
+}  // namespace must::ops
+
+namespace must::ops {
+namespace {
+
+// Without autograd our kernel runs; it must give ATen's upsample_bilinear2d (align_corners = false).
+TEST(ResizeBilinear, MatchesATenUpAndDown) {
+  torch::manual_seed(0);
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> cases = {
+      {{2, 3, 7, 9}, {30, 37}}, {{1, 150, 14, 14}, {56, 56}}, {{2, 4, 20, 16}, {7, 5}}, {{1, 1, 1, 1}, {3, 4}}};
+  for (const auto& [shape, size] : cases) {
+    const auto x = torch::randn(shape);
+    const auto expected = torch::upsample_bilinear2d(x, size, false);
+    torch::NoGradGuard no_grad;
+    const auto ours = resize_bilinear(x, size);
+    EXPECT_EQ(ours.sizes(), expected.sizes());
+    EXPECT_LE((ours - expected).abs().max().item<double>(), 1e-5 * expected.abs().max().item<double>()) << shape;
+  }
+}
+
+TEST(ResizeBilinear, KeepsAutogradAndSameSizeInput) {
+  const auto x = torch::randn({1, 2, 3, 3}, torch::requires_grad());
+  const auto y = resize_bilinear(x, {6, 6});
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  EXPECT_NEAR(x.grad().sum().item<double>(), 72.0, 1e-4);  // each output spreads weight 1 over its sources
+  EXPECT_TRUE(resize_bilinear(x, {3, 3}).is_same(x));
 }
 
 }  // namespace
