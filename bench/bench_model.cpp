@@ -3,7 +3,8 @@
 // ../shared/bench/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
 // heads at 224x224, batch 8; plus the world's small model.
 //
-//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|resize|all] [--channels-last] [--profile PREFIX]
+//   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|resize|all]
+//                    [--channels-last] [--profile PREFIX]
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -154,7 +155,8 @@ void run_resize(int iters) {
     for (int i = 0; i < iters; ++i) resize(x);
     return 1000 * seconds_since(start) / iters;
   };
-  const double aten = milliseconds([](const torch::Tensor& t) { return torch::upsample_bilinear2d(t, {224, 224}, false); });
+  const double aten =
+      milliseconds([](const torch::Tensor& t) { return torch::upsample_bilinear2d(t, {224, 224}, false); });
   const double ours = milliseconds([](const torch::Tensor& t) { return must::ops::resize_bilinear(t, {224, 224}); });
   std::cout << "bilinear resize (8 x 150 x 56x56 -> 224x224, " << at::get_num_threads()
             << " threads): upsample_bilinear2d " << aten << " ms, ops::resize_bilinear " << ours << " ms" << std::endl;

@@ -93,7 +93,8 @@ struct Geometry {
 // Scratch of one thread: a blended row (in_width x C), its gradient, and one pixel's padded logits and exps.
 struct Scratch {
   explicit Scratch(const Geometry& g)
-      : row(size_t(g.in_width * g.channels)), row_gradient(size_t(g.in_width * g.channels)),
+      : row(size_t(g.in_width * g.channels)),
+        row_gradient(size_t(g.in_width * g.channels)),
         z(size_t((g.channels + kLanes - 1) / kLanes * kLanes), -std::numeric_limits<float>::infinity()),
         e(z.size()) {}
   std::vector<float> row, row_gradient, z, e;
@@ -106,17 +107,23 @@ bool row_has_labels(const int64_t* labels, int64_t width, int64_t ignore_index) 
   return false;
 }
 
-// One image: writes each labelled pixel's log-sum-exp, returns the sum of its pixel losses.
-MUST_CPU_KERNEL double forward_image(const float* logits, const int64_t* labels, float* log_sum_exp,
-                                        const Geometry& g, Scratch& s) {
+// Blends output row's two source rows into s.row; false (and nothing done) when none of its pixels is labelled.
+MUST_KERNEL_INLINE bool blend_source_rows(const float* logits, const int64_t* row_labels, const LinearTap& r,
+                                          const Geometry& g, Scratch& s) {
+  if (!row_has_labels(row_labels, g.out_width, g.ignore_index)) return false;
   const int64_t row_size = g.in_width * g.channels;
+  blend(s.row.data(), logits + r.first * row_size, r.first_weight, logits + r.second * row_size, r.second_weight,
+        row_size);
+  return true;
+}
+
+// One image: writes each labelled pixel's log-sum-exp, returns the sum of its pixel losses.
+MUST_CPU_KERNEL double forward_image(const float* logits, const int64_t* labels, float* log_sum_exp, const Geometry& g,
+                                     Scratch& s) {
   double total = 0;
   for (int64_t y = 0; y < g.out_height; ++y) {
     const int64_t* row_labels = labels + y * g.out_width;
-    if (!row_has_labels(row_labels, g.out_width, g.ignore_index)) continue;
-    const LinearTap& r = g.rows[y];
-    blend(s.row.data(), logits + r.first * row_size, r.first_weight, logits + r.second * row_size, r.second_weight,
-          row_size);
+    if (!blend_source_rows(logits, row_labels, g.rows[y], g, s)) continue;
     for (int64_t x = 0; x < g.out_width; ++x) {
       const int64_t label = row_labels[x];
       if (label == g.ignore_index) continue;
@@ -131,16 +138,14 @@ MUST_CPU_KERNEL double forward_image(const float* logits, const int64_t* labels,
 
 // One image: adds d loss / d logits (scaled by `scale`, the upstream gradient over the labelled count) to
 // `gradient` (NHWC, as the logits).
-MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, const float* log_sum_exp,
-                                       float scale, const Geometry& g, Scratch& s, float* gradient) {
+MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, const float* log_sum_exp, float scale,
+                                    const Geometry& g, Scratch& s, float* gradient) {
   const int64_t row_size = g.in_width * g.channels;
   const int64_t c_count = g.channels;
   for (int64_t y = 0; y < g.out_height; ++y) {
     const int64_t* row_labels = labels + y * g.out_width;
-    if (!row_has_labels(row_labels, g.out_width, g.ignore_index)) continue;
     const LinearTap& r = g.rows[y];
-    blend(s.row.data(), logits + r.first * row_size, r.first_weight, logits + r.second * row_size, r.second_weight,
-          row_size);
+    if (!blend_source_rows(logits, row_labels, r, g, s)) continue;
     std::fill(s.row_gradient.begin(), s.row_gradient.end(), 0.0f);
     for (int64_t x = 0; x < g.out_width; ++x) {
       const int64_t label = row_labels[x];
@@ -160,8 +165,8 @@ MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, 
 
 Geometry geometry(const torch::Tensor& logits_nhwc, const torch::Tensor& labels, const std::vector<LinearTap>& rows,
                   const std::vector<LinearTap>& columns, int64_t ignore_index) {
-  return {logits_nhwc.size(3), logits_nhwc.size(1), logits_nhwc.size(2), labels.size(1), labels.size(2),
-          rows.data(), columns.data(), ignore_index};
+  return {logits_nhwc.size(3), logits_nhwc.size(1), logits_nhwc.size(2), labels.size(1),
+          labels.size(2),      rows.data(),         columns.data(),      ignore_index};
 }
 
 // logits [B, C, h, w] float (CPU), labels [B, H, W] long with ignore_index where unlabelled; labelled = the count
@@ -219,8 +224,8 @@ torch::Tensor cross_entropy_upsampled(const torch::Tensor& logits, const torch::
   MUST_CHECK(logits.dim() == 4 && labels.dim() == 3 && logits.size(0) == labels.size(0),
              "segmentation: logits [B, C, h, w] and labels [B, H, W] expected, got ", logits.sizes(), " and ",
              labels.sizes());
-  MUST_CHECK(present.dim() == 1 && present.size(0) == labels.size(0), "presence should be [", labels.size(0),
-             "], got ", present.sizes());
+  MUST_CHECK(present.dim() == 1 && present.size(0) == labels.size(0), "presence should be [", labels.size(0), "], got ",
+             present.sizes());
   if (!logits.device().is_cpu() || logits.scalar_type() != torch::kFloat) {  // ATen's ops, full resolution
     const torch::Tensor upsampled = torch::upsample_bilinear2d(logits, {labels.size(1), labels.size(2)}, false);
     return cross_entropy_map(upsampled, labels, present, ignore_index);

@@ -76,8 +76,9 @@ MUST_CPU_KERNEL void normalize_plane(const float* x, float* y, int64_t n, float 
 
 // The two sums of one channel over the batch: `planes` planes of n values, `stride` apart. g is the output
 // gradient where the ReLU passed it (x a + b > 0).
-MUST_CPU_KERNEL void gradient_sums(const float* x, const float* grad, int64_t planes, int64_t stride, int64_t n, float a,
-                                   float b, float mean, bool relu, double& grad_sum, double& grad_centred_sum) {
+MUST_CPU_KERNEL void gradient_sums(const float* x, const float* grad, int64_t planes, int64_t stride, int64_t n,
+                                   float a, float b, float mean, bool relu, double& grad_sum,
+                                   double& grad_centred_sum) {
   const int64_t whole = n / kLanes * kLanes;
   for (int64_t p = 0; p < planes; ++p) {
     const float* xs = x + p * stride;
@@ -173,7 +174,8 @@ class BatchNormTraining : public torch::autograd::Function<BatchNormTraining> {
     const double count = double(batch * plane);
     const float *xp = x.data_ptr<float>(), *gp = grad.data_ptr<float>(), *mp = mean.data_ptr<float>();
     const float *ip = invstd.data_ptr<float>(), *ap = a.data_ptr<float>(), *bp = b.data_ptr<float>();
-    torch::Tensor grad_weight = torch::empty({channels}, x.options()), grad_bias = torch::empty({channels}, x.options());
+    torch::Tensor grad_weight = torch::empty({channels}, x.options()),
+                  grad_bias = torch::empty({channels}, x.options());
     torch::Tensor k1 = torch::empty({channels}, x.options()), k0 = torch::empty({channels}, x.options());
     float *gwp = grad_weight.data_ptr<float>(), *gbp = grad_bias.data_ptr<float>();
     float *k1p = k1.data_ptr<float>(), *k0p = k0.data_ptr<float>();
@@ -196,11 +198,12 @@ class BatchNormTraining : public torch::autograd::Function<BatchNormTraining> {
     at::parallel_for(0, batch * channels, 1, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
         const int64_t c = p % channels;
-        input_gradient_plane(xp + p * plane, gp + p * plane, gip + p * plane, plane, ap[c], bp[c], k1p[c], k0p[c], relu);
+        input_gradient_plane(xp + p * plane, gp + p * plane, gip + p * plane, plane, ap[c], bp[c], k1p[c], k0p[c],
+                             relu);
       }
     });
-    return {grad_input, grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    return {grad_input,      grad_weight,     grad_bias,       torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -209,9 +212,10 @@ class BatchNormTraining : public torch::autograd::Function<BatchNormTraining> {
 torch::Tensor batch_norm_training(const torch::Tensor& input, const torch::Tensor& weight, const torch::Tensor& bias,
                                   const torch::Tensor& running_mean, const torch::Tensor& running_var, double momentum,
                                   double eps, bool relu) {
-  const bool fused = input.device().is_cpu() && input.scalar_type() == torch::kFloat && input.dim() >= 2 &&
-                     weight.defined() && bias.defined() && weight.scalar_type() == torch::kFloat &&
-                     !(input.dim() == 4 && input.is_contiguous(torch::MemoryFormat::ChannelsLast) && !input.is_contiguous());
+  const bool fused =
+      input.device().is_cpu() && input.scalar_type() == torch::kFloat && input.dim() >= 2 && weight.defined() &&
+      bias.defined() && weight.scalar_type() == torch::kFloat &&
+      !(input.dim() == 4 && input.is_contiguous(torch::MemoryFormat::ChannelsLast) && !input.is_contiguous());
   if (!fused) {  // ATen's: other devices, types and channels-last input
     torch::Tensor out = torch::batch_norm(input, weight, bias, running_mean, running_var, /*training=*/true, momentum,
                                           eps, /*cudnn_enabled=*/true);

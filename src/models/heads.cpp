@@ -107,7 +107,9 @@ torch::Tensor DenseHeadImpl::low_resolution(const HeadInputs& inputs) {
   return predictor(x);
 }
 
-torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) { return finish(low_resolution(inputs), inputs.image_size); }
+torch::Tensor DenseHeadImpl::predict(const HeadInputs& inputs) {
+  return finish(low_resolution(inputs), inputs.image_size);
+}
 
 losses::LossDict DenseHeadImpl::training_losses(const HeadInputs& inputs, const structures::TaskTargets& targets) {
   MUST_CHECK(targets.values.dim() >= 3 && targets.values.size(-2) == inputs.image_size[0] &&

@@ -1,7 +1,7 @@
 // Bilinear resize without autograd (resize.h).
 //
 // Why: the 150-class segmentation logits of a batch of 8, upsampled from 56x56 to 224x224, took ATen's
-// upsample_bilinear2d 89 ms (of a 2.5 s ResNet-50-FPN inference batch, 2 cores); this kernel takes 31 ms
+// upsample_bilinear2d 75-89 ms (of a 2.5 s ResNet-50-FPN inference batch, 2 cores); this kernel takes 29-31 ms
 // (must_bench_model --which resize).
 //
 // How: per plane, each input row is first resized along x; each output row is then a blend of two of those

@@ -57,7 +57,7 @@ torch::Tensor cross_entropy_map(const torch::Tensor& logits, const torch::Tensor
                                 int64_t ignore_index = 255);
 // cross_entropy_map(bilinear upsampling of `logits` [B, C, h, w] to the labels' [H, W], labels, ...), computed
 // on CPU without forming the upsampled logits: forward + backward for 150 classes, batch 8, 56x56 -> 224x224
-// take 0.16 s instead of ATen's 0.49 s on 2 cores (must_bench_model --which segmentation_loss; ATen's ops cost
+// take 0.16 s instead of ATen's 0.49-0.55 s on 2 cores (must_bench_model --which segmentation_loss; ATen's ops cost
 // 0.74 s inside a ResNet-50-FPN training step). Float on CPU only; other devices and
 // types take ATen's upsample + cross_entropy_map. Throws must::Error for a label outside [0, C) that is not
 // `ignore_index`.

@@ -122,7 +122,8 @@ class DenseHeadImpl final : public TensorHeadImpl {
 
  private:
   torch::Tensor low_resolution(const HeadInputs& inputs);  // the predictor's output, at the dense trunk's stride
-  torch::Tensor finish(const torch::Tensor& low_resolution, const std::vector<int64_t>& size) const;  // upsample, activate
+  // Upsampled to `size`, then the activation.
+  torch::Tensor finish(const torch::Tensor& low_resolution, const std::vector<int64_t>& size) const;
 
   DenseActivation activation_;
   std::vector<FusedConv2d> fused_;  // conv + BN blocks, then the predictor; empty when not fused

@@ -45,9 +45,10 @@ TEST(CrossEntropyMap, IgnoresVoidPixelsAndUnlabelledSamples) {
 }
 
 // The reference: ATen's upsampling, log-softmax and NLL, in double.
-torch::Tensor upsampled_reference(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& present) {
-  return cross_entropy_map(torch::upsample_bilinear2d(logits.to(torch::kDouble), {labels.size(1), labels.size(2)}, false),
-                           labels, present);
+torch::Tensor upsampled_reference(const torch::Tensor& logits, const torch::Tensor& labels,
+                                  const torch::Tensor& present) {
+  const std::vector<int64_t> size = {labels.size(1), labels.size(2)};
+  return cross_entropy_map(torch::upsample_bilinear2d(logits.to(torch::kDouble), size, false), labels, present);
 }
 
 TEST(CrossEntropyUpsampled, MatchesUpsampleThenCrossEntropyWithGradients) {
@@ -72,7 +73,9 @@ TEST(CrossEntropyUpsampled, MatchesUpsampleThenCrossEntropyWithGradients) {
     (expected * 3).backward();
     const double scale_of_grad = logits_double.grad().abs().max().item<double>();
     EXPECT_GT(scale_of_grad, 0);
-    EXPECT_LE((logits.grad().to(torch::kDouble) - logits_double.grad()).abs().max().item<double>(), 1e-5 * scale_of_grad) << i;
+    EXPECT_LE((logits.grad().to(torch::kDouble) - logits_double.grad()).abs().max().item<double>(),
+              1e-5 * scale_of_grad)
+        << i;
     EXPECT_EQ(logits.grad()[b - 1].abs().max().item<float>(), 0.0f) << "unlabelled sample got a gradient";
   }
 }

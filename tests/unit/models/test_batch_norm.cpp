@@ -1,7 +1,7 @@
-#include "must/models/batch_norm.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include "must/models/batch_norm.h"
 
 namespace must::models {
 namespace {
@@ -16,7 +16,8 @@ TEST(BatchNormTraining, MatchesATenWithAndWithoutRelu) {
   for (bool relu : {false, true}) {
     // A plane size that is not a multiple of 8, and channels whose mean is 100x their spread.
     const auto offset = torch::tensor({0.0f, 300.0f, -2.0f, 0.5f, 1000.0f}).view({1, 5, 1, 1});
-    const auto input = (torch::randn({3, 5, 7, 9}) * torch::tensor({1.0f, 3.0f, 0.1f, 2.0f, 10.0f}).view({1, 5, 1, 1}) + offset);
+    const auto input =
+        (torch::randn({3, 5, 7, 9}) * torch::tensor({1.0f, 3.0f, 0.1f, 2.0f, 10.0f}).view({1, 5, 1, 1}) + offset);
     const auto weight = torch::rand({5}) + 0.5, bias = torch::randn({5});
     const auto upstream = torch::randn({3, 5, 7, 9});
 
@@ -55,16 +56,16 @@ TEST(BatchNormTraining, ModuleUsesBatchStatisticsInTrainingAndRunningOnesInEval)
   EXPECT_EQ(norm->num_batches_tracked.item<int64_t>(), 1);
   norm->eval();
   const auto evaluated = norm->forward(x);
-  const auto expected = torch::batch_norm(x, norm->weight, norm->bias, norm->running_mean, norm->running_var, false,
-                                          0.1, 1e-5, false);
+  const auto expected =
+      torch::batch_norm(x, norm->weight, norm->bias, norm->running_mean, norm->running_var, false, 0.1, 1e-5, false);
   EXPECT_TRUE(torch::allclose(evaluated, expected));
   EXPECT_EQ(norm->num_batches_tracked.item<int64_t>(), 1);
 }
 
 TEST(BatchNormTraining, OneValuePerChannelIsAnError) {
-  EXPECT_THROW(batch_norm_training(torch::randn({1, 3, 1, 1}), torch::ones({3}), torch::zeros({3}), {}, {}, 0.1, 1e-5,
-                                   false),
-               std::exception);
+  EXPECT_THROW(
+      batch_norm_training(torch::randn({1, 3, 1, 1}), torch::ones({3}), torch::zeros({3}), {}, {}, 0.1, 1e-5, false),
+      std::exception);
 }
 
 }  // namespace

@@ -137,10 +137,12 @@ TEST(MultiTaskModel, TrainingGivesLossesOfThePredictions) {
     for (const auto& h : deterministic_student_options().heads) {
       if (h.task == task) head = h;
     }
-    const auto expected = (*losses::make_task_loss(task, head.loss))(predictions.predictions.at(task), targets.tasks.at(task));
+    const auto loss = losses::make_task_loss(task, head.loss);
+    const auto expected = (*loss)(predictions.predictions.at(task), targets.tasks.at(task));
     ASSERT_EQ(expected.size(), 1u);
     const double value = expected.begin()->second.item<double>();
-    EXPECT_NEAR(with_targets.losses.at(expected.begin()->first).item<double>(), value, 1e-5 * std::abs(value)) << task_name(task);
+    EXPECT_NEAR(with_targets.losses.at(expected.begin()->first).item<double>(), value, 1e-5 * std::abs(value))
+        << task_name(task);
   }
 }
 
