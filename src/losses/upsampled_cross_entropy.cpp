@@ -14,7 +14,9 @@
 // cross_entropy_map(upsample_bilinear2d(logits), ...) to float rounding.
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/generated/variable_factories.h>
 
 #include <cmath>
 #include <limits>

@@ -10,11 +10,13 @@
 // kept). Both with float partial sums per plane, accumulated in double per channel.
 //
 // Statistics are those of ATen: biased variance to normalise, unbiased into running_var; sums are taken about
-// a shift (the channel's first value), which keeps the one-pass variance exact to float rounding when the
+// a shift (the channel's first value), which keeps the one-pass variance accurate (tested) when the
 // mean is large against the spread.
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/generated/variable_factories.h>
 
 #include <vector>
 

@@ -11,7 +11,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include "must/core/check.h"
 #include "must/core/cpu_kernel.h"

@@ -28,8 +28,10 @@ struct MultiTaskModelOptions {
 };
 
 struct ModelOutput {
+  // Predictions come in eval mode, or in training mode without targets; in training mode with targets a head
+  // returns its losses alone (heads.h).
   std::map<Task, torch::Tensor> predictions;                       // tensor heads
-  std::map<Task, std::vector<structures::Instances>> instances;  // detection, per image (inference)
+  std::map<Task, std::vector<structures::Instances>> instances;  // detection, per image
   losses::LossDict losses;  // every head's terms, when targets were given for its task
 };
 
