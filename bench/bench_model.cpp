@@ -119,6 +119,15 @@ void run_detection(int iters) {
   std::cout << "must_detection_train[fasterrcnn_resnet50_fpn_512]: " << train << " images/s" << std::endl;
 }
 
+// Milliseconds per call of `call` over `iters` calls after 2 warm-up ones.
+template <class Call>
+double milliseconds_per_call(int iters, const Call& call) {
+  for (int i = 0; i < 2; ++i) call();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) call();
+  return 1000 * seconds_since(start) / iters;
+}
+
 // The paper workload's segmentation loss alone, forward + backward: 150-class logits at 56x56 upsampled to
 // 224x224 (batch 8) then cross-entropy, as ATen's ops in turn and as losses::cross_entropy_upsampled.
 void run_segmentation_loss(int iters) {
@@ -126,18 +135,11 @@ void run_segmentation_loss(int iters) {
   const auto logits = torch::randn({8, 150, 56, 56}).requires_grad_();
   const auto labels = torch::randint(0, 150, {8, 224, 224}, torch::kLong);
   const auto present = torch::ones({8}, torch::kBool);
-  const auto milliseconds = [&](const auto& loss_of) {
-    for (int i = 0; i < 2; ++i) loss_of(logits).backward();
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; ++i) loss_of(logits).backward();
-    return 1000 * seconds_since(start) / iters;
-  };
-  const double aten = milliseconds([&](const torch::Tensor& l) {
-    return must::losses::cross_entropy_map(torch::upsample_bilinear2d(l, {224, 224}, false), labels, present);
+  const double aten = milliseconds_per_call(iters, [&] {
+    must::losses::cross_entropy_map(torch::upsample_bilinear2d(logits, {224, 224}, false), labels, present).backward();
   });
-  const double fused = milliseconds([&](const torch::Tensor& l) {
-    return must::losses::cross_entropy_upsampled(l, labels, present);
-  });
+  const double fused = milliseconds_per_call(
+      iters, [&] { must::losses::cross_entropy_upsampled(logits, labels, present).backward(); });
   std::cout << "segmentation loss (8 x 150 x 56x56 -> 224x224, forward + backward, " << at::get_num_threads()
             << " threads): upsample + cross_entropy_map " << aten << " ms, cross_entropy_upsampled " << fused << " ms"
             << std::endl;
@@ -149,15 +151,8 @@ void run_resize(int iters) {
   torch::manual_seed(0);
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({8, 150, 56, 56});
-  const auto milliseconds = [&](const auto& resize) {
-    for (int i = 0; i < 2; ++i) resize(x);
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; ++i) resize(x);
-    return 1000 * seconds_since(start) / iters;
-  };
-  const double aten =
-      milliseconds([](const torch::Tensor& t) { return torch::upsample_bilinear2d(t, {224, 224}, false); });
-  const double ours = milliseconds([](const torch::Tensor& t) { return must::ops::resize_bilinear(t, {224, 224}); });
+  const double aten = milliseconds_per_call(iters, [&] { torch::upsample_bilinear2d(x, {224, 224}, false); });
+  const double ours = milliseconds_per_call(iters, [&] { must::ops::resize_bilinear(x, {224, 224}); });
   std::cout << "bilinear resize (8 x 150 x 56x56 -> 224x224, " << at::get_num_threads()
             << " threads): upsample_bilinear2d " << aten << " ms, ops::resize_bilinear " << ours << " ms" << std::endl;
 }

@@ -12,9 +12,9 @@
 // buffer, then into the two source rows of an NHWC gradient. Images run in parallel (each owns its gradient).
 // The weights are ATen's for align_corners = false (UpSampleKernel.cpp), so the result equals
 // cross_entropy_map(upsample_bilinear2d(logits), ...) to float rounding.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
@@ -44,11 +44,6 @@ MUST_KERNEL_INLINE float exp_nonpositive(float x) {
   p = p * r + 5.0000001201e-1f;
   const float two_to_n = __builtin_bit_cast(float, (n + 127) << 23);
   return (p * r * r + r + 1.0f) * two_to_n;
-}
-
-// out = a * wa + b * wb, n values.
-MUST_KERNEL_INLINE void blend(float* out, const float* a, float wa, const float* b, float wb, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * wa + b[i] * wb;
 }
 
 // out += a * w, n values.
@@ -86,7 +81,7 @@ MUST_KERNEL_INLINE float exp_and_sum(float* e, const float* z, float shift, int6
 }
 
 struct Geometry {
-  int64_t channels, in_height, in_width, out_height, out_width;
+  int64_t channels, in_width, out_height, out_width;
   const LinearTap* rows;
   const LinearTap* columns;
   int64_t ignore_index;
@@ -167,8 +162,8 @@ MUST_CPU_KERNEL void backward_image(const float* logits, const int64_t* labels, 
 
 Geometry geometry(const torch::Tensor& logits_nhwc, const torch::Tensor& labels, const std::vector<LinearTap>& rows,
                   const std::vector<LinearTap>& columns, int64_t ignore_index) {
-  return {logits_nhwc.size(3), logits_nhwc.size(1), logits_nhwc.size(2), labels.size(1),
-          labels.size(2),      rows.data(),         columns.data(),      ignore_index};
+  return {logits_nhwc.size(3), logits_nhwc.size(2), labels.size(1), labels.size(2),
+          rows.data(),         columns.data(),      ignore_index};
 }
 
 // logits [B, C, h, w] float (CPU), labels [B, H, W] long with ignore_index where unlabelled; labelled = the count

@@ -12,9 +12,9 @@
 // Statistics are those of ATen: biased variance to normalise, unbiased into running_var; sums are taken about
 // a shift (the channel's first value), which keeps the one-pass variance accurate (tested) when the
 // mean is large against the spread.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
@@ -107,7 +107,7 @@ MUST_CPU_KERNEL void input_gradient_plane(const float* x, const float* grad, flo
                                           float k1, float k0, bool relu) {
   if (relu) {
     for (int64_t i = 0; i < n; ++i) {
-      const float upstream = grad[i];
+      const float upstream = grad[i];  // loaded unconditionally, so that the select vectorises
       const float g = x[i] * a + b > 0.0f ? upstream : 0.0f;
       grad_x[i] = g * a + x[i] * k1 + k0;
     }

@@ -9,9 +9,9 @@
 // two 1-D blends are taken in the other order).
 #include "must/ops/resize.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <ATen/ATen.h>
 
 #include "must/core/check.h"
 #include "must/core/cpu_kernel.h"
@@ -34,10 +34,8 @@ MUST_CPU_KERNEL void resize_plane(const float* in, float* out, int64_t in_height
   }
   for (int64_t y = 0; y < out_height; ++y) {
     const LinearTap& r = rows[y];
-    const float* a = columns_done + r.first * out_width;
-    const float* b = columns_done + r.second * out_width;
-    float* o = out + y * out_width;
-    for (int64_t x = 0; x < out_width; ++x) o[x] = a[x] * r.first_weight + b[x] * r.second_weight;
+    blend(out + y * out_width, columns_done + r.first * out_width, r.first_weight, columns_done + r.second * out_width,
+          r.second_weight, out_width);
   }
 }
 

@@ -23,6 +23,11 @@ namespace must {
 
 constexpr int kLanes = 8;  // partial sums per reduction: one AVX2 register of floats
 
+// out = a * wa + b * wb, n values (one linear-interpolation step over whole rows).
+MUST_KERNEL_INLINE void blend(float* out, const float* a, float wa, const float* b, float wb, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * wa + b[i] * wb;
+}
+
 // Linear interpolation along one axis as ATen computes it for align_corners = false and a given output size
 // (UpSampleKernel.cpp): output index i reads input indices `first` and `second` with these weights.
 struct LinearTap {
