@@ -93,16 +93,21 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
       std::cout << context.config.dump() << std::endl;
       return 0;
     }
-    if (output_dir.empty()) MUST_THROW(ConfigError, "--output-dir is required");
+    const bool writes_output_dir = !spec.needs_output_dir || spec.needs_output_dir();
+    if (writes_output_dir && output_dir.empty()) MUST_THROW(ConfigError, "--output-dir is required");
     check_device(device);
     keep_freed_memory_for_reuse();
     at::set_num_threads(threads);
-    ensure_directory(context.output_dir);
-    const std::string log_name = context.launch.world_size > 1
-                                     ? "log.rank" + std::to_string(context.launch.rank) + ".txt"
-                                     : "log.txt";
-    setup_logging(context.launch, context.output_dir / log_name);
-    if (context.launch.rank == 0) context.config.write(context.output_dir / "config.yaml");
+    if (output_dir.empty()) {
+      setup_logging(context.launch, {});
+    } else {
+      ensure_directory(context.output_dir);
+      const std::string log_name = context.launch.world_size > 1
+                                       ? "log.rank" + std::to_string(context.launch.rank) + ".txt"
+                                       : "log.txt";
+      setup_logging(context.launch, context.output_dir / log_name);
+      if (context.launch.rank == 0) context.config.write(context.output_dir / "config.yaml");
+    }
     spdlog::info("{} with {} thread(s) on {}; outputs in {}", spec.name, threads, device, output_dir);
     spec.run(context);
     return 0;

@@ -13,8 +13,9 @@ bool read_int(const char* name, int* value) {
   if (!text) return false;
   char* end = nullptr;
   const long parsed = std::strtol(text, &end, 10);
-  MUST_CHECK(end != text && *end == '\0' && parsed >= 0 && parsed < (1L << 30), "environment variable ", name,
-             " should be a non-negative integer, got '", text, "'");
+  if (end == text || *end != '\0' || parsed < 0 || parsed >= (1L << 30)) {
+    MUST_THROW(ConfigError, "environment variable ", name, " should be a non-negative integer, got '", text, "'");
+  }
   *value = static_cast<int>(parsed);
   return true;
 }
@@ -37,11 +38,13 @@ LaunchEnv read_launch_env() {
   LaunchEnv env;
   for (const auto& launcher : kLaunchers) {
     if (!read_int(launcher.rank, &env.rank)) continue;
-    MUST_CHECK(read_int(launcher.world_size, &env.world_size), launcher.rank, " is set but ", launcher.world_size,
-               " is not");
+    if (!read_int(launcher.world_size, &env.world_size)) {
+      MUST_THROW(ConfigError, launcher.rank, " is set but ", launcher.world_size, " is not");
+    }
     read_int(launcher.local_rank, &env.local_rank);
-    MUST_CHECK(env.world_size >= 1 && env.rank < env.world_size, launcher.rank, "=", env.rank, " is not below ",
-               launcher.world_size, "=", env.world_size);
+    if (env.world_size < 1 || env.rank >= env.world_size) {
+      MUST_THROW(ConfigError, launcher.rank, "=", env.rank, " is not below ", launcher.world_size, "=", env.world_size);
+    }
     env.source = launcher.source;
     return env;
   }

@@ -12,6 +12,7 @@
 #include <csetjmp>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "must/core/fs.h"
 
@@ -110,26 +111,35 @@ void png_read_from_string(png_structp png, png_bytep out, png_size_t length) {
   state->offset += length;
 }
 
-}  // namespace
+// What decode_png fills. It is owned by the caller, so that nothing with a destructor lives in decode_png's
+// frame between its setjmp and the last libpng call (a longjmp would skip that destructor).
+struct PngPixels {
+  int64_t height = 0, width = 0, channels = 0;
+  bool wide = false;           // 16-bit samples, in native byte order
+  std::vector<uint8_t> bytes;  // row-major, interleaved channels
+  std::vector<png_bytep> rows;
+  std::string error;           // libpng's message when decoding failed
+};
 
-torch::Tensor read_png_samples(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
-  const std::string source = path.string();
-  if (!is_png(bytes)) MUST_THROW(Error, source, ": not a PNG file");
-  std::string message;
+// Decodes `bytes` (a PNG, signature already checked) into `out`; false with out.error set when libpng fails.
+bool decode_png(const std::string& bytes, PngPixels& out) {
+  PngReadState state{&bytes};
   png_structp png = png_create_read_struct(
-      PNG_LIBPNG_VER_STRING, &message,
+      PNG_LIBPNG_VER_STRING, &out.error,
       [](png_structp p, png_const_charp text) {
         *static_cast<std::string*>(png_get_error_ptr(p)) = text;
         longjmp(png_jmpbuf(p), 1);
       },
       [](png_structp, png_const_charp) {});
-  png_infop info = png_create_info_struct(png);
-  PngReadState state{&bytes};
-  std::vector<png_bytep> rows;
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!info) {
+    if (png) png_destroy_read_struct(&png, nullptr, nullptr);
+    out.error = "libpng cannot allocate a reader";
+    return false;
+  }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
-    MUST_THROW(Error, source, ": PNG does not decode (", message, ")");
+    return false;
   }
   png_set_read_fn(png, &state, png_read_from_string);
   png_set_sig_bytes(png, 8);
@@ -138,19 +148,33 @@ torch::Tensor read_png_samples(const std::filesystem::path& path) {
   if (bit_depth < 8) png_set_packing(png);  // 1-, 2-, 4-bit indices or gray to one byte each
   if (bit_depth == 16) png_set_swap(png);   // native byte order
   png_read_update_info(png, info);
-  const int64_t height = png_get_image_height(png, info), width = png_get_image_width(png, info);
-  const int64_t channels = png_get_channels(png, info);
-  const bool wide = bit_depth == 16;
-  torch::Tensor raw = torch::empty({height, width, channels}, wide ? torch::kInt16 : torch::kUInt8);
-  const size_t row_bytes = size_t(width * channels * (wide ? 2 : 1));
-  rows.resize(size_t(height));
-  for (int64_t y = 0; y < height; ++y) rows[size_t(y)] = static_cast<png_bytep>(raw.data_ptr()) + size_t(y) * row_bytes;
-  png_read_image(png, rows.data());
+  out.height = png_get_image_height(png, info);
+  out.width = png_get_image_width(png, info);
+  out.channels = png_get_channels(png, info);
+  out.wide = bit_depth == 16;
+  const size_t row_bytes = size_t(out.width * out.channels * (out.wide ? 2 : 1));
+  out.bytes.resize(row_bytes * size_t(out.height));
+  out.rows.resize(size_t(out.height));
+  for (size_t y = 0; y < out.rows.size(); ++y) out.rows[y] = out.bytes.data() + y * row_bytes;
+  png_read_image(png, out.rows.data());
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
+  return true;
+}
+
+}  // namespace
+
+torch::Tensor read_png_samples(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  const std::string source = path.string();
+  if (!is_png(bytes)) MUST_THROW(Error, source, ": not a PNG file");
+  PngPixels pixels;
+  if (!decode_png(bytes, pixels)) MUST_THROW(Error, source, ": PNG does not decode (", pixels.error, ")");
+  const torch::Tensor raw = torch::from_blob(pixels.bytes.data(), {pixels.height, pixels.width, pixels.channels},
+                                             pixels.wide ? torch::kInt16 : torch::kUInt8);
   // 16-bit samples are unsigned; int16 storage would wrap above 32767.
-  const torch::Tensor out = wide ? raw.to(torch::kInt32).bitwise_and(0xFFFF) : raw;
-  return channels == 1 ? out.squeeze(2) : out;
+  const torch::Tensor out = pixels.wide ? raw.to(torch::kInt32).bitwise_and(0xFFFF) : raw.clone();
+  return pixels.channels == 1 ? out.squeeze(2) : out;
 }
 
 }  // namespace must::data

@@ -69,18 +69,37 @@ std::mutex& hdf5_mutex() {
   return mutex;
 }
 
+// An HDF5 identifier closed by its own close function when it goes out of scope (negative = failed to open).
+class Hdf5Handle {
+ public:
+  Hdf5Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Hdf5Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Hdf5Handle(const Hdf5Handle&) = delete;
+  Hdf5Handle& operator=(const Hdf5Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
 // NYU Depth v2 labeled .mat (MATLAB 7.3 = HDF5, dims reversed): images uint8 (N, 3, W, H), depths float (N, W, H).
 class NyuLabeledDataset final : public Dataset {
  public:
   explicit NyuLabeledDataset(const DatasetOptions& options) : file_(options.annotations) {
     require_exists(file_, "NYU .mat file");
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, with the file named
-    const hid_t file = H5Fopen(file_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) MUST_THROW(Error, file_.string(), ": not an HDF5 file (MATLAB 7.3 .mat)");
-    const auto image_dims = dims(file, "images");
-    const auto depth_dims = dims(file, "depths");
-    H5Fclose(file);
+    std::vector<int64_t> image_dims, depth_dims;
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, with the file named
+      const Hdf5Handle file(H5Fopen(file_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+      if (!file.valid()) MUST_THROW(Error, file_.string(), ": not an HDF5 file (MATLAB 7.3 .mat)");
+      image_dims = dims(file, "images");
+      depth_dims = dims(file, "depths");
+    }
     if (image_dims.size() != 4 || image_dims[1] != 3) {
       MUST_THROW(Error, file_.string(), ": dataset 'images' should be (N, 3, W, H)");
     }
@@ -113,11 +132,10 @@ class NyuLabeledDataset final : public Dataset {
     torch::Tensor depth = torch::empty({width_, height_}, torch::kFloat);
     {
       std::lock_guard<std::mutex> lock(hdf5_mutex());
-      const hid_t file = H5Fopen(file_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-      if (file < 0) MUST_THROW(Error, file_.string(), ": cannot open");
+      const Hdf5Handle file(H5Fopen(file_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+      if (!file.valid()) MUST_THROW(Error, file_.string(), ": cannot open");
       read_slab(file, "images", record, {1, 3, hsize_t(width_), hsize_t(height_)}, H5T_NATIVE_UINT8, image.data_ptr());
       read_slab(file, "depths", record, {1, hsize_t(width_), hsize_t(height_)}, H5T_NATIVE_FLOAT, depth.data_ptr());
-      H5Fclose(file);
     }
     sample.image = image.permute({2, 1, 0}).contiguous();  // (3, W, H) -> (H, W, 3)
     sample.labels[Task::kDepth] = depth.t().contiguous().unsqueeze(0);
@@ -125,34 +143,28 @@ class NyuLabeledDataset final : public Dataset {
   }
 
  private:
-  std::vector<int64_t> dims(hid_t file, const char* name) const {
-    const hid_t dataset = H5Dopen2(file, name, H5P_DEFAULT);
-    if (dataset < 0) {
-      H5Fclose(file);
-      MUST_THROW(Error, file_.string(), ": HDF5 file has no dataset '", name, "'");
-    }
-    const hid_t space = H5Dget_space(dataset);
-    std::vector<hsize_t> out(size_t(H5Sget_simple_extent_ndims(space)));
-    H5Sget_simple_extent_dims(space, out.data(), nullptr);
-    H5Sclose(space);
-    H5Dclose(dataset);
+  std::vector<int64_t> dims(const Hdf5Handle& file, const char* name) const {
+    const Hdf5Handle dataset(H5Dopen2(file.get(), name, H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) MUST_THROW(Error, file_.string(), ": HDF5 file has no dataset '", name, "'");
+    const Hdf5Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+    if (rank < 0) MUST_THROW(Error, file_.string(), ": cannot read the shape of dataset '", name, "'");
+    std::vector<hsize_t> out(static_cast<size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), out.data(), nullptr);
     return std::vector<int64_t>(out.begin(), out.end());
   }
-  void read_slab(hid_t file, const char* name, int64_t record, std::vector<hsize_t> count, hid_t type, void* out) const {
-    const hid_t dataset = H5Dopen2(file, name, H5P_DEFAULT);
-    const hid_t space = H5Dget_space(dataset);
+  void read_slab(const Hdf5Handle& file, const char* name, int64_t record, std::vector<hsize_t> count, hid_t type,
+                 void* out) const {
+    const Hdf5Handle dataset(H5Dopen2(file.get(), name, H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) MUST_THROW(Error, file_.string(), ": HDF5 file has no dataset '", name, "'");
+    const Hdf5Handle space(H5Dget_space(dataset.get()), H5Sclose);
     std::vector<hsize_t> start(count.size(), 0);
     start[0] = hsize_t(record);
-    H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-    const hid_t memory = H5Screate_simple(int(count.size()), count.data(), nullptr);
-    const herr_t status = H5Dread(dataset, type, memory, space, H5P_DEFAULT, out);
-    H5Sclose(memory);
-    H5Sclose(space);
-    H5Dclose(dataset);
-    if (status < 0) {
-      H5Fclose(file);
-      MUST_THROW(Error, file_.string(), ": cannot read '", name, "' record ", record + 1);
-    }
+    const Hdf5Handle memory(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+    const bool ok = space.valid() && memory.valid() &&
+                    H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) >= 0 &&
+                    H5Dread(dataset.get(), type, memory.get(), space.get(), H5P_DEFAULT, out) >= 0;
+    if (!ok) MUST_THROW(Error, file_.string(), ": cannot read '", name, "' record ", record + 1);
   }
 
   std::filesystem::path file_;

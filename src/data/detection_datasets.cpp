@@ -14,13 +14,14 @@ namespace must::data::readers {
 namespace {
 
 structures::Instances make_instances(const std::vector<float>& boxes, const std::vector<int64_t>& labels,
-                                     const std::vector<bool>& ignore) {
+                                     const std::vector<bool>& ignore, const std::vector<double>& areas = {}) {
   structures::Instances out;
   const int64_t n = int64_t(labels.size());
   out.boxes = torch::tensor(boxes, torch::kFloat).view({n, 4}).clone();
   out.labels = torch::tensor(labels, torch::kLong).view({n}).clone();
   out.ignore = torch::zeros({n}, torch::kBool);
   for (int64_t i = 0; i < n; ++i) out.ignore[i] = bool(ignore[size_t(i)]);
+  if (!areas.empty()) out.areas = torch::tensor(areas, torch::kDouble).view({n}).clone();
   return out;
 }
 
@@ -40,7 +41,7 @@ class CocoDataset final : public Dataset {
   Sample get(int64_t index) const override {
     const Record& record = images_.at(size_t(index));
     Sample sample = encoded_sample(root_ / record.file);
-    sample.instances = make_instances(record.boxes, record.labels, record.ignore);
+    sample.instances = make_instances(record.boxes, record.labels, record.ignore, record.areas);
     return sample;
   }
 
@@ -60,14 +61,17 @@ class CocoDataset final : public Dataset {
     for (const auto& [id, name] : categories) {
       class_of[id] = int64_t(class_of.size());
       info_.class_names[Task::kDetection].push_back(name);
+      info_.category_ids.push_back(id);
     }
     info_.name = "coco:" + file.string();
     info_.tasks = {Task::kDetection};
     std::map<int64_t, size_t> image_index;
     last_record_ = "images";
     for (const auto& image : json["images"]) {
-      image_index[image.at("id").get<int64_t>()] = images_.size();
-      images_.push_back({image.at("file_name").get<std::string>(), {}, {}, {}});
+      const int64_t id = image.at("id").get<int64_t>();
+      if (!image_index.emplace(id, images_.size()).second) MUST_THROW(Error, file.string(), ": image id ", id, " is listed twice");
+      images_.push_back({image.at("file_name").get<std::string>(), {}, {}, {}, {}});
+      info_.image_ids.push_back(id);
     }
     for (const auto& a : json.value("annotations", nlohmann::json::array())) {
       const int64_t id = a.value("id", int64_t(-1));
@@ -86,6 +90,7 @@ class CocoDataset final : public Dataset {
       record.boxes.insert(record.boxes.end(), {float(x), float(y), float(x + w), float(y + h)});
       record.labels.push_back(category->second);
       record.ignore.push_back(a.value("iscrowd", 0) != 0);
+      record.areas.push_back(a.contains("area") ? a["area"].get<double>() : w * h);  // COCO: the mask's area
     }
   }
 
@@ -94,6 +99,7 @@ class CocoDataset final : public Dataset {
     std::vector<float> boxes;
     std::vector<int64_t> labels;
     std::vector<bool> ignore;
+    std::vector<double> areas;
   };
   std::filesystem::path root_;
   std::vector<Record> images_;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "must/core/check.h"
+#include "must/core/random.h"
 #include "must/data/decode.h"
 
 namespace must::data {
@@ -38,7 +39,7 @@ std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t 
     return std::vector<int64_t>(order.begin() + begin, order.begin() + end);
   }
   std::mt19937_64 rng(mix(seed ^ mix(uint64_t(epoch))));
-  std::shuffle(order.begin(), order.end(), rng);
+  must::shuffle(order, rng);
   if (dataset_size == 0) return {};
   const int64_t padded = (dataset_size + world_size - 1) / world_size * world_size;
   for (int64_t i = dataset_size; i < padded; ++i) order.push_back(order[size_t(i % dataset_size)]);
@@ -58,6 +59,9 @@ Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, 
                sample.source, ": collate needs normalised float [3, H, W] images (end the transforms with Normalize)");
     images.push_back(sample.image);
     batch.sources.push_back(sample.source);
+    batch.geometry.push_back(sample.geometry.started()
+                                 ? sample.geometry
+                                 : Geometry::of_size({sample.image.size(1), sample.image.size(2)}));
   }
   batch.indices = indices;
   batch.images = structures::ImageList::batch(images, size_divisible);
@@ -187,16 +191,22 @@ void Loader::work() {
       if (s.stopping || s.error || s.next_to_claim >= s.batches.size()) return;
       claimed = s.next_to_claim++;
     }
-    std::vector<Sample> samples;
+    std::vector<Sample> samples, originals;
     std::vector<int64_t> kept;
     std::vector<std::string> skipped;
     std::optional<Batch> batch;
     try {
       for (int64_t index : s.batches[claimed]) {
         std::mt19937_64 rng(mix(options_.seed ^ mix(uint64_t(s.epoch) ^ mix(uint64_t(index)))));
-        Sample sample;
+        Sample sample, original;
         try {
           sample = dataset_->get(index);  // may read an image header
+          if (options_.keep_original_labels) {  // tensors are shared: transforms replace labels, never write them
+            original.source = sample.source;
+            original.labels = sample.labels;
+            original.instances = sample.instances;
+            original.geometry = Geometry::of_size(sample.image_size());
+          }
           transform_->apply(sample, rng);
         } catch (const DecodeError& e) {
           if (options_.stop_on_bad_image) throw;
@@ -205,9 +215,13 @@ void Loader::work() {
           continue;
         }
         samples.push_back(std::move(sample));
+        if (options_.keep_original_labels) originals.push_back(std::move(original));
         kept.push_back(index);
       }
-      if (!samples.empty()) batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
+      if (!samples.empty()) {
+        batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
+        batch->original_labels = std::move(originals);
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(s.mutex);
       if (!s.error) s.error = std::current_exception();

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "must/core/check.h"
+#include "must/core/random.h"
 #include "must/data/decode.h"
 
 namespace must::data {
@@ -16,6 +17,7 @@ namespace F = torch::nn::functional;
 
 // The decoded uint8 [H, W, 3] image (decoding it first if needed).
 torch::Tensor& pixels(Sample& sample) {
+  if (!sample.geometry.started()) sample.geometry = Geometry::of_size(sample.image_size());
   sample.decode();
   MUST_CHECK(sample.image.dim() == 3 && sample.image.size(2) == 3 && sample.image.scalar_type() == torch::kUInt8,
              sample.source, ": geometric transforms need the uint8 [H, W, 3] image; put Normalize last");
@@ -68,12 +70,10 @@ torch::Tensor resize_map(const torch::Tensor& map, const TaskSpec& spec, int64_t
   return map;
 }
 
-int64_t uniform_int(std::mt19937_64& rng, int64_t low, int64_t high) {  // [low, high]
-  return std::uniform_int_distribution<int64_t>(low, high)(rng);
-}
-
-double uniform(std::mt19937_64& rng, double low, double high) {
-  return std::uniform_real_distribution<double>(low, high)(rng);
+// A resize by (sy, sx) of the current pixels.
+void scale_geometry(Geometry& geometry, double sy, double sx) {
+  geometry.scale = {geometry.scale[0] * sy, geometry.scale[1] * sx};
+  geometry.offset = {geometry.offset[0] * sy, geometry.offset[1] * sx};
 }
 
 }  // namespace
@@ -83,9 +83,12 @@ void resize_sample(Sample& sample, int64_t height, int64_t width) {
   torch::Tensor& image = pixels(sample);
   const double sy = double(height) / double(image.size(0)), sx = double(width) / double(image.size(1));
   image = resize_image(image, height, width);
+  scale_geometry(sample.geometry, sy, sx);
   for (auto& [task, label] : sample.labels) label = resize_map(label, task_spec(task), height, width);
   if (sample.instances && sample.instances->size() > 0) {
-    sample.instances->boxes = sample.instances->boxes * torch::tensor({float(sx), float(sy), float(sx), float(sy)});
+    auto& instances = *sample.instances;
+    instances.boxes = instances.boxes * torch::tensor({float(sx), float(sy), float(sx), float(sy)});
+    if (instances.areas.defined()) instances.areas = instances.areas * (sx * sy);
   }
 }
 
@@ -94,6 +97,8 @@ void crop_sample(Sample& sample, int64_t top, int64_t left, int64_t height, int6
   MUST_CHECK(top >= 0 && left >= 0 && top + height <= image.size(0) && left + width <= image.size(1), sample.source,
              ": crop ", height, "x", width, " at (", top, ", ", left, ") outside the ", image.size(0), "x", image.size(1), " image");
   image = image.slice(0, top, top + height).slice(1, left, left + width).contiguous();
+  sample.geometry.offset[0] -= double(top);
+  sample.geometry.offset[1] -= double(left);
   for (auto& [task, label] : sample.labels) {
     if (task_spec(task).resize == ResizeRule::kNone) continue;  // image-level
     label = label.slice(-2, top, top + height).slice(-1, left, left + width).contiguous();
@@ -106,9 +111,9 @@ void crop_sample(Sample& sample, int64_t top, int64_t left, int64_t height, int6
     const torch::Tensor keep =
         ((boxes.select(1, 2) > boxes.select(1, 0)) & (boxes.select(1, 3) > boxes.select(1, 1))).nonzero().view({-1});
     instances.boxes = boxes.index_select(0, keep);
-    instances.labels = instances.labels.index_select(0, keep);
-    if (instances.ignore.defined()) instances.ignore = instances.ignore.index_select(0, keep);
-    if (instances.scores.defined()) instances.scores = instances.scores.index_select(0, keep);
+    for (torch::Tensor* field : {&instances.labels, &instances.ignore, &instances.scores, &instances.areas}) {
+      if (field->defined()) *field = field->index_select(0, keep);
+    }
   }
 }
 
@@ -116,6 +121,8 @@ void flip_sample(Sample& sample) {
   torch::Tensor& image = pixels(sample);
   const int64_t width = image.size(1);
   image = image.flip({1}).contiguous();
+  sample.geometry.scale[1] = -sample.geometry.scale[1];  // x' = W - x
+  sample.geometry.offset[1] = double(width) - sample.geometry.offset[1];
   for (auto& [task, label] : sample.labels) {
     switch (task_spec(task).flip) {
       case FlipRule::kNone:
@@ -146,7 +153,7 @@ void ResizeShortSide::apply(Sample& sample, std::mt19937_64& rng) const {
 
 void ScaleJitter::apply(Sample& sample, std::mt19937_64& rng) const {
   const auto [h, w] = sample.image_size();
-  const double scale = double(size_) / double(std::max(h, w)) * uniform(rng, min_, max_);
+  const double scale = double(size_) / double(std::max(h, w)) * uniform_real(rng, min_, max_);
   resize_sample(sample, std::max<int64_t>(1, std::lround(double(h) * scale)), std::max<int64_t>(1, std::lround(double(w) * scale)));
 }
 
@@ -162,8 +169,8 @@ void RandomResizedCrop::apply(Sample& sample, std::mt19937_64& rng) const {
   int64_t top = 0, left = 0, h = height, w = width;
   bool found = false;
   for (int attempt = 0; attempt < 10 && !found; ++attempt) {
-    const double target = area * uniform(rng, scale_[0], scale_[1]);
-    const double aspect = std::exp(uniform(rng, std::log(ratio_[0]), std::log(ratio_[1])));
+    const double target = area * uniform_real(rng, scale_[0], scale_[1]);
+    const double aspect = std::exp(uniform_real(rng, std::log(ratio_[0]), std::log(ratio_[1])));
     w = std::lround(std::sqrt(target * aspect));
     h = std::lround(std::sqrt(target / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {
@@ -190,9 +197,11 @@ void RandomResizedCrop::apply(Sample& sample, std::mt19937_64& rng) const {
     int denominator = 8;
     while (denominator > 1 && (w / denominator < size_ || h / denominator < size_)) denominator /= 2;
     if (denominator > 1) {
+      if (!sample.geometry.started()) sample.geometry = Geometry::of_size({height, width});
       sample.image = decode_rgb(sample.encoded, sample.source, denominator);
       sample.encoded.clear();
       const double sy = double(sample.image.size(0)) / double(height), sx = double(sample.image.size(1)) / double(width);
+      scale_geometry(sample.geometry, sy, sx);
       const int64_t t = std::min<int64_t>(std::lround(double(top) * sy), sample.image.size(0) - 1);
       const int64_t l = std::min<int64_t>(std::lround(double(left) * sx), sample.image.size(1) - 1);
       const int64_t ch = std::clamp<int64_t>(std::lround(double(h) * sy), 1, sample.image.size(0) - t);
@@ -207,15 +216,15 @@ void RandomResizedCrop::apply(Sample& sample, std::mt19937_64& rng) const {
 }
 
 void HorizontalFlip::apply(Sample& sample, std::mt19937_64& rng) const {
-  if (uniform(rng, 0, 1) < probability_) flip_sample(sample);
+  if (uniform_real(rng, 0, 1) < probability_) flip_sample(sample);
 }
 
 void ColorJitter::apply(Sample& sample, std::mt19937_64& rng) const {
   torch::Tensor& image = pixels(sample);
   torch::Tensor x = image.to(torch::kFloat);
-  const double brightness = uniform(rng, std::max(0.0, 1 - brightness_), 1 + brightness_);
-  const double contrast = uniform(rng, std::max(0.0, 1 - contrast_), 1 + contrast_);
-  const double saturation = uniform(rng, std::max(0.0, 1 - saturation_), 1 + saturation_);
+  const double brightness = uniform_real(rng, std::max(0.0, 1 - brightness_), 1 + brightness_);
+  const double contrast = uniform_real(rng, std::max(0.0, 1 - contrast_), 1 + contrast_);
+  const double saturation = uniform_real(rng, std::max(0.0, 1 - saturation_), 1 + saturation_);
   x = (x * brightness).clamp(0, 255);
   auto gray = [](const torch::Tensor& rgb) {  // ITU-R 601 luma, as torchvision's rgb_to_grayscale
     return (rgb.select(2, 0) * 0.299 + rgb.select(2, 1) * 0.587 + rgb.select(2, 2) * 0.114).unsqueeze(2);

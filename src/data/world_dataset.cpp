@@ -49,6 +49,8 @@ class WorldDataset final : public Dataset {
       MUST_CHECK(detection_->size() == int64_t(images_.size()), coco_options.annotations.string(), ": ",
                  detection_->size(), " images, images.txt lists ", images_.size());
       info_.class_names[Task::kDetection] = classes;
+      info_.image_ids = detection_->info().image_ids;
+      info_.category_ids = detection_->info().category_ids;
     }
     if (has(Task::kSegmentation)) {
       info_.class_names[Task::kSegmentation] = json.at("segmentation_classes").get<std::vector<std::string>>();

@@ -88,7 +88,11 @@ HeadOutput DetectionHeadImpl::forward(const HeadInputs& inputs, const structures
   const std::vector<torch::Tensor> pooled(levels.begin(), levels.begin() + long(pooled_levels_));
   const Detections detections = roi_heads->forward(pooled, proposals.boxes, inputs.image_size, sizes).detections;
   for (size_t i = 0; i < detections.boxes.size(); ++i) {
-    out.instances.push_back({detections.boxes[i], detections.labels[i] - 1, detections.scores[i], {}});
+    structures::Instances instances;
+    instances.boxes = detections.boxes[i];
+    instances.labels = detections.labels[i] - 1;
+    instances.scores = detections.scores[i];
+    out.instances.push_back(std::move(instances));
   }
   return out;
 }

@@ -39,6 +39,9 @@ struct ToolSpec {
   // The job. Empty while the tool's job is not built yet: the tool then says so and exits 1.
   std::function<void(ToolContext&)> run;
   std::string not_built_reason;  // what is missing, when `run` is empty
+  // Whether this invocation needs --output-dir (unset: always). Asked after parsing, so a mode that writes
+  // elsewhere (must_eval report --output FILE) can say no; without one, nothing is written but what it writes.
+  std::function<bool()> needs_output_dir;
 };
 
 // Parses flags, resolves the config, sets up logging and threads, runs the job, maps errors to exit codes.

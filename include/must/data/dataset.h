@@ -29,12 +29,29 @@
 
 namespace must::data {
 
+// Where a sample's current pixels come from in the image as read: along each axis, in continuous pixel
+// coordinates (a pixel's centre is at index + 0.5), current = scale * original + offset. Resize, crop and flip
+// update it (a horizontal flip makes scale[1] negative), so predictions map back to the original labels'
+// pixels and box coordinates (eval/). The loader starts it at the image's size; transforms start it themselves
+// when it is not started.
+struct Geometry {
+  std::array<int64_t, 2> original_size{0, 0};  // {H, W} as read; {0, 0} = not started
+  std::array<double, 2> scale{1.0, 1.0};       // {y, x}
+  std::array<double, 2> offset{0.0, 0.0};      // {y, x}
+
+  static Geometry of_size(std::array<int64_t, 2> size) { return {size, {1.0, 1.0}, {0.0, 0.0}}; }
+  bool started() const { return original_size[0] > 0; }
+  // Only a resize happened (no crop, no flip): predictions map back by resizing.
+  bool is_resize() const { return offset[0] == 0 && offset[1] == 0 && scale[0] > 0 && scale[1] > 0; }
+};
+
 struct Sample {
   std::string source;    // the image file (and record), for messages
   std::string encoded;   // the image file's bytes while not decoded
   torch::Tensor image;   // decoded: uint8 [H, W, 3]; after Normalize: float [3, H, W]
   std::map<Task, torch::Tensor> labels;            // tensor labels (layouts above)
   std::optional<structures::Instances> instances;  // detection
+  Geometry geometry;     // how the current pixels relate to the image as read
 
   bool has(Task task) const { return task == Task::kDetection ? instances.has_value() : labels.count(task) != 0; }
   bool decoded() const { return image.defined(); }
@@ -48,6 +65,9 @@ struct DatasetInfo {
   std::string name;                                         // format and split, for logs
   std::vector<Task> tasks;                                  // the labels its samples carry
   std::map<Task, std::vector<std::string>> class_names;     // classification, detection, segmentation
+  // Detection: the integer ids a COCO results file uses. image_ids: one per sample (COCO's image id); empty =
+  // the dataset index. category_ids: one per class, in class order; empty = class index + 1.
+  std::vector<int64_t> image_ids, category_ids;
 };
 
 class Dataset {

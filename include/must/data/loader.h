@@ -10,6 +10,7 @@
 // Collate (structures::Targets layouts): images padded to a multiple of size_divisible with each size kept;
 // per task, the presence bit of each sample; class vectors stacked; maps padded with the task table's ignore
 // value; boxes kept per sample. A task no sample of the batch has gets no entry (so it adds no loss term).
+// Each sample's Geometry travels with it.
 //
 // Bad input: an image that does not decode (DecodeError) is skipped, logged with its path and counted in
 // stats() — or stops the loader when stop_on_bad_image; any other error (missing file, malformed annotation)
@@ -38,6 +39,7 @@ struct LoaderOptions {
   int64_t rank = 0, world_size = 1;
   int64_t size_divisible = 32;
   bool stop_on_bad_image = false;
+  bool keep_original_labels = false;  // evaluation: each batch also carries its samples' labels as read
 };
 
 // The dataset indices rank `rank` visits in `epoch`, in order.
@@ -49,6 +51,10 @@ struct Batch {
   structures::Targets targets;
   std::vector<int64_t> indices;      // dataset indices of the samples
   std::vector<std::string> sources;  // their files
+  std::vector<Geometry> geometry;    // how each image's pixels relate to the image as read
+  // With keep_original_labels: each sample as the dataset gave it, before any transform, without its image
+  // (evaluation scores predictions against these, at the labels' own size).
+  std::vector<Sample> original_labels;
 };
 
 // Samples (transformed: float [3, H, W] images) -> one batch carrying the targets of `tasks`.

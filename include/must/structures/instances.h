@@ -13,6 +13,8 @@ struct Instances {
   torch::Tensor labels;  // [N] int64, 0..classes-1
   torch::Tensor scores;  // [N] float: detections' confidences; undefined for ground truth
   torch::Tensor ignore;  // [N] bool: crowd / difficult / ignore regions (never positives or negatives); may be undefined
+  torch::Tensor areas;   // [N] double: ground truth's annotated area (COCO: the mask's), which COCO AP's area
+                         // ranges use; may be undefined (then the box's area)
 
   int64_t size() const { return boxes.defined() ? boxes.size(0) : 0; }
 };

@@ -53,14 +53,16 @@ TEST_F(LaunchEnvTest, SlurmAndOpenMpi) {
 TEST_F(LaunchEnvTest, MalformedOrInconsistentValuesAreNamed) {
   ::setenv("RANK", "two", 1);
   ::setenv("WORLD_SIZE", "4", 1);
-  EXPECT_THROW(read_launch_env(), Error);
+  EXPECT_THROW(read_launch_env(), ConfigError);  // a usage error: the tools exit 2
   ::setenv("RANK", "4", 1);
   try {
     read_launch_env();
     FAIL() << "no error";
-  } catch (const Error& e) {
+  } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("RANK=4"), std::string::npos) << e.what();
   }
+  ::unsetenv("WORLD_SIZE");
+  EXPECT_THROW(read_launch_env(), ConfigError);
 }
 
 }  // namespace

@@ -1,0 +1,258 @@
+#include "must/eval/evaluation.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "must/core/check.h"
+#include "must/core/parallel.h"
+#include "must/core/strings.h"
+#include "must/eval/prediction_mapping.h"
+
+namespace must::eval {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool contains(const std::vector<Task>& tasks, Task task) {
+  return std::find(tasks.begin(), tasks.end(), task) != tasks.end();
+}
+
+std::vector<std::string> names_of(const std::vector<Task>& tasks) {
+  std::vector<std::string> out;
+  for (Task task : tasks) out.emplace_back(task_name(task));
+  return out;
+}
+
+// Logs "<name>: done/total images, rate, ETA" at most every `period` seconds.
+class Progress {
+ public:
+  Progress(std::string name, int64_t total, double period) : name_(std::move(name)), total_(total), period_(period) {}
+  void update(int64_t done) {
+    const double elapsed = seconds();
+    if (period_ <= 0 || elapsed < next_) return;
+    next_ = elapsed + period_;
+    const double rate = double(done) / std::max(elapsed, 1e-9);
+    spdlog::info("{}: {}/{} images ({:.0f}%), {:.1f} images/s, ETA {:.0f} s", name_, done, total_,
+                 100.0 * double(done) / double(std::max<int64_t>(total_, 1)), rate,
+                 rate > 0 ? double(total_ - done) / rate : 0.0);
+  }
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  std::string name_;
+  int64_t total_;
+  double period_, next_ = 0;
+  Clock::time_point start_ = Clock::now();
+};
+
+std::map<Task, std::unique_ptr<Evaluator>> make_evaluators(const std::vector<Task>& tasks, const data::DatasetInfo& info,
+                                                           const std::map<Task, int64_t>& classes,
+                                                           const EvaluatorOptions& options) {
+  std::map<Task, std::unique_ptr<Evaluator>> out;
+  for (Task task : tasks) {
+    const auto count = classes.find(task);
+    out[task] = make_evaluator(task, evaluator_context(task, info, count == classes.end() ? 0 : count->second, options));
+  }
+  return out;
+}
+
+void collect(EvaluationResult& result, const std::string& dataset, std::map<Task, std::unique_ptr<Evaluator>>& evaluators) {
+  for (auto& [task, evaluator] : evaluators) {
+    for (const auto& [name, value] : evaluator->evaluate()) {
+      result.metrics[dataset + "/" + std::string(task_name(task)) + "/" + name] = value;
+    }
+    const std::string summary = evaluator->summary();
+    if (!summary.empty()) result.summaries[task] = summary;
+  }
+}
+
+}  // namespace
+
+std::vector<Task> tasks_to_evaluate(const std::vector<Task>& requested, const std::vector<Task>& predicted,
+                                    const data::DatasetInfo& dataset) {
+  std::vector<Task> out;
+  for (Task task : requested.empty() ? predicted : requested) {
+    const bool labelled = contains(dataset.tasks, task), made = contains(predicted, task);
+    if (requested.empty()) {
+      if (labelled && made) out.push_back(task);
+      continue;
+    }
+    if (!labelled) {
+      MUST_THROW(ConfigError, "dataset ", dataset.name, " has no ", task_name(task), " labels (it has: ",
+                 join(names_of(dataset.tasks)), ")");
+    }
+    if (!made) {
+      MUST_THROW(ConfigError, "no ", task_name(task), " predictions to score (there are: ", join(names_of(predicted)), ")");
+    }
+    out.push_back(task);
+  }
+  if (out.empty()) {
+    MUST_THROW(ConfigError, "nothing to evaluate: dataset ", dataset.name, " has labels for ",
+               join(names_of(dataset.tasks)), "; the predictions are for ", join(names_of(predicted)));
+  }
+  return out;
+}
+
+EvaluatorContext evaluator_context(Task task, const data::DatasetInfo& dataset, int64_t classes,
+                                   const EvaluatorOptions& options) {
+  EvaluatorContext context;
+  context.options = options;
+  const auto names = dataset.class_names.find(task);
+  if (names != dataset.class_names.end() && !names->second.empty()) {
+    context.class_names = names->second;
+    if (classes > 0 && classes != int64_t(context.class_names.size())) {
+      MUST_THROW(ConfigError, "dataset ", dataset.name, " has ", context.class_names.size(), " ", task_name(task),
+                 " classes but the model's head has ", classes, " outputs");
+    }
+  } else {
+    for (int64_t k = 0; k < classes; ++k) context.class_names.push_back(std::to_string(k));
+  }
+  return context;
+}
+
+EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
+                                std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader_options,
+                                const EvaluationOptions& options, const torch::Device& device) {
+  EvaluationResult result;
+  result.tasks = tasks_to_evaluate(options.tasks, model->tasks(), dataset->info());
+  std::map<Task, int64_t> classes;
+  for (const auto& head : model->options().heads) {
+    if (task_spec(head.task).channels == 0) classes[head.task] = models::outputs_of(head);
+  }
+  auto evaluators = make_evaluators(result.tasks, dataset->info(), classes, options.evaluator);
+  std::unique_ptr<PredictionWriter> writer;
+  if (!options.save_dir.empty()) {
+    writer = std::make_unique<PredictionWriter>(options.save_dir, options.dataset_name, *dataset, result.tasks, options.encoding);
+  }
+
+  loader_options.shuffle = false;
+  loader_options.drop_last = false;
+  loader_options.keep_original_labels = true;
+  data::Loader loader(dataset, transform, loader_options);
+  loader.start_epoch(0);
+  const bool was_training = model->is_training();
+  model->eval();
+  torch::NoGradGuard no_grad;
+  Progress progress("evaluating " + options.dataset_name, dataset->size(), options.progress_seconds);
+  spdlog::info("evaluating {} on {} ({} images): {}", join(names_of(result.tasks)), options.dataset_name,
+               dataset->size(), options.flip ? "with horizontal flip" : "single pass");
+  while (auto batch = loader.next()) {
+    const torch::Tensor images = batch->images.tensors.to(device);
+    models::ModelOutput output = model->forward(images, nullptr, batch->images.image_sizes);
+    if (options.flip) {
+      const models::ModelOutput flipped = model->forward(flip_images(images, batch->images.image_sizes), nullptr,
+                                                         batch->images.image_sizes);
+      for (auto& [task, prediction] : output.predictions) {
+        prediction = merge_flipped(task, prediction,
+                                   unflip_prediction(task, flipped.predictions.at(task), batch->images.image_sizes));
+      }
+    }
+    for (Task task : result.tasks) {
+      const std::vector<ImagePrediction> predictions = image_predictions(task, output, *batch, options.encoding);
+      for (size_t i = 0; i < predictions.size(); ++i) {
+        const data::Sample& truth = batch->original_labels[i];
+        if (!truth.has(task)) continue;  // a partly labelled sample
+        evaluators.at(task)->process(predictions[i], truth, coco_image_id(dataset->info(), batch->indices[i]));
+        if (writer) writer->write(task, batch->indices[i], truth.source, predictions[i]);
+      }
+    }
+    result.images += int64_t(batch->indices.size());
+    progress.update(result.images);
+  }
+  if (was_training) model->train();
+  if (writer) writer->finish();
+  result.skipped = loader.stats().skipped;
+  collect(result, options.dataset_name, evaluators);
+  result.seconds = progress.seconds();
+  return result;
+}
+
+EvaluationResult score_predictions(const std::filesystem::path& predictions, std::shared_ptr<const data::Dataset> dataset,
+                                   const EvaluationOptions& options, const std::map<Task, int64_t>& classes,
+                                   int threads) {
+  const PredictionReader reader(predictions, *dataset);
+  EvaluationResult result;
+  result.tasks = tasks_to_evaluate(options.tasks, reader.tasks(), dataset->info());
+  auto evaluators = make_evaluators(result.tasks, dataset->info(), classes, options.evaluator);
+  // The images scored: those a saved directory lists, or the whole dataset for a results file (an image without
+  // detections has none).
+  std::vector<int64_t> indices;
+  const auto listing = predictions / "images.txt";
+  if (std::filesystem::is_directory(predictions)) {
+    std::ifstream in(listing);
+    MUST_CHECK(in.good(), "cannot read ", listing.string());
+    int64_t index = 0;
+    std::string rest;
+    while (in >> index && std::getline(in, rest)) {
+      MUST_CHECK(index >= 0 && index < dataset->size(), listing.string(), ": index ", index, " outside the dataset");
+      indices.push_back(index);
+    }
+  } else {
+    for (int64_t i = 0; i < dataset->size(); ++i) indices.push_back(i);
+  }
+  Progress progress("scoring " + options.dataset_name, int64_t(indices.size()), options.progress_seconds);
+  // Labels and predictions are read in parallel, a chunk at a time; evaluators take them in order.
+  const int64_t chunk = 64;
+  for (size_t begin = 0; begin < indices.size(); begin += chunk) {
+    const size_t end = std::min(indices.size(), begin + chunk);
+    std::vector<data::Sample> truths(end - begin);
+    std::vector<std::map<Task, ImagePrediction>> read(end - begin);
+    parallel_for(int64_t(end - begin), threads, [&](int64_t i) {
+      const int64_t index = indices[begin + size_t(i)];
+      truths[size_t(i)] = dataset->get(index);
+      for (Task task : result.tasks) {
+        if (truths[size_t(i)].has(task)) read[size_t(i)][task] = reader.read(task, index);
+      }
+    });
+    for (size_t i = 0; i < truths.size(); ++i) {
+      const int64_t index = indices[begin + i];
+      for (auto& [task, prediction] : read[i]) {
+        evaluators.at(task)->process(prediction, truths[i], coco_image_id(dataset->info(), index));
+      }
+    }
+    result.images += int64_t(end - begin);
+    progress.update(result.images);
+  }
+  collect(result, options.dataset_name, evaluators);
+  result.seconds = progress.seconds();
+  return result;
+}
+
+std::string metrics_table(const EvaluationResult& result) {
+  std::string out;
+  char line[200];
+  std::string dataset;
+  for (const auto& [key, value] : result.metrics) {  // keys share the dataset part
+    dataset = key.substr(0, key.find('/'));
+    break;
+  }
+  std::snprintf(line, sizeof(line), "%s: %lld images in %.1f s\n", dataset.c_str(),
+                static_cast<long long>(result.images), result.seconds);
+  out += line;
+  std::snprintf(line, sizeof(line), "  %-16s %-16s %10s\n", "task", "metric", "value");
+  out += line;
+  for (Task task : result.tasks) {
+    const std::string prefix = dataset + "/" + std::string(task_name(task)) + "/";
+    const std::string headline(task_spec(task).headline_metric);
+    bool first = true;
+    for (const auto& [key, value] : result.metrics) {
+      if (key.rfind(prefix, 0) != 0) continue;
+      const std::string name = key.substr(prefix.size());
+      if (name.find('/') != std::string::npos || name == "images" || name == "pixels" || name == "valid_images") continue;
+      std::snprintf(line, sizeof(line), "  %-16s %-16s %10.4g%s\n", first ? std::string(task_name(task)).c_str() : "",
+                    name.c_str(), value, name == headline ? "  *" : "");
+      out += line;
+      first = false;
+    }
+  }
+  out += "  (* the task's headline metric; per-class values are in metrics.json)\n";
+  for (const auto& [task, summary] : result.summaries) out += std::string(task_name(task)) + ", as COCOeval.summarize():\n" + summary;
+  return out;
+}
+
+}  // namespace must::eval

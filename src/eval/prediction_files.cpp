@@ -1,0 +1,294 @@
+#include "must/eval/prediction_files.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "must/core/check.h"
+#include "must/core/fs.h"
+#include "must/data/decode.h"
+#include "must/data/image_io.h"
+
+namespace must::eval {
+namespace {
+
+constexpr int kVersion = 1;
+
+// The task's folder of per-image maps, "" for tasks stored in one JSON file.
+std::string map_folder(Task task) {
+  switch (task_spec(task).target) {
+    case TargetKind::kClassMap:
+    case TargetKind::kFloatMap:
+    case TargetKind::kUnitVectorMap: return std::string(task_name(task));
+    case TargetKind::kClassVector:
+    case TargetKind::kBoxes: return "";
+  }
+  return "";
+}
+
+std::string map_file_name(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%06lld.png", static_cast<long long>(index));
+  return name;
+}
+
+nlohmann::json parse_json(const std::filesystem::path& file, const std::string& text) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    MUST_THROW(Error, file.string(), ": malformed JSON (", e.what(), ")");
+  }
+}
+
+}  // namespace
+
+torch::Tensor depth_to_stored(const torch::Tensor& metres, const PredictionEncoding& encoding) {
+  const torch::Tensor d = metres.to(torch::kCPU, torch::kDouble).reshape({metres.size(-2), metres.size(-1)});
+  // NaN -> 0 ("no prediction"), which scores as the minimum depth, as a NaN prediction would.
+  return (d * encoding.depth_units_per_metre).round().nan_to_num(0.0, 65535.0, 0.0).clamp(1, 65535).to(torch::kInt32) *
+         d.isnan().logical_not();
+}
+
+torch::Tensor depth_from_stored(const torch::Tensor& stored, const PredictionEncoding& encoding) {
+  return (stored.to(torch::kDouble) / encoding.depth_units_per_metre).to(torch::kFloat).unsqueeze(0);
+}
+
+torch::Tensor normals_to_stored(const torch::Tensor& normals) {
+  const torch::Tensor n = normals.to(torch::kCPU, torch::kDouble).nan_to_num(0.0, 0.0, 0.0).clamp(-1, 1);
+  return ((n + 1) / 2 * 65535).round().to(torch::kInt32).permute({1, 2, 0}).contiguous();
+}
+
+torch::Tensor normals_from_stored(const torch::Tensor& stored) {
+  return (stored.to(torch::kDouble) / 65535 * 2 - 1).to(torch::kFloat).permute({2, 0, 1}).contiguous();
+}
+
+ImagePrediction in_stored_precision(Task task, ImagePrediction prediction, const PredictionEncoding& encoding) {
+  switch (task_spec(task).target) {
+    case TargetKind::kFloatMap:
+      prediction.values = depth_from_stored(depth_to_stored(prediction.values, encoding), encoding);
+      break;
+    case TargetKind::kUnitVectorMap: prediction.values = normals_from_stored(normals_to_stored(prediction.values)); break;
+    case TargetKind::kClassVector:
+    case TargetKind::kBoxes:
+    case TargetKind::kClassMap: break;
+  }
+  return prediction;
+}
+
+int64_t coco_image_id(const data::DatasetInfo& info, int64_t index) {
+  return info.image_ids.empty() ? index : info.image_ids.at(size_t(index));
+}
+
+int64_t coco_category_id(const data::DatasetInfo& info, int64_t class_index) {
+  return info.category_ids.empty() ? class_index + 1 : info.category_ids.at(size_t(class_index));
+}
+
+PredictionWriter::PredictionWriter(std::filesystem::path dir, std::string dataset_name, const data::Dataset& dataset,
+                                   std::vector<Task> tasks, PredictionEncoding encoding)
+    : dir_(std::move(dir)),
+      dataset_name_(std::move(dataset_name)),
+      info_(dataset.info()),
+      dataset_size_(dataset.size()),
+      tasks_(std::move(tasks)),
+      encoding_(encoding) {
+  ensure_directory(dir_);
+  for (Task task : tasks_) {
+    if (!map_folder(task).empty()) ensure_directory(dir_ / map_folder(task));
+  }
+}
+
+void PredictionWriter::write(Task task, int64_t index, const std::string& source, const ImagePrediction& prediction) {
+  images_[index] = source;
+  switch (task_spec(task).target) {
+    case TargetKind::kClassVector: {
+      nlohmann::ordered_json line{{"index", index}, {"image", source}};
+      const torch::Tensor classes = prediction.values.to(torch::kCPU, torch::kLong).contiguous();
+      line["classes"] = std::vector<int64_t>(classes.data_ptr<int64_t>(), classes.data_ptr<int64_t>() + classes.numel());
+      if (prediction.scores.defined()) {
+        const torch::Tensor scores = prediction.scores.to(torch::kCPU, torch::kDouble).contiguous();
+        line["scores"] = std::vector<double>(scores.data_ptr<double>(), scores.data_ptr<double>() + scores.numel());
+      }
+      classification_lines_.push_back(line.dump());
+      return;
+    }
+    case TargetKind::kBoxes:
+      for (const DetectedBox& box : prediction.detections) {
+        const nlohmann::ordered_json entry{{"image_id", coco_image_id(info_, index)},
+                                           {"category_id", coco_category_id(info_, box.category)},
+                                           {"bbox", {box.box.x, box.box.y, box.box.w, box.box.h}},
+                                           {"score", box.score}};
+        if (!detections_.empty()) detections_ += ",\n";
+        detections_ += entry.dump();
+      }
+      return;
+    case TargetKind::kClassMap: {
+      const torch::Tensor map = prediction.values.to(torch::kCPU, torch::kLong);
+      const int64_t classes = int64_t(info_.class_names.count(task) ? info_.class_names.at(task).size() : 65536);
+      const auto path = dir_ / map_folder(task) / map_file_name(index);
+      if (classes <= 256) {
+        const torch::Tensor bytes = map.to(torch::kUInt8).contiguous();
+        data::write_png(path, bytes.data_ptr(), int(map.size(-2)), int(map.size(-1)), 1, 8);
+      } else {
+        const torch::Tensor words = map.to(torch::kInt32).contiguous();
+        std::vector<uint16_t> samples(words.data_ptr<int32_t>(), words.data_ptr<int32_t>() + words.numel());
+        data::write_png(path, samples.data(), int(map.size(-2)), int(map.size(-1)), 1, 16);
+      }
+      return;
+    }
+    case TargetKind::kFloatMap:
+    case TargetKind::kUnitVectorMap: {
+      const bool depth = task_spec(task).target == TargetKind::kFloatMap;
+      const torch::Tensor stored = depth ? depth_to_stored(prediction.values, encoding_) : normals_to_stored(prediction.values);
+      const torch::Tensor flat = stored.contiguous();
+      std::vector<uint16_t> samples(flat.data_ptr<int32_t>(), flat.data_ptr<int32_t>() + flat.numel());
+      data::write_png(dir_ / map_folder(task) / map_file_name(index), samples.data(), int(stored.size(0)),
+                      int(stored.size(1)), depth ? 1 : 3, 16);
+      return;
+    }
+  }
+}
+
+void PredictionWriter::finish() {
+  std::string images;
+  for (const auto& [index, source] : images_) images += std::to_string(index) + " " + source + "\n";
+  atomic_write_file(dir_ / "images.txt", images);
+  for (Task task : tasks_) {
+    if (task_spec(task).target == TargetKind::kClassVector) {
+      std::string text;
+      for (const auto& line : classification_lines_) text += line + "\n";
+      atomic_write_file(dir_ / (std::string(task_name(task)) + ".jsonl"), text);
+    }
+    if (task_spec(task).target == TargetKind::kBoxes) {
+      atomic_write_file(dir_ / (std::string(task_name(task)) + ".json"), "[" + detections_ + "]\n");
+    }
+  }
+  nlohmann::ordered_json manifest{{"version", kVersion},
+                                  {"dataset", dataset_name_},
+                                  {"size", dataset_size_},
+                                  {"depth_units_per_metre", encoding_.depth_units_per_metre}};
+  for (Task task : tasks_) manifest["tasks"].push_back(std::string(task_name(task)));
+  atomic_write_file(dir_ / "predictions.json", manifest.dump(2) + "\n");
+}
+
+PredictionReader::PredictionReader(const std::filesystem::path& path, const data::Dataset& dataset) {
+  MUST_CHECK(std::filesystem::exists(path), "predictions ", path.string(), " do not exist");
+  if (!std::filesystem::is_directory(path)) {  // a COCO results file
+    tasks_ = {Task::kDetection};
+    read_detections(path, dataset.info(), dataset.size());
+    return;
+  }
+  dir_ = path;
+  const auto manifest_file = dir_ / "predictions.json";
+  const nlohmann::json manifest = parse_json(manifest_file, read_file(manifest_file));
+  try {
+    MUST_CHECK(manifest.at("version").get<int>() == kVersion, manifest_file.string(), ": version ",
+               manifest.at("version"), ", this reader knows ", kVersion);
+    const int64_t size = manifest.at("size").get<int64_t>();
+    MUST_CHECK(size == dataset.size(), manifest_file.string(), ": saved for a dataset of ", size,
+               " images, this one has ", dataset.size());
+    encoding_.depth_units_per_metre = manifest.at("depth_units_per_metre").get<double>();
+    for (const auto& name : manifest.at("tasks")) tasks_.push_back(task_from_name(name.get<std::string>()));
+  } catch (const nlohmann::json::exception& e) {
+    MUST_THROW(Error, manifest_file.string(), ": ", e.what());
+  }
+  for (Task task : tasks_) {
+    if (task_spec(task).target == TargetKind::kBoxes) {
+      read_detections(dir_ / (std::string(task_name(task)) + ".json"), dataset.info(), dataset.size());
+    }
+    if (task_spec(task).target != TargetKind::kClassVector) continue;
+    const auto file = dir_ / (std::string(task_name(task)) + ".jsonl");
+    std::istringstream lines(read_file(file));
+    std::string line;
+    for (int64_t number = 1; std::getline(lines, line); ++number) {
+      if (line.empty()) continue;
+      const nlohmann::json entry = parse_json(file.string() + ":" + std::to_string(number), line);
+      try {
+        const int64_t index = entry.at("index").get<int64_t>();
+        MUST_CHECK(index >= 0 && index < dataset.size(), file.string(), ":", number, ": index ", index,
+                   " outside the dataset (", dataset.size(), " images)");
+        const auto classes = entry.at("classes").get<std::vector<int64_t>>();
+        MUST_CHECK(!classes.empty(), file.string(), ":", number, ": no classes");
+        classification_[index].values = torch::tensor(classes, torch::kLong);
+      } catch (const nlohmann::json::exception& e) {
+        MUST_THROW(Error, file.string(), ":", number, ": ", e.what());
+      }
+    }
+  }
+}
+
+void PredictionReader::read_detections(const std::filesystem::path& file, const data::DatasetInfo& info,
+                                       int64_t dataset_size) {
+  std::map<int64_t, int64_t> index_of_image;
+  for (int64_t i = 0; i < dataset_size; ++i) index_of_image[coco_image_id(info, i)] = i;
+  std::map<int64_t, int64_t> class_of_category;
+  const int64_t classes = int64_t(info.class_names.count(Task::kDetection) ? info.class_names.at(Task::kDetection).size() : 0);
+  for (int64_t k = 0; k < classes; ++k) class_of_category[coco_category_id(info, k)] = k;
+  const nlohmann::json results = parse_json(file, read_file(file));
+  MUST_CHECK(results.is_array(), file.string(), ": a COCO results file is a JSON array of detections");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& entry = results[i];
+    auto where = [&] { return file.string() + ": detection " + std::to_string(i); };
+    try {
+      const int64_t image_id = entry.at("image_id").get<int64_t>();
+      const auto image = index_of_image.find(image_id);
+      if (image == index_of_image.end()) MUST_THROW(Error, where(), " has image_id ", image_id, ", which the dataset does not have");
+      const int64_t category_id = entry.at("category_id").get<int64_t>();
+      const auto category = class_of_category.find(category_id);
+      if (category == class_of_category.end()) {
+        MUST_THROW(Error, where(), " has category_id ", category_id, ", which is not a category of the dataset");
+      }
+      const auto& bbox = entry.at("bbox");
+      if (!bbox.is_array() || bbox.size() != 4) MUST_THROW(Error, where(), ": bbox must be [x, y, width, height]");
+      DetectedBox box{category->second, {bbox[0].get<double>(), bbox[1].get<double>(), bbox[2].get<double>(), bbox[3].get<double>()},
+                      entry.at("score").get<double>()};
+      detections_[image->second].push_back(box);
+    } catch (const nlohmann::json::exception& e) {
+      MUST_THROW(Error, where(), ": ", e.what());
+    }
+  }
+}
+
+ImagePrediction PredictionReader::read(Task task, int64_t index) const {
+  ImagePrediction prediction;
+  switch (task_spec(task).target) {
+    case TargetKind::kBoxes: {
+      const auto found = detections_.find(index);
+      if (found != detections_.end()) prediction.detections = found->second;
+      return prediction;
+    }
+    case TargetKind::kClassVector: {
+      const auto found = classification_.find(index);
+      MUST_CHECK(found != classification_.end(), (dir_ / (std::string(task_name(task)) + ".jsonl")).string(),
+                 ": no prediction for image ", index);
+      return found->second;
+    }
+    case TargetKind::kClassMap:
+    case TargetKind::kFloatMap:
+    case TargetKind::kUnitVectorMap: break;
+  }
+  const auto file = dir_ / map_folder(task) / map_file_name(index);
+  MUST_CHECK(std::filesystem::exists(file), "missing prediction ", file.string());
+  const torch::Tensor stored = data::read_png_samples(file);
+  switch (task_spec(task).target) {
+    case TargetKind::kClassMap:
+      MUST_CHECK(stored.dim() == 2, file.string(), ": a class map has one channel");
+      prediction.values = stored.to(torch::kLong);
+      break;
+    case TargetKind::kFloatMap:
+      MUST_CHECK(stored.dim() == 2 && stored.scalar_type() == torch::kInt32, file.string(), ": expected a 16-bit gray depth PNG");
+      prediction.values = depth_from_stored(stored, encoding_);
+      break;
+    default:
+      MUST_CHECK(stored.dim() == 3 && stored.size(2) == 3 && stored.scalar_type() == torch::kInt32, file.string(),
+                 ": expected a 16-bit RGB normals PNG");
+      prediction.values = normals_from_stored(stored);
+      break;
+  }
+  return prediction;
+}
+
+}  // namespace must::eval
