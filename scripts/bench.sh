@@ -5,6 +5,8 @@
 #           ../shared/bench/peer_model.py, the same architecture in PyTorch, run right after with the same threads
 #   detection  must_bench_model --which detection (Faster R-CNN R50-FPN, 2 images of 512x512, training step and
 #           inference) next to bench/peer_detection.py (torchvision's fasterrcnn_resnet50_fpn, same stages)
+#   eval    must_bench_eval: COCO AP over 5,000 images x 100 detections x 7 ground-truth boxes (one thread), and
+#           mIoU accumulation in pixels/s (no peer: pycocotools is not installable here)
 #   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
 #           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
@@ -68,12 +70,17 @@ bench_loader() {
   done
 }
 
+bench_eval() {
+  for run in 1 2 3; do "$bin/must_bench_eval"; done
+}
+
 for what in "${@:-world}"; do
   case "$what" in
     world) bench_world ;;
     model) bench_model ;;
     detection) bench_detection ;;
     loader) bench_loader ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader)" >&2; exit 2 ;;
+    eval) bench_eval ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval)" >&2; exit 2 ;;
   esac
 done

@@ -108,7 +108,8 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
       setup_logging(context.launch, context.output_dir / log_name);
       if (context.launch.rank == 0) context.config.write(context.output_dir / "config.yaml");
     }
-    spdlog::info("{} with {} thread(s) on {}; outputs in {}", spec.name, threads, device, output_dir);
+    spdlog::info("{} with {} thread(s) on {}{}", spec.name, threads, device,
+                 output_dir.empty() ? "" : "; outputs in " + output_dir);
     spec.run(context);
     return 0;
   } catch (const ConfigError& e) {

@@ -239,15 +239,17 @@ std::string metrics_table(const EvaluationResult& result) {
   for (Task task : result.tasks) {
     const std::string prefix = dataset + "/" + std::string(task_name(task)) + "/";
     const std::string headline(task_spec(task).headline_metric);
-    bool first = true;
+    std::vector<std::pair<std::string, double>> shown;  // the headline first, then the others by name
     for (const auto& [key, value] : result.metrics) {
       if (key.rfind(prefix, 0) != 0) continue;
       const std::string name = key.substr(prefix.size());
       if (name.find('/') != std::string::npos || name == "images" || name == "pixels" || name == "valid_images") continue;
-      std::snprintf(line, sizeof(line), "  %-16s %-16s %10.4g%s\n", first ? std::string(task_name(task)).c_str() : "",
-                    name.c_str(), value, name == headline ? "  *" : "");
+      shown.insert(name == headline ? shown.begin() : shown.end(), {name, value});
+    }
+    for (size_t i = 0; i < shown.size(); ++i) {
+      std::snprintf(line, sizeof(line), "  %-16s %-16s %10.4g%s\n", i == 0 ? std::string(task_name(task)).c_str() : "",
+                    shown[i].first.c_str(), shown[i].second, shown[i].first == headline ? "  *" : "");
       out += line;
-      first = false;
     }
   }
   out += "  (* the task's headline metric; per-class values are in metrics.json)\n";

@@ -43,6 +43,12 @@ int best_of(const ReportRow& row) {
   return best;
 }
 
+// Whether run i holds the row's best value (ties all count).
+bool is_best(const ReportRow& row, size_t i) {
+  const int best = best_of(row);
+  return best >= 0 && row.values[i] == row.values[size_t(best)];
+}
+
 std::string format_value(double value) {
   if (std::isnan(value)) return "—";
   char text[32];
@@ -102,7 +108,8 @@ std::vector<ReportRow> report_rows(const std::vector<ReportRun>& runs) {
 
 std::string report_markdown(const std::vector<ReportRun>& runs, const std::vector<ReportRow>& rows,
                             const std::string& chart_file) {
-  std::string out = "# Evaluation report\n\nThe headline metric of each dataset and task; the best run of each row in bold.\n\n";
+  std::string out = "# Evaluation report\n\nThe headline metric of each dataset and task; the best run of each row in bold "
+                    "(outlined in the chart).\n\n";
   out += "| dataset / task | metric |";
   std::string rule = "|---|---|";
   for (const auto& run : runs) out += " " + run.name + " |", rule += "---:|";
@@ -110,10 +117,9 @@ std::string report_markdown(const std::vector<ReportRun>& runs, const std::vecto
   for (const auto& row : rows) {
     const size_t last = row.key.rfind('/');
     out += "| " + row.key.substr(0, last) + " | " + row.key.substr(last + 1) + (row.higher_is_better ? " ↑" : " ↓") + " |";
-    const int best = best_of(row);
     for (size_t i = 0; i < row.values.size(); ++i) {
       const std::string value = format_value(row.values[i]);
-      out += " " + (int(i) == best && runs.size() > 1 ? "**" + value + "**" : value) + " |";
+      out += " " + (is_best(row, i) && runs.size() > 1 ? "**" + value + "**" : value) + " |";
     }
     out += "\n";
   }
@@ -140,7 +146,6 @@ std::string report_chart_png(const std::vector<ReportRun>& runs, const std::vect
     for (double v : row.values) {
       if (!std::isnan(v)) scale = std::max(scale, std::abs(v));
     }
-    const int best = best_of(row);
     const int bar_space = width - 2 * margin - label_width - value_width;
     for (size_t i = 0; i < runs.size(); ++i) {
       const double v = row.values[i];
@@ -151,7 +156,7 @@ std::string report_chart_png(const std::vector<ReportRun>& runs, const std::vect
       const int length = std::isnan(v) || scale == 0 ? 0 : std::max(1, int(std::lround(std::abs(v) / scale * bar_space)));
       if (length > 0) {
         cv::rectangle(image, {x0, y}, {x0 + length, y + bar_height}, palette[i % 8], cv::FILLED);
-        if (int(i) == best && runs.size() > 1) cv::rectangle(image, {x0, y}, {x0 + length, y + bar_height}, cv::Scalar(0, 0, 0), 2);
+        if (is_best(row, i) && runs.size() > 1) cv::rectangle(image, {x0, y}, {x0 + length, y + bar_height}, cv::Scalar(0, 0, 0), 2);
       }
       cv::putText(image, format_value(v), {x0 + length + 6, y + 15}, font, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
       y += bar_height + 6;

@@ -45,7 +45,7 @@ TEST_F(Tools, EveryToolPrintsHelpWithTheStandardFlags) {
 }
 
 TEST_F(Tools, ToolsNotBuiltYetSaySoAndExitOne) {
-  for (const auto& tool : {"must_train_teacher", "must_pseudolabel", "must_train_student", "must_eval"}) {
+  for (const auto& tool : {"must_train_teacher", "must_pseudolabel", "must_train_student"}) {
     const auto result = run_command(tool_path(tool) + " --output-dir " + (dir_ / tool).string());
     EXPECT_EQ(result.exit_code, 1) << tool;
     EXPECT_TRUE(contains(result.output, "not built yet")) << result.output;
@@ -96,6 +96,10 @@ TEST_F(Tools, UsageErrorsExitTwo) {
   const auto no_output = run_command(tool_path("must_make_world"));
   EXPECT_EQ(no_output.exit_code, 2);
   EXPECT_TRUE(contains(no_output.output, "--output-dir is required")) << no_output.output;
+  const auto bad_rank = run_command("RANK=two WORLD_SIZE=2 " + tool_path("must_make_world") + " --output-dir " +
+                                    (dir_ / "rank").string());
+  EXPECT_EQ(bad_rank.exit_code, 2) << bad_rank.output;
+  EXPECT_TRUE(contains(bad_rank.output, "RANK")) << bad_rank.output;
   const auto no_gpu = make_world("--device cuda:7");
   EXPECT_EQ(no_gpu.exit_code, 2) << no_gpu.output;
   EXPECT_EQ(make_world("--device tpu").exit_code, 2);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -21,6 +22,7 @@ ScratchDir::ScratchDir() {
 }
 
 ScratchDir::~ScratchDir() {
+  if (std::getenv("MUST_KEEP_TEST_DIRS")) return;  // for looking at what a test wrote
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
 }

@@ -6,7 +6,7 @@
 
 namespace must::test {
 
-// A fresh directory under the system temp dir, removed when the object dies.
+// A fresh directory under the system temp dir, removed when the object dies (kept when MUST_KEEP_TEST_DIRS is set).
 class ScratchDir {
  public:
   ScratchDir();

@@ -44,7 +44,7 @@ structures::Targets full_targets(int64_t b, int64_t h, int64_t w) {
   structures::TaskTargets detection{{}, all, {}};
   for (int64_t i = 0; i < b; ++i) {  // one box in the upper left quarter
     detection.instances.push_back({torch::tensor({2.0f, 3.0f, float(w) / 2, float(h) / 2}).view({1, 4}),
-                                   torch::tensor({int64_t(i % 3)}), {}, {}});
+                                   torch::tensor({int64_t(i % 3)}), {}, {}, {}});
   }
   targets.tasks[Task::kDetection] = detection;
   return targets;

@@ -1,0 +1,203 @@
+// must_eval as a user meets it, on the quick world with weights saved from the library (random init).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "must/core/fs.h"
+#include "must/data/dataset.h"
+#include "must/data/decode.h"
+#include "must/eval/eval_config.h"
+#include "must/models/model_config.h"
+#include "must/models/state_dict_file.h"
+#include "test_support.h"
+
+namespace must {
+namespace {
+
+using test::run_command;
+using test::tool_path;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+int count_lines(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
+// The error lines of a tool's output (the log lines before them carry a timestamp).
+int error_lines(const std::string& output) {
+  int count = 0;
+  for (size_t at = 0; (at = output.find("must_eval: ", at)) != std::string::npos; ++at) {
+    count += at == 0 || output[at - 1] == '\n';
+  }
+  return count;
+}
+
+class EvalTool : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::ScratchDir();
+    const auto world = run_command(tool_path("must_make_world") + " --threads 2 --config " +
+                                   test::source_path("configs/quick/world.yaml").string() + " --output-dir " +
+                                   (root() / "world").string());
+    ASSERT_EQ(world.exit_code, 0) << world.output;
+    torch::manual_seed(0);
+    save_weights(config({}), root() / "weights.safetensors");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static const std::filesystem::path& root() { return dir_->path(); }
+  static config::Config config(const std::vector<std::string>& overrides) {
+    std::vector<std::string> all = {"data.eval.root=" + (root() / "world").string()};
+    all.insert(all.end(), overrides.begin(), overrides.end());
+    return config::Config::load(eval::eval_tool_defaults(), test::source_path("configs/quick/eval.yaml"), all);
+  }
+  static void save_weights(const config::Config& c, const std::filesystem::path& file) {
+    models::MultiTaskModel model(models::model_options_from_config(c.at("model")));
+    models::write_safetensors(file, models::module_state_dict(*model));
+  }
+  static test::CommandResult eval(const std::string& arguments) {
+    return run_command(tool_path("must_eval") + " --threads 2 --config " + test::source_path("configs/quick/eval.yaml").string() +
+                       " --set data.eval.root=" + (root() / "world").string() + " " + arguments);
+  }
+  static nlohmann::json metrics(const std::string& run) {
+    return nlohmann::json::parse(read_file(root() / run / "metrics.json"));
+  }
+  static test::ScratchDir* dir_;
+};
+test::ScratchDir* EvalTool::dir_ = nullptr;
+
+TEST_F(EvalTool, WritesEveryTaskAndItsSavedPredictionsScoreTheSame) {
+  const auto run = eval("--weights " + (root() / "weights.safetensors").string() + " --output-dir " +
+                        (root() / "run").string() + " --save-predictions");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "world_val: 16 images")) << run.output;
+  EXPECT_TRUE(contains(run.output, "Average Precision  (AP) @[ IoU=0.50:0.95")) << run.output;
+  const auto direct = metrics("run");
+  for (const char* key : {"world_val/classification/top1", "world_val/classification/top5", "world_val/detection/AP",
+                          "world_val/detection/AP50", "world_val/detection/ARl", "world_val/segmentation/mIoU",
+                          "world_val/segmentation/pixel_accuracy", "world_val/depth/AbsRel", "world_val/depth/delta1",
+                          "world_val/normals/mean_angle", "world_val/normals/within_30"}) {
+    EXPECT_TRUE(direct.contains(key)) << key << "\n" << direct.dump(1);
+  }
+  EXPECT_EQ(direct["world_val/segmentation/images"], 16);
+  EXPECT_TRUE(std::filesystem::exists(root() / "run/metrics.jsonl"));
+
+  // Saved predictions read back: the COCO results use the ground truth's category ids, maps have the labels' size.
+  const auto truth = nlohmann::json::parse(read_file(root() / "world/val/detection.json"));
+  std::set<int64_t> categories;
+  for (const auto& c : truth["categories"]) categories.insert(c["id"].get<int64_t>());
+  const auto results = nlohmann::json::parse(read_file(root() / "run/predictions/detection.json"));
+  ASSERT_TRUE(results.is_array());
+  for (const auto& r : results) EXPECT_TRUE(categories.count(r["category_id"].get<int64_t>())) << r.dump();
+  for (const char* task : {"segmentation", "depth", "normals"}) {
+    const torch::Tensor map = data::read_png_samples(root() / "run/predictions" / task / "000003.png");
+    EXPECT_EQ(map.size(0), 32) << task;
+    EXPECT_EQ(map.size(1), 32) << task;
+  }
+  EXPECT_EQ(count_lines(read_file(root() / "run/predictions/classification.jsonl")), 16);
+
+  // Scoring what it saved gives the numbers of the run that saved them.
+  const auto score = eval("score --predictions " + (root() / "run/predictions").string() + " --output-dir " +
+                          (root() / "scored").string());
+  ASSERT_EQ(score.exit_code, 0) << score.output;
+  const auto scored = metrics("scored");
+  for (const auto& [key, value] : direct.items()) {
+    ASSERT_TRUE(scored.contains(key)) << key;
+    if (value.is_null()) {
+      EXPECT_TRUE(scored[key].is_null()) << key;
+    } else {
+      EXPECT_NEAR(scored[key].get<double>(), value.get<double>(), 1e-9) << key;
+    }
+  }
+}
+
+// Detections written as a COCO results file by "another tool" score as the evaluator fed them in memory.
+TEST_F(EvalTool, CocoResultsFileScoresAsInMemory) {
+  const auto c = config({"evaluation.tasks=[detection]"});
+  data::DatasetOptions options;
+  options.format = "world";
+  options.root = root() / "world";
+  options.split = "val";
+  const auto dataset = data::make_dataset(options);
+  eval::EvaluatorContext context;
+  context.class_names = dataset->info().class_names.at(Task::kDetection);
+  auto evaluator = eval::make_evaluator(Task::kDetection, context);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> unit(0, 1);
+  nlohmann::json results = nlohmann::json::array();
+  for (int64_t i = 0; i < dataset->size(); ++i) {
+    const data::Sample sample = dataset->get(i);
+    eval::ImagePrediction prediction;
+    for (const auto& truth : eval::ground_truth_boxes(*sample.instances)) {  // near-misses and hits, then noise
+      eval::BoxXywh box = truth.box;
+      box.x += (unit(rng) - 0.5) * box.w * 0.4;
+      box.w *= 0.8 + 0.4 * unit(rng);
+      prediction.detections.push_back({truth.category, box, unit(rng)});
+    }
+    prediction.detections.push_back({int64_t(i % 5), {unit(rng) * 20, unit(rng) * 20, 4 + unit(rng) * 8, 4 + unit(rng) * 8}, unit(rng)});
+    for (const auto& d : prediction.detections) {
+      results.push_back({{"image_id", dataset->info().image_ids[size_t(i)]}, {"category_id", dataset->info().category_ids[size_t(d.category)]},
+                         {"bbox", {d.box.x, d.box.y, d.box.w, d.box.h}}, {"score", d.score}});
+    }
+    evaluator->process(prediction, sample, dataset->info().image_ids[size_t(i)]);
+  }
+  const eval::MetricValues in_memory = evaluator->evaluate();
+  write_file(root() / "results.json", results.dump());
+  const auto score = eval("score --predictions " + (root() / "results.json").string() + " --output-dir " +
+                          (root() / "coco_scored").string());
+  ASSERT_EQ(score.exit_code, 0) << score.output;
+  const auto scored = metrics("coco_scored");
+  EXPECT_GT(in_memory.at("AP50"), 10);  // the detections hit something
+  for (const auto& [name, value] : in_memory) {
+    const std::string key = "world_val/detection/" + name;
+    ASSERT_TRUE(scored.contains(key)) << key;
+    if (std::isnan(value)) {
+      EXPECT_TRUE(scored[key].is_null()) << key;
+    } else {
+      EXPECT_DOUBLE_EQ(scored[key].get<double>(), value) << key;
+    }
+  }
+}
+
+TEST_F(EvalTool, BadInputExitsWithOneLineNamingTheFileOrKey) {
+  const std::string out = " --output-dir " + (root() / "bad").string();
+  const auto missing = eval("--weights " + (root() / "nowhere.safetensors").string() + out);
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_EQ(error_lines(missing.output), 1) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "nowhere.safetensors")) << missing.output;
+
+  save_weights(config({"model.heads.segmentation.num_outputs=9"}), root() / "nine.safetensors");
+  const auto shapes = eval("--weights " + (root() / "nine.safetensors").string() + out);
+  EXPECT_EQ(shapes.exit_code, 1) << shapes.output;
+  EXPECT_EQ(error_lines(shapes.output), 1) << shapes.output;
+  EXPECT_TRUE(contains(shapes.output, "nine.safetensors")) << shapes.output;
+  EXPECT_TRUE(contains(shapes.output, "heads.segmentation.predictor.weight")) << shapes.output;
+
+  const auto unlabelled = eval("--weights " + (root() / "weights.safetensors").string() +
+                               " --set data.eval.split=teacher_depth --set evaluation.tasks=[segmentation]" + out);
+  EXPECT_EQ(unlabelled.exit_code, 2) << unlabelled.output;
+  EXPECT_EQ(error_lines(unlabelled.output), 1) << unlabelled.output;
+  EXPECT_TRUE(contains(unlabelled.output, "key 'evaluation.tasks'")) << unlabelled.output;
+  EXPECT_TRUE(contains(unlabelled.output, "has no segmentation labels")) << unlabelled.output;
+
+  const auto no_weights = eval(out);
+  EXPECT_EQ(no_weights.exit_code, 2) << no_weights.output;
+  EXPECT_TRUE(contains(no_weights.output, "--weights")) << no_weights.output;
+}
+
+TEST_F(EvalTool, ReportComparesRuns) {
+  for (const char* run : {"a", "b"}) {
+    test::write_text(root() / run / "metrics.json",
+                     std::string(R"({"world_val/depth/AbsRel": )") + (run[0] == 'a' ? "0.2" : "0.1") +
+                         R"(, "world_val/segmentation/mIoU": 40.0})");
+  }
+  const auto report = run_command(tool_path("must_eval") + " report " + (root() / "a").string() + " " +
+                                  (root() / "b").string() + " --output " + (root() / "report/compare.md").string());
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_TRUE(contains(read_file(root() / "report/compare.md"), "**0.1000**"));
+  EXPECT_FALSE(data::read_png_samples(root() / "report/compare.png").numel() == 0);
+  const auto missing = run_command(tool_path("must_eval") + " report " + (root() / "nothing").string() + " --output " +
+                                   (root() / "r.md").string());
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "nothing/metrics.json")) << missing.output;
+}
+
+}  // namespace
+}  // namespace must
