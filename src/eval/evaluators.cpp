@@ -161,15 +161,17 @@ class SegmentationEvaluator final : public Evaluator {
   int64_t images_ = 0;
 };
 
-class DepthEvaluator final : public Evaluator {
+// Depth and normals: a per-pixel metric of the label and the prediction, pooled or per image as Metrics does it.
+template <class Metrics>
+class MapEvaluator final : public Evaluator {
  public:
-  explicit DepthEvaluator(const EvaluatorContext& context) : Evaluator(Task::kDepth), metrics_(context.options.depth) {}
+  MapEvaluator(Task task, Metrics metrics) : Evaluator(task), metrics_(std::move(metrics)) {}
   void reset() override {
     metrics_.reset();
     images_ = 0;
   }
   void process(const ImagePrediction& prediction, const data::Sample& truth, int64_t) override {
-    const torch::Tensor& label = label_of(truth, Task::kDepth);
+    const torch::Tensor& label = label_of(truth, task());
     check_same_size(prediction.values, label, truth, task());
     metrics_.add(label, prediction.values);
     ++images_;
@@ -181,31 +183,7 @@ class DepthEvaluator final : public Evaluator {
   }
 
  private:
-  DepthMetrics metrics_;
-  int64_t images_ = 0;
-};
-
-class NormalsEvaluator final : public Evaluator {
- public:
-  explicit NormalsEvaluator(const EvaluatorContext&) : Evaluator(Task::kNormals) {}
-  void reset() override {
-    metrics_.reset();
-    images_ = 0;
-  }
-  void process(const ImagePrediction& prediction, const data::Sample& truth, int64_t) override {
-    const torch::Tensor& label = label_of(truth, Task::kNormals);
-    check_same_size(prediction.values, label, truth, task());
-    metrics_.add(label, prediction.values);
-    ++images_;
-  }
-  MetricValues evaluate() override {
-    MetricValues out = metrics_.values();
-    out["images"] = double(images_);
-    return out;
-  }
-
- private:
-  NormalMetrics metrics_;
+  Metrics metrics_;
   int64_t images_ = 0;
 };
 
@@ -222,8 +200,12 @@ EvaluatorRegistry& evaluator_registry() {
     r->add("classification", factory<ClassificationEvaluator>());
     r->add("detection", factory<DetectionEvaluator>());
     r->add("segmentation", factory<SegmentationEvaluator>());
-    r->add("depth", factory<DepthEvaluator>());
-    r->add("normals", factory<NormalsEvaluator>());
+    r->add("depth", [](const EvaluatorContext& context) -> std::unique_ptr<Evaluator> {
+      return std::make_unique<MapEvaluator<DepthMetrics>>(Task::kDepth, DepthMetrics(context.options.depth));
+    });
+    r->add("normals", [](const EvaluatorContext&) -> std::unique_ptr<Evaluator> {
+      return std::make_unique<MapEvaluator<NormalMetrics>>(Task::kNormals, NormalMetrics());
+    });
     return r;
   }();
   return *registry;

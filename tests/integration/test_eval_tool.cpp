@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "must/core/fs.h"
+#include "must/data/data_config.h"
 #include "must/data/dataset.h"
 #include "must/data/decode.h"
 #include "must/eval/eval_config.h"
@@ -197,6 +198,36 @@ TEST_F(EvalTool, ReportComparesRuns) {
                                    (root() / "r.md").string());
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   EXPECT_TRUE(contains(missing.output, "nothing/metrics.json")) << missing.output;
+}
+
+}  // namespace
+}  // namespace must
+
+namespace must {
+namespace {
+
+// Every evaluation config resolves against must_eval's schema, and its model and evaluation sections map to
+// options (the benchmark readers themselves need the datasets, which are not shipped).
+TEST(EvalConfigs, EveryEvaluationConfigLoads) {
+  std::vector<std::filesystem::path> files;
+  for (const char* dir : {"configs/paper/benchmarks", "configs/world/eval"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(test::source_path(dir))) files.push_back(entry.path());
+  }
+  ASSERT_GE(files.size(), 8u);
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    const auto c = config::Config::load(eval::eval_tool_defaults(), file);
+    const auto model = models::model_options_from_config(c.at("model"));
+    EXPECT_FALSE(model.heads.empty());
+    const auto dataset = data::dataset_options_from_config(c.at("data.eval"));
+    const auto options = eval::evaluation_options_from_config(c.at("evaluation"), dataset);
+    EXPECT_FALSE(options.dataset_name.empty());
+    for (Task task : options.tasks) {
+      bool has_head = false;
+      for (const auto& head : model.heads) has_head = has_head || head.task == task;
+      EXPECT_TRUE(has_head) << task_name(task);
+    }
+  }
 }
 
 }  // namespace
