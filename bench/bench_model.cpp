@@ -108,7 +108,7 @@ void run_detection(int iters) {
   for (int64_t i = 0; i < b; ++i) {
     const auto corner = torch::rand({6, 2}) * 400;
     const auto size = torch::rand({6, 2}) * 100 + 12;
-    boxes.instances.push_back({torch::cat({corner, corner + size}, 1), torch::randint(0, 90, {6}, torch::kLong), {}, {}});
+    boxes.instances.push_back({torch::cat({corner, corner + size}, 1), torch::randint(0, 90, {6}, torch::kLong), {}, {}, {}});
   }
   targets.tasks[Task::kDetection] = boxes;
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));

@@ -16,6 +16,8 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
   # dataset readers: JPEG with DCT scaling, palette PNG indices, VOC XML, NYU's HDF5 .mat
   libturbojpeg0-dev libpng-dev libtinyxml2-dev libhdf5-dev
+  # real data for the Fashion-MNIST teacher (IDX gz files under /usr/share/datasets/fashion-mnist/)
+  dataset-fashion-mnist
   # test-only: parity fixtures are generated with torchvision at test time
   python3-torch python3-torchvision python3-numpy python3-pil
 )

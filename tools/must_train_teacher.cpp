@@ -1,10 +1,32 @@
-// must_train_teacher: Trains one specialized teacher (classification, detection, segmentation, depth or normals) from a YAML config.
+// must_train_teacher: trains one specialized model (a teacher: the config's model with its task's head) on its
+// labelled dataset, resumable, evaluating as it goes. The work is in must::engine (train_config.h).
+#include <CLI/CLI.hpp>
+
+#include "must/app/metrics_log.h"
 #include "must/app/tool.h"
+#include "must/engine/train_config.h"
 
 int main(int argc, char** argv) {
+  std::string init_from;
   must::app::ToolSpec spec;
   spec.name = "must_train_teacher";
-  spec.description = "Trains one specialized teacher (classification, detection, segmentation, depth or normals) from a YAML config.";
-  spec.not_built_reason = "teacher training needs the compute core and the data loaders (open issues: compute core, detection, data)";
+  spec.description =
+      "Trains the config's model on data.train (evaluating on data.eval) into --output-dir: checkpoints, "
+      "model_final.safetensors, metrics.jsonl and metrics.json. --resume continues a run where it stopped.";
+  spec.defaults = must::engine::train_tool_defaults();
+  spec.add_flags = [&](CLI::App& cli) {
+    cli.add_option("--init-from", init_from, "weights to start from: a torchvision/PyTorch .pth or a .safetensors "
+                                             "(overrides model.init_from; the import report is logged)");
+  };
+  spec.run = [&](must::app::ToolContext& context) {
+    must::app::MetricsLog metrics(context.output_dir / "metrics.jsonl");
+    must::engine::TrainRun run;
+    run.output_dir = context.output_dir;
+    run.resume = context.resume;
+    run.init_from = init_from;
+    run.device = torch::Device(context.device);
+    run.metrics = [&](int64_t step, const std::map<std::string, double>& values) { metrics.write(step, values); };
+    must::engine::train_model(context.config, run);
+  };
   return must::app::run_tool(argc, argv, spec);
 }

@@ -158,7 +158,8 @@ int64_t Loader::batches_per_epoch() const {
   return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
-void Loader::start_epoch(int64_t epoch) {
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
+  MUST_CHECK(first_batch >= 0, "first batch ", first_batch, " is negative");
   stop_workers();
   State& s = *state_;
   const auto indices = shard_indices(dataset_->size(), options_.shuffle, options_.seed, epoch, options_.rank,
@@ -170,7 +171,9 @@ void Loader::start_epoch(int64_t epoch) {
     s.batches.emplace_back(indices.begin() + long(start), indices.begin() + long(end));
   }
   s.epoch = epoch;
-  s.next_to_claim = s.next_to_deliver = 0;
+  // Batches are a function of (seed, epoch, indices) alone, so a resumed epoch skips the ones it had without
+  // reading them.
+  s.next_to_claim = s.next_to_deliver = std::min(size_t(first_batch), s.batches.size());
   s.ready.clear();
   s.error = nullptr;
   s.stopping = false;

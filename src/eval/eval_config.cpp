@@ -9,6 +9,7 @@
 #include "must/core/fs.h"
 #include "must/core/strings.h"
 #include "must/data/data_config.h"
+#include "must/engine/train_defaults.h"
 #include "must/models/model_config.h"
 #include "must/models/weight_import.h"
 
@@ -36,7 +37,7 @@ evaluation:
 
 std::string_view eval_tool_defaults() {
   static const std::string defaults = std::string(models::model_defaults()) + std::string(data::data_defaults()) +
-                                      std::string(evaluation_defaults());
+                                      std::string(evaluation_defaults()) + std::string(engine::train_defaults());
   return defaults;
 }
 
@@ -94,6 +95,10 @@ EvaluationOptions evaluation_options_from_config(const config::Config& node, con
   d.per_image = averaging == "image";
   options.encoding.depth_units_per_metre = depth.get_float("units_per_metre");
   if (options.encoding.depth_units_per_metre <= 0) depth.fail("units_per_metre", "must be positive");
+  if (d.max_depth * options.encoding.depth_units_per_metre > 65535) {
+    depth.fail("units_per_metre", "x max_depth exceeds the 16-bit range (65535) depth predictions are stored in; "
+                                  "lower units_per_metre");
+  }
   return options;
 }
 
@@ -160,9 +165,12 @@ EvaluationResult evaluate_checkpoint(const config::Config& config, const std::fi
   data::LoaderOptions loader = data::loader_options_from_config(config.at("data.loader"), /*training=*/false);
   const auto transform = data::transform_from_config(config.at("data.augment"), /*training=*/false);
   const EvaluationResult result = evaluate_model(model, setup.dataset, transform, loader, setup.options, device);
-  if (save_predictions) {
-    std::filesystem::remove_all(saved);
+  if (save_predictions) {  // the old folder goes aside before the new one takes its name
+    const auto old = output_dir / "predictions.old";
+    std::filesystem::remove_all(old);
+    if (std::filesystem::exists(saved)) std::filesystem::rename(saved, old);
     std::filesystem::rename(partial, saved);
+    std::filesystem::remove_all(old);
   }
   write_metrics_json(output_dir / "metrics.json", result);
   return result;

@@ -133,6 +133,9 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
   loader_options.shuffle = false;
   loader_options.drop_last = false;
   loader_options.keep_original_labels = true;
+  // An image that does not decode stops the evaluation (naming it): skipping it would drop its ground truth and
+  // score the rest as if it had never been there.
+  loader_options.stop_on_bad_image = true;
   data::Loader loader(dataset, transform, loader_options);
   loader.start_epoch(0);
   const bool was_training = model->is_training();

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "must/core/check.h"
 #include "must/ops/resize.h"
 
@@ -47,7 +49,10 @@ torch::Tensor map_to_original(const torch::Tensor& map, const data::Geometry& ge
   MUST_CHECK(geometry.started(), "the image's geometry was not recorded");
   const int64_t height = geometry.original_size[0], width = geometry.original_size[1];
   const torch::Tensor x = map.to(torch::kFloat).unsqueeze(0);
-  if (geometry.is_resize()) return ops::resize_bilinear(x, {height, width})[0];
+  // A plain resize (no crop, no flip) is undone by resizing back; anything else by sampling.
+  const bool plain_resize = geometry.is_resize() && std::lround(geometry.scale[0] * double(height)) == map.size(1) &&
+                            std::lround(geometry.scale[1] * double(width)) == map.size(2);
+  if (plain_resize) return ops::resize_bilinear(x, {height, width})[0];
   // Sampling positions of the original pixel centres in the current map, normalised to [-1, 1] for grid_sample
   // (align_corners = false: a pixel's centre at index + 0.5).
   const double current_h = double(map.size(1)), current_w = double(map.size(2));
@@ -76,8 +81,11 @@ std::vector<ImagePrediction> image_predictions(Task task, const models::ModelOut
   const torch::Tensor prediction = found->second.detach().to(torch::kCPU, torch::kFloat);
   MUST_CHECK(prediction.size(0) == int64_t(count), "a prediction for ", prediction.size(0), " images, the batch has ", count);
   if (spec.target == TargetKind::kClassVector) {
-    const auto [scores, classes] = prediction.softmax(1).topk(std::min<int64_t>(5, prediction.size(1)), 1);
-    for (size_t i = 0; i < count; ++i) out[i].values = classes[int64_t(i)], out[i].scores = scores[int64_t(i)];
+    // Ranked on the scores themselves, as torch.topk in torchvision's accuracy() (probabilities can tie where
+    // the logits do not); the probabilities go along for people.
+    const torch::Tensor classes = std::get<1>(prediction.topk(std::min<int64_t>(5, prediction.size(1)), 1));
+    const torch::Tensor probabilities = prediction.softmax(1).gather(1, classes);
+    for (size_t i = 0; i < count; ++i) out[i].values = classes[int64_t(i)], out[i].scores = probabilities[int64_t(i)];
     return out;
   }
   for (size_t i = 0; i < count; ++i) {

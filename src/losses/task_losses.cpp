@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "must/core/strings.h"
 
 namespace must::losses {
 namespace {
@@ -71,7 +72,7 @@ const std::map<std::string, LossEntry>& loss_entries() {
 class BoundLoss final : public TaskLoss {
  public:
   BoundLoss(const std::string& name, const LossEntry& entry, Task task, LossOptions options)
-      : key_("loss/" + std::string(task_name(task)) + "/" + name), entry_(entry), task_(task), options_(std::move(options)) {}
+      : key_(loss_key(task, name)), entry_(entry), task_(task), options_(std::move(options)) {}
   LossDict operator()(const torch::Tensor& prediction, const structures::TaskTargets& targets) const override {
     return {{key_, entry_.compute(prediction, targets, options_, task_)}};
   }
@@ -177,6 +178,26 @@ torch::Tensor normal_cosine(const torch::Tensor& prediction, const torch::Tensor
   if (!valid.any().item<bool>()) return nothing(prediction);
   const torch::Tensor cosine = (prediction * (target / length.clamp_min(1e-12))).sum(1, /*keepdim=*/true);
   return (1 - cosine).masked_select(valid).mean();
+}
+
+std::string loss_key(Task task, std::string_view term) {
+  return "loss/" + std::string(task_name(task)) + "/" + std::string(term);
+}
+
+std::map<Task, torch::Tensor> losses_by_task(const LossDict& losses) {
+  std::map<Task, torch::Tensor> out;
+  for (const auto& [key, value] : losses) {
+    const auto parts = split(key, '/');
+    MUST_CHECK(parts.size() == 3 && parts[0] == "loss", "loss key '", key, "' is not loss/<task>/<term>");
+    const Task task = task_from_name(parts[1]);
+    auto found = out.find(task);
+    if (found == out.end()) {
+      out.emplace(task, value);
+    } else {
+      found->second = found->second + value;
+    }
+  }
+  return out;
 }
 
 }  // namespace must::losses

@@ -13,6 +13,7 @@ model:
     frozen_batch_norm: false  # FrozenBatchNorm2d everywhere (small per-device batches)
     freeze_at: 0              # frozen stages: 0 none, 1 stem, 2 stem + res2, ... 5 all
     channels_last: false      # NHWC memory format
+    small_input_stem: false   # 3x3 stride-1 first conv, no max-pool: for 28-32 px images (Fashion-MNIST, CIFAR)
   fpn_channels: 256
   dense_channels: 128         # shared dense trunk (p2..p5 summed at p2, then 1x1 to this)
   dense_levels: [p2, p3, p4, p5]
@@ -105,7 +106,8 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
                          .width_multiplier(backbone.get_float("width_multiplier"))
                          .frozen_batch_norm(backbone.get_bool("frozen_batch_norm"))
                          .freeze_at(int(backbone.get_int("freeze_at")))
-                         .channels_last(backbone.get_bool("channels_last"));
+                         .channels_last(backbone.get_bool("channels_last"))
+                         .small_input_stem(backbone.get_bool("small_input_stem"));
   const int64_t depth = backbone.get_int("depth");
   if (depth != 18 && depth != 34 && depth != 50 && depth != 101 && depth != 152) {
     backbone.fail("depth", "must be 18, 34, 50, 101 or 152");

@@ -106,7 +106,7 @@ ResNetImpl::ResNetImpl(ResNetOptions options) : options_(options) {
              options.freeze_at());
   const bool frozen_bn = options.frozen_batch_norm();
   const int64_t stem = stage_width(options, 0);
-  conv1 = register_module("conv1", conv(3, stem, 7, 2, 3));
+  conv1 = register_module("conv1", options.small_input_stem() ? conv(3, stem, 3, 1, 1) : conv(3, stem, 7, 2, 3));
   bn1 = register_module("bn1", BatchNorm2d(BatchNorm2dOptions(stem).frozen(frozen_bn)));
   int64_t channels = stem;
   for (int s = 0; s < 4; ++s) {
@@ -156,7 +156,7 @@ structures::FeatureMap ResNetImpl::forward_features(torch::Tensor x) {
     if (options_.channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     x = bn1->forward_relu(conv1(x));
   }
-  x = torch::max_pool2d(x, 3, 2, 1);
+  if (!options_.small_input_stem()) x = torch::max_pool2d(x, 3, 2, 1);
   structures::FeatureMap features;
   for (size_t s = 0; s < stages_.size(); ++s) {
     x = stages_[s]->forward(x);
@@ -178,7 +178,7 @@ std::vector<structures::FeatureSpec> ResNetImpl::output_shape_of(const ResNetOpt
   std::vector<structures::FeatureSpec> shapes;
   for (int s = 0; s < 4; ++s) {
     shapes.push_back({"res" + std::to_string(s + 2), stage_width(options, s) * ResidualBlockImpl::expansion(layout.bottleneck),
-                      int64_t(4) << s});
+                      (options.small_input_stem() ? int64_t(1) : int64_t(4)) << s});
   }
   return shapes;
 }

@@ -118,18 +118,19 @@ RoiHeadsOutput RoiHeadsImpl::forward(const std::vector<torch::Tensor>& levels, c
   const auto [logits, deltas] = box_predictor->forward(box_head->forward(pooled));
   const torch::Tensor labels = torch::cat(sampled_labels);
   const torch::Tensor targets_all = torch::cat(box_targets);
-  const std::string prefix = "loss/" + std::string(task_name(Task::kDetection)) + "/";
+  const std::string classifier_key = losses::loss_key(Task::kDetection, "classifier");
+  const std::string box_key = losses::loss_key(Task::kDetection, "box");
   if (labels.size(0) == 0) {
     const torch::Tensor zero = torch::zeros({}, logits.options());
-    out.losses = {{prefix + "classifier", zero}, {prefix + "box", zero}};
+    out.losses = {{classifier_key, zero}, {box_key, zero}};
     return out;
   }
   const torch::Tensor positive = (labels > 0).nonzero().view({-1});
   const torch::Tensor positive_deltas =
       deltas.view({deltas.size(0), -1, 4}).index({positive, labels.index_select(0, positive)});
-  out.losses[prefix + "classifier"] = F::cross_entropy(logits, labels);
+  out.losses[classifier_key] = F::cross_entropy(logits, labels);
   // ATen's own smooth_l1_loss: LibTorch 1.13's functional wrapper ignores the options' beta.
-  out.losses[prefix + "box"] =
+  out.losses[box_key] =
       torch::smooth_l1_loss(positive_deltas, targets_all.index_select(0, positive), at::Reduction::Sum, 1.0 / 9) /
       double(labels.size(0));
   return out;

@@ -145,10 +145,11 @@ losses::LossDict RegionProposalNetworkImpl::losses(const torch::Tensor& anchors,
   }
   const torch::Tensor positive = torch::cat(sampled_positive).nonzero().view({-1});
   const torch::Tensor sampled = torch::cat({positive, torch::cat(sampled_negative).nonzero().view({-1})});
-  const std::string prefix = "loss/" + std::string(task_name(Task::kDetection)) + "/";
+  const std::string objectness_key = losses::loss_key(Task::kDetection, "rpn_objectness");
+  const std::string box_key = losses::loss_key(Task::kDetection, "rpn_box");
   if (sampled.size(0) == 0) {  // no anchor to learn from: a zero without gradient, as every loss
     const torch::Tensor zero = torch::zeros({}, objectness.options());
-    return {{prefix + "rpn_objectness", zero}, {prefix + "rpn_box", zero}};
+    return {{objectness_key, zero}, {box_key, zero}};
   }
   // Positions run over the images' anchors in turn, so position p is anchor p mod A (no per-image copies).
   const torch::Tensor box_targets = coder_.encode(torch::cat(matched_boxes).index_select(0, positive),
@@ -159,7 +160,7 @@ losses::LossDict RegionProposalNetworkImpl::losses(const torch::Tensor& anchors,
                                  double(sampled.size(0));
   const torch::Tensor objectness_loss = torch::nn::functional::binary_cross_entropy_with_logits(
       objectness.reshape({-1}).index_select(0, sampled), torch::cat(labels).index_select(0, sampled));
-  return {{prefix + "rpn_objectness", objectness_loss}, {prefix + "rpn_box", box_loss}};
+  return {{objectness_key, objectness_loss}, {box_key, box_loss}};
 }
 
 }  // namespace must::models

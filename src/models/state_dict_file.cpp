@@ -417,7 +417,8 @@ const std::map<std::string, torch::ScalarType>& safetensors_dtypes() {
   return kTypes;
 }
 
-StateDict read_safetensors(const std::string& bytes, const std::string& file) {
+StateDict read_safetensors(const std::string& bytes, const std::string& file,
+                           std::map<std::string, std::string>* metadata) {
   const std::string what = "'" + file + "' (safetensors)";
   const uint64_t header_size = read_le(bytes, 0, 8, what);
   MUST_CHECK(header_size <= bytes.size() - 8, what, ": header of ", header_size, " bytes runs past the end");
@@ -428,6 +429,13 @@ StateDict read_safetensors(const std::string& bytes, const std::string& file) {
     MUST_THROW(Error, what, ": malformed header JSON: ", e.what());
   }
   MUST_CHECK(header.is_object(), what, ": the header is not a JSON object");
+  if (metadata && header.contains("__metadata__")) {
+    try {
+      *metadata = header["__metadata__"].get<std::map<std::string, std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      MUST_THROW(Error, what, ": __metadata__ must map strings to strings: ", e.what());
+    }
+  }
   const uint64_t base = 8 + header_size;
   std::vector<std::pair<uint64_t, std::pair<std::string, torch::Tensor>>> ordered;  // by data offset
   for (const auto& [name, info] : header.items()) {
@@ -457,14 +465,15 @@ StateDict read_safetensors(const std::string& bytes, const std::string& file) {
 
 }  // namespace
 
-StateDict read_state_dict(const fs::path& path) {
-  const std::string bytes = read_file(path);
-  const std::string file = path.string();
+StateDict read_state_dict(const fs::path& path) { return read_state_dict_bytes(read_file(path), path.string()); }
+
+StateDict read_state_dict_bytes(const std::string& bytes, const std::string& file,
+                                std::map<std::string, std::string>* metadata) {
   if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0) return read_torch_zip(bytes, file);
   if (bytes.size() >= 2 && uint8_t(bytes[0]) == 0x80 && uint8_t(bytes[1]) <= 5) {
     MUST_THROW(Error, "'", file, "' is a legacy (pre-1.6) torch.save file; re-save it with a current PyTorch");
   }
-  if (bytes.size() >= 9 && bytes[8] == '{') return read_safetensors(bytes, file);
+  if (bytes.size() >= 9 && bytes[8] == '{') return read_safetensors(bytes, file, metadata);
   MUST_THROW(Error, "'", file, "' is neither a torch.save (.pth) nor a .safetensors file");
 }
 

@@ -65,8 +65,10 @@ class EvalTool : public ::testing::Test {
 test::ScratchDir* EvalTool::dir_ = nullptr;
 
 TEST_F(EvalTool, WritesEveryTaskAndItsSavedPredictionsScoreTheSame) {
+  // Images resized to 48 x 48 for the model: predictions map back to the 32 x 32 labels.
+  const std::string resize = " --set data.augment.resize.mode=fixed --set data.augment.resize.size=[48,48]";
   const auto run = eval("--weights " + (root() / "weights.safetensors").string() + " --output-dir " +
-                        (root() / "run").string() + " --save-predictions");
+                        (root() / "run").string() + " --save-predictions" + resize);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(contains(run.output, "world_val: 16 images")) << run.output;
   EXPECT_TRUE(contains(run.output, "Average Precision  (AP) @[ IoU=0.50:0.95")) << run.output;

@@ -74,8 +74,8 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  // Starts (or restarts) an epoch; the workers begin at once.
-  void start_epoch(int64_t epoch);
+  // Starts (or restarts) an epoch at its batch `first_batch` (a resumed run's position); the workers begin at once.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch in order, or nothing at the end of the epoch. Rethrows a worker's error.
   std::optional<Batch> next();
   int64_t batches_per_epoch() const;

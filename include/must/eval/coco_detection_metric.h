@@ -11,8 +11,11 @@
 //   - per category, area range and maxDets: all images' detections sorted by score (stable, images in id order),
 //     precision made non-increasing from the right and read at each recall threshold (searchsorted, left);
 //     a category without non-ignored ground truth gets -1 and is left out of the means.
-// Known difference: pycocotools treats a matched ground truth whose annotation id is 0 as unmatched; here a
-// match is a match.
+// Known differences, fed through the readers: pycocotools treats a matched ground truth whose annotation id is 0 as
+// unmatched (here a match is a match); the COCO reader drops zero-width or zero-height annotations (as training
+// wants), which pycocotools would count as ground truth no detection can match; and ground-truth corners pass
+// through float32 (Instances), so an IoU within float rounding of a threshold may fall the other way. Results
+// files are read in double, as pycocotools reads them.
 #pragma once
 
 #include <array>

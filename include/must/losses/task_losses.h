@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "must/core/registry.h"
 #include "must/core/task.h"
@@ -27,6 +28,12 @@ namespace must::losses {
 
 // Loss terms keyed "loss/<task>/<term>", each a scalar.
 using LossDict = std::map<std::string, torch::Tensor>;
+
+// "loss/<task>/<term>": the one way a loss key is built.
+std::string loss_key(Task task, std::string_view term);
+// The terms of `losses` summed per task (the key's middle part), what the loss weighting combines. Throws
+// must::Error naming a key that is not "loss/<task>/<term>".
+std::map<Task, torch::Tensor> losses_by_task(const LossDict& losses);
 
 struct LossOptions {
   std::string type;             // registered name; "" = the task's default

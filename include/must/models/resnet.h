@@ -27,6 +27,8 @@ struct ResNetOptions {
   TORCH_ARG(bool, frozen_batch_norm) = false;  // every BatchNorm frozen (FrozenBatchNorm2d)
   TORCH_ARG(int, freeze_at) = 0;               // frozen stages: 0 none, 1 stem, 2 stem + layer1, ... 5 all
   TORCH_ARG(bool, channels_last) = false;      // NHWC weights and activations (faster convolutions on some CPUs)
+  TORCH_ARG(bool, small_input_stem) = false;   // 3x3 stride-1 conv1 and no max-pool, for 28-32 px images
+                                               // (CIFAR ResNets): res2..res5 at strides 1, 2, 4, 8
 };
 
 // One residual block: basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 with expansion 4).
@@ -55,7 +57,7 @@ TORCH_MODULE(ResidualBlock);
 class ResNetImpl : public torch::nn::Module {
  public:
   explicit ResNetImpl(ResNetOptions options);
-  // res2..res5 (outputs of layer1..layer4), strides 4, 8, 16, 32.
+  // res2..res5 (outputs of layer1..layer4), strides 4, 8, 16, 32 (1, 2, 4, 8 with the small-input stem).
   structures::FeatureMap forward_features(torch::Tensor x);
   // Classifier logits; needs num_classes > 0.
   torch::Tensor forward(torch::Tensor x);

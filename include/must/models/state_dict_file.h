@@ -35,6 +35,10 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;  // in fil
 // file (and the entry or opcode) when it is not one of those, is truncated, or holds something else than
 // named tensors (e.g. a whole pickled model).
 StateDict read_state_dict(const std::filesystem::path& path);
+// The same from bytes already read (`file` names them in errors); a safetensors file's __metadata__ goes to
+// `metadata` when given.
+StateDict read_state_dict_bytes(const std::string& bytes, const std::string& file,
+                                std::map<std::string, std::string>* metadata = nullptr);
 
 // Writes `tensors` (CPU copies) as safetensors, atomically.
 void write_safetensors(const std::filesystem::path& path, const StateDict& tensors,

@@ -6,6 +6,8 @@
 
 #include <torch/types.h>
 
+#include <utility>
+
 namespace must::structures {
 
 struct Instances {
@@ -17,6 +19,15 @@ struct Instances {
                          // ranges use; may be undefined (then the box's area)
 
   int64_t size() const { return boxes.defined() ? boxes.size(0) : 0; }
+  // A copy whose defined fields live on `device`.
+  Instances to(const torch::Device& device) const {
+    Instances out;
+    for (auto [from, into] : {std::pair{&boxes, &out.boxes}, {&labels, &out.labels}, {&scores, &out.scores},
+                              {&ignore, &out.ignore}, {&areas, &out.areas}}) {
+      if (from->defined()) *into = from->to(device);
+    }
+    return out;
+  }
 };
 
 }  // namespace must::structures

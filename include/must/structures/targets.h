@@ -23,11 +23,25 @@ struct TaskTargets {
   torch::Tensor values;
   torch::Tensor present;  // [B] bool: which samples carry this task's label
   std::vector<Instances> instances;  // detection only, [B]
+
+  TaskTargets to(const torch::Device& device) const {
+    TaskTargets out;
+    if (values.defined()) out.values = values.to(device);
+    if (present.defined()) out.present = present.to(device);
+    for (const auto& image : instances) out.instances.push_back(image.to(device));
+    return out;
+  }
 };
 
 struct Targets {
   std::map<Task, TaskTargets> tasks;
   bool has(Task task) const { return tasks.count(task) != 0; }
+  // A copy on `device` (the training loop moves each batch's targets with its images).
+  Targets to(const torch::Device& device) const {
+    Targets out;
+    for (const auto& [task, targets] : tasks) out.tasks.emplace(task, targets.to(device));
+    return out;
+  }
 };
 
 }  // namespace must::structures

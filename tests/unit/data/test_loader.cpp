@@ -31,7 +31,7 @@ class SyntheticDataset final : public Dataset {
     if (index % 2 == 0) s.labels[Task::kDepth] = torch::full({1, h, w}, 1.0f + float(index));
     if (index % 3 == 0) {
       s.instances = structures::Instances{torch::tensor({1.0f, 1.0f, 5.0f, 6.0f}).view({1, 4}),
-                                          torch::tensor({index % 4}), {}, {}};
+                                          torch::tensor({index % 4}), {}, {}, {}};
     }
     return s;
   }

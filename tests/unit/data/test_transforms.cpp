@@ -23,7 +23,7 @@ Sample full_sample(int64_t h = 20, int64_t w = 30) {
   s.labels[Task::kNormals] = torch::nn::functional::normalize(torch::randn({3, h, w}),
                                                              torch::nn::functional::NormalizeFuncOptions().dim(0));
   s.instances = structures::Instances{torch::tensor({1.0f, 2.0f, 10.0f, 12.0f, 20.0f, 5.0f, 29.0f, 19.0f}).view({2, 4}),
-                                      torch::tensor({0, 1}, torch::kLong), {}, torch::tensor({false, true})};
+                                      torch::tensor({0, 1}, torch::kLong), {}, torch::tensor({false, true}), {}};
   return s;
 }
 

@@ -22,7 +22,8 @@ struct SceneImage {
 
 // Boxes of every size class (some with annotated areas exactly on the 32^2 and 96^2 bounds), crowd / difficult
 // regions, detections near the ground truth (duplicates among them), false positives, scores on a 0.01 grid (so
-// ties occur), one image with `crowded` detections, and a category without ground truth.
+// ties occur), one image (index 3) with `crowded` detections of category 0 ahead of its true positives, and a
+// category without ground truth.
 inline std::vector<SceneImage> random_scene(uint64_t seed, int images, int categories, int crowded = 150) {
   std::mt19937_64 rng(seed);
   auto uniform = [&](double low, double high) { return std::uniform_real_distribution<double>(low, high)(rng); };
@@ -54,14 +55,16 @@ inline std::vector<SceneImage> random_scene(uint64_t seed, int images, int categ
                                     round2(uniform(0.05, 1.0))});
       }
     }
+    // Image 3: `crowded` confident false positives of category 0 bury its true positives past the 100 that count.
+    if (i == 3) image.truth.push_back({0, {10, 10, 40, 40}, 1600, false});
     const int false_positives = i == 3 ? crowded : integer(0, 4);
     for (int f = 0; f < false_positives; ++f) {
       const double side = std::exp(uniform(std::log(4.0), std::log(200.0)));
-      image.detections.push_back({integer(0, categories - 1),
+      image.detections.push_back({i == 3 ? 0 : integer(0, categories - 1),
                                   {round2(uniform(0, 400)), round2(uniform(0, 300)), round2(side), round2(side * uniform(0.5, 2))},
-                                  round2(uniform(0.05, 1.0))});
+                                  round2(i == 3 ? uniform(0.5, 1.0) : uniform(0.05, 1.0))});
     }
-    if (i == 3) {  // the crowded image also hides true positives behind its >100 detections
+    if (i == 3) {
       for (const auto& g : image.truth) image.detections.push_back({g.category, g.box, 0.01});
     }
     scene.push_back(std::move(image));

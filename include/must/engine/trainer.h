@@ -1,0 +1,98 @@
+// The training loop (detectron2's TrainerBase + HookBase): a small loop that takes a batch, computes the losses,
+// steps the optimizer, and calls its hooks around each step. Learning-rate schedule, checkpoints, evaluation,
+// EMA and logging are hooks (hooks.h); the code that builds the list orders it and says why.
+//
+// A step: the next batch (a new epoch when one ends), moved to the device; the losses (TrainModule); a loss or a
+// gradient norm that is not finite stops the run naming the step, the loss terms and the last checkpoint, or,
+// with NonFinitePolicy::kSkip, drops the batch and counts it (stopping after max_skips_in_a_row in a row): the
+// optimizer never steps on NaN or Inf. Otherwise backward, optional clipping of the global gradient norm, step.
+//
+// Resume: checkpoint() holds the module, the optimizer, the RNG states, the loader position (epoch, batch) and
+// each hook's state; restore() puts all of it back, so the resumed run continues the same loss curve.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "must/data/loader.h"
+#include "must/engine/checkpoint.h"
+#include "must/engine/train_module.h"
+
+namespace must::engine {
+
+struct TrainState {
+  int64_t iteration = 0;       // completed steps
+  int64_t max_iterations = 0;
+  int64_t epoch = 0;           // the loader epoch the next batch comes from
+  int64_t batch_in_epoch = 0;  // batches of it already taken
+  int64_t skipped = 0, skipped_in_a_row = 0;  // batches dropped for a non-finite loss
+  std::string last_checkpoint;  // path of the newest checkpoint written (for messages)
+  // The last step, for the hooks:
+  std::map<std::string, double> losses;  // its "loss/<task>/<term>" values and "loss/total"
+  double grad_norm = 0;
+  double lr = 0;
+  int64_t images = 0;
+  double step_seconds = 0, data_seconds = 0;
+};
+
+class Trainer;
+
+class HookBase {
+ public:
+  virtual ~HookBase() = default;
+  virtual void before_train(Trainer&) {}
+  virtual void after_train(Trainer&) {}
+  virtual void before_step(Trainer&) {}
+  virtual void after_step(Trainer&) {}
+  // What the hook keeps across a resume, in a checkpoint's tensors and metadata.
+  virtual void save_state(CheckpointContents&) const {}
+  virtual void load_state(const CheckpointContents&) {}
+};
+
+enum class NonFinitePolicy { kStop, kSkip };
+
+struct TrainerOptions {
+  int64_t max_iterations = 1;
+  double clip_grad_norm = 0;                       // 0: no clipping
+  NonFinitePolicy non_finite = NonFinitePolicy::kStop;
+  int64_t max_skips_in_a_row = 5;
+  int64_t inject_nan_at = 0;                       // for tests: step k's loss (1-based) is made NaN; 0: never
+  torch::Device device = torch::kCPU;
+};
+
+class Trainer {
+ public:
+  Trainer(TrainModule module, std::unique_ptr<torch::optim::Optimizer> optimizer, std::unique_ptr<data::Loader> loader,
+          TrainerOptions options);
+  // Hooks run in the order given, before_* and after_* alike.
+  void register_hooks(std::vector<std::shared_ptr<HookBase>> hooks);
+  // Runs from state().iteration to max_iterations.
+  void train();
+
+  CheckpointContents checkpoint(std::map<std::string, std::string> metadata = {}) const;
+  void restore(const CheckpointContents& contents);
+
+  TrainState& state() { return state_; }
+  const TrainState& state() const { return state_; }
+  TrainModule& module() { return module_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  const TrainerOptions& options() const { return options_; }
+
+ private:
+  void run_step();
+  std::optional<data::Batch> next_batch();
+
+  TrainModule module_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<data::Loader> loader_;
+  TrainerOptions options_;
+  std::vector<std::shared_ptr<HookBase>> hooks_;
+  TrainState state_;
+  bool epoch_started_ = false;
+};
+
+}  // namespace must::engine

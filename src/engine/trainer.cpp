@@ -1,0 +1,208 @@
+#include "must/engine/trainer.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <sstream>
+
+#include "must/core/check.h"
+#include "must/core/strings.h"
+#include "must/models/weight_import.h"
+
+namespace must::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+constexpr const char* kFormat = "must-checkpoint-1";
+
+// The tensor of `contents` named `name`, or an undefined tensor.
+torch::Tensor find(const CheckpointContents& contents, const std::string& name) {
+  for (const auto& [key, tensor] : contents.tensors) {
+    if (key == name) return tensor;
+  }
+  return {};
+}
+
+int64_t metadata_int(const CheckpointContents& contents, const std::string& key) {
+  const auto found = contents.metadata.find(key);
+  MUST_CHECK(found != contents.metadata.end(), "the checkpoint has no '", key, "'");
+  return std::stoll(found->second);
+}
+
+torch::Tensor bytes_tensor(const std::string& bytes) {
+  torch::Tensor out = torch::empty({int64_t(bytes.size())}, torch::kUInt8);
+  std::memcpy(out.data_ptr(), bytes.data(), bytes.size());
+  return out;
+}
+
+std::string tensor_bytes(const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.contiguous();
+  return std::string(static_cast<const char*>(t.data_ptr()), size_t(t.numel()));
+}
+
+// The default generator of a device (the samplers' randperm draws from the CPU one), as torch.get_rng_state.
+torch::Tensor generator_state(torch::DeviceType device) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_generator_state(torch::DeviceType device, const torch::Tensor& state) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainModule module, std::unique_ptr<torch::optim::Optimizer> optimizer,
+                 std::unique_ptr<data::Loader> loader, TrainerOptions options)
+    : module_(std::move(module)), optimizer_(std::move(optimizer)), loader_(std::move(loader)), options_(options) {
+  MUST_CHECK(options_.max_iterations >= 1, "a run needs at least one iteration, got ", options_.max_iterations);
+  state_.max_iterations = options_.max_iterations;
+}
+
+void Trainer::register_hooks(std::vector<std::shared_ptr<HookBase>> hooks) {
+  for (auto& hook : hooks) hooks_.push_back(std::move(hook));
+}
+
+void Trainer::train() {
+  module_->train();
+  spdlog::info("training from iteration {} to {}", state_.iteration, state_.max_iterations);
+  for (auto& hook : hooks_) hook->before_train(*this);
+  while (state_.iteration < state_.max_iterations) {
+    for (auto& hook : hooks_) hook->before_step(*this);
+    run_step();
+    for (auto& hook : hooks_) hook->after_step(*this);
+  }
+  for (auto& hook : hooks_) hook->after_train(*this);
+}
+
+std::optional<data::Batch> Trainer::next_batch() {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!epoch_started_) {
+      loader_->start_epoch(state_.epoch, state_.batch_in_epoch);
+      epoch_started_ = true;
+    }
+    if (auto batch = loader_->next()) {
+      ++state_.batch_in_epoch;
+      return batch;
+    }
+    ++state_.epoch;  // the epoch is over: the next one starts
+    state_.batch_in_epoch = 0;
+    epoch_started_ = false;
+  }
+  return std::nullopt;
+}
+
+void Trainer::run_step() {
+  const auto start = Clock::now();
+  std::optional<data::Batch> batch = next_batch();
+  MUST_CHECK(batch.has_value(), "the training data yields no batch (is the dataset empty?)");
+  const structures::ImageList images{batch->images.tensors.to(options_.device), batch->images.image_sizes};
+  const structures::Targets targets = batch->targets.to(options_.device);
+  state_.data_seconds = seconds_since(start);
+  const int64_t step = state_.iteration + 1;
+
+  optimizer_->zero_grad();
+  StepLosses losses = module_->forward(images, targets);
+  if (step == options_.inject_nan_at) losses.total = losses.total * std::numeric_limits<float>::quiet_NaN();
+  state_.losses.clear();
+  for (const auto& [key, value] : losses.terms) state_.losses[key] = value.item<double>();
+  state_.losses["loss/total"] = losses.total.item<double>();
+  bool finite = std::isfinite(state_.losses["loss/total"]);
+  if (finite) {
+    losses.total.backward();
+    std::vector<torch::Tensor> parameters;
+    for (const auto& p : module_->parameters()) {
+      if (p.grad().defined()) parameters.push_back(p);
+    }
+    // The global norm is computed either way (logged; a non-finite one stops or skips the step).
+    const double max_norm = options_.clip_grad_norm > 0 ? options_.clip_grad_norm : std::numeric_limits<double>::infinity();
+    state_.grad_norm = parameters.empty() ? 0.0 : torch::nn::utils::clip_grad_norm_(parameters, max_norm);
+    finite = std::isfinite(state_.grad_norm);
+  }
+  if (!finite) {
+    std::vector<std::string> terms;
+    for (const auto& [key, value] : state_.losses) terms.push_back(key + " = " + std::to_string(value));
+    const std::string what = "step " + std::to_string(step) + ": non-finite " +
+                             (std::isfinite(state_.losses["loss/total"]) ? "gradient norm" : "loss") + " (" +
+                             join(terms) + ")";
+    optimizer_->zero_grad();
+    if (options_.non_finite == NonFinitePolicy::kStop || state_.skipped_in_a_row + 1 > options_.max_skips_in_a_row) {
+      MUST_THROW(Error, what, options_.non_finite == NonFinitePolicy::kSkip ? "; too many in a row" : "",
+                 "; the last good checkpoint is ",
+                 state_.last_checkpoint.empty() ? std::string("none (none was written yet)") : state_.last_checkpoint);
+    }
+    ++state_.skipped, ++state_.skipped_in_a_row;
+    spdlog::warn("{}: batch skipped ({} in a row, {} in all)", what, state_.skipped_in_a_row, state_.skipped);
+  } else {
+    optimizer_->step();
+    state_.skipped_in_a_row = 0;
+  }
+  state_.images = int64_t(batch->indices.size());
+  state_.iteration = step;
+  state_.step_seconds = seconds_since(start);
+}
+
+CheckpointContents Trainer::checkpoint(std::map<std::string, std::string> metadata) const {
+  CheckpointContents contents;
+  for (const auto& [name, tensor] : models::module_state_dict(*module_)) contents.tensors.emplace_back("module/" + name, tensor);
+  std::ostringstream optimizer_bytes;
+  torch::serialize::OutputArchive archive;
+  optimizer_->save(archive);
+  archive.save_to(optimizer_bytes);
+  contents.tensors.emplace_back("optimizer", bytes_tensor(optimizer_bytes.str()));
+  contents.tensors.emplace_back("rng/cpu", generator_state(torch::kCPU));
+  if (torch::cuda::is_available()) contents.tensors.emplace_back("rng/cuda", generator_state(torch::kCUDA));
+  metadata["format"] = kFormat;
+  metadata["iteration"] = std::to_string(state_.iteration);
+  metadata["max_iterations"] = std::to_string(state_.max_iterations);
+  metadata["epoch"] = std::to_string(state_.epoch);
+  metadata["batch_in_epoch"] = std::to_string(state_.batch_in_epoch);
+  metadata["skipped"] = std::to_string(state_.skipped);
+  contents.metadata = std::move(metadata);
+  for (const auto& hook : hooks_) hook->save_state(contents);
+  return contents;
+}
+
+void Trainer::restore(const CheckpointContents& contents) {
+  const auto format = contents.metadata.find("format");
+  MUST_CHECK(format != contents.metadata.end() && format->second == kFormat, "not a training checkpoint (format ",
+             format == contents.metadata.end() ? std::string("missing") : format->second, ")");
+  models::StateDict module_state;
+  for (const auto& [key, tensor] : contents.tensors) {
+    if (key.rfind("module/", 0) == 0) module_state.emplace_back(key.substr(7), tensor);
+  }
+  models::ImportOptions strict;
+  strict.prefix = "";
+  strict.strict = true;
+  models::load_state_dict(*module_, module_state, strict, "checkpoint");
+  const torch::Tensor optimizer_bytes = find(contents, "optimizer");
+  MUST_CHECK(optimizer_bytes.defined(), "the checkpoint has no optimizer state");
+  std::istringstream in(tensor_bytes(optimizer_bytes));
+  torch::serialize::InputArchive archive;
+  archive.load_from(in);
+  optimizer_->load(archive);
+  const torch::Tensor rng = find(contents, "rng/cpu");
+  MUST_CHECK(rng.defined(), "the checkpoint has no RNG state");
+  set_generator_state(torch::kCPU, rng);
+  const torch::Tensor cuda_rng = find(contents, "rng/cuda");
+  if (cuda_rng.defined() && torch::cuda::is_available()) set_generator_state(torch::kCUDA, cuda_rng);
+  state_.iteration = metadata_int(contents, "iteration");
+  state_.epoch = metadata_int(contents, "epoch");
+  state_.batch_in_epoch = metadata_int(contents, "batch_in_epoch");
+  state_.skipped = metadata_int(contents, "skipped");
+  epoch_started_ = false;
+  for (auto& hook : hooks_) hook->load_state(contents);
+}
+
+}  // namespace must::engine

@@ -1,0 +1,210 @@
+// must_train_teacher as a user meets it, on the quick world: the five teachers train and evaluate, a run killed
+// with SIGKILL resumes onto the same loss curve, a NaN stops or is skipped, and every config takes a step.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "must/core/fs.h"
+#include "must/engine/train_config.h"
+#include "must/engine/train_module.h"
+#include "must/models/model_config.h"
+#include "must/models/state_dict_file.h"
+#include "must/world/world_writer.h"
+#include "test_support.h"
+
+namespace must {
+namespace {
+
+using test::run_command;
+using test::tool_path;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// metrics.jsonl as {step: {key: value}}, later lines of a step replacing earlier ones key by key.
+std::map<int64_t, std::map<std::string, double>> read_metrics(const std::filesystem::path& file) {
+  std::map<int64_t, std::map<std::string, double>> out;
+  std::istringstream lines(read_file(file));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto json = nlohmann::json::parse(line);
+    for (const auto& [key, value] : json.items()) {
+      if (key != "step" && value.is_number()) out[json["step"].get<int64_t>()][key] = value.get<double>();
+    }
+  }
+  return out;
+}
+
+class TrainTeacher : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::ScratchDir();
+    const auto world = run_command(tool_path("must_make_world") + " --threads 2 --config " +
+                                   test::source_path("configs/quick/world.yaml").string() + " --output-dir " +
+                                   (root() / "world").string());
+    ASSERT_EQ(world.exit_code, 0) << world.output;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static const std::filesystem::path& root() { return dir_->path(); }
+  // must_train_teacher on a quick teacher config over the quick world.
+  static std::string command(const std::string& task, const std::string& output, const std::string& extra = "") {
+    const std::string world = (root() / "world").string();
+    return tool_path("must_train_teacher") + " --threads 2 --config " +
+           test::source_path("configs/quick/teachers/" + task + ".yaml").string() + " --set data.train.root=" + world +
+           " --set data.eval.root=" + world + " --output-dir " + (root() / output).string() + " " + extra;
+  }
+  static test::ScratchDir* dir_;
+};
+test::ScratchDir* TrainTeacher::dir_ = nullptr;
+
+TEST_F(TrainTeacher, EveryWorldTeacherTrainsThenMustEvalScoresIt) {
+  for (const std::string task : {"classification", "detection", "segmentation", "depth", "normals"}) {
+    SCOPED_TRACE(task);
+    const auto run = run_command(command(task, task));
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_TRUE(contains(run.output, "iter 6/6")) << run.output;
+    EXPECT_TRUE(std::filesystem::exists(root() / task / "model_final.safetensors"));
+    const auto metrics = read_metrics(root() / task / "metrics.jsonl");
+    ASSERT_TRUE(metrics.count(6));
+    const std::string headline = "world_val/" + task + "/" + std::string(task_spec(task_from_name(task)).headline_metric);
+    EXPECT_TRUE(metrics.at(6).count(headline)) << headline;
+    bool has_loss = false;
+    for (const auto& [key, value] : metrics.at(2)) has_loss = has_loss || key.rfind("loss/" + task + "/", 0) == 0;
+    EXPECT_TRUE(has_loss);
+    EXPECT_TRUE(metrics.at(2).count("time/images_per_s"));
+    EXPECT_TRUE(nlohmann::json::parse(read_file(root() / task / "metrics.json")).contains(headline));
+
+    const auto eval = run_command(tool_path("must_eval") + " --threads 2 --config " +
+                                  test::source_path("configs/quick/teachers/" + task + ".yaml").string() +
+                                  " --set data.eval.root=" + (root() / "world").string() + " --weights " +
+                                  (root() / task / "model_final.safetensors").string() + " --output-dir " +
+                                  (root() / (task + "_eval")).string());
+    ASSERT_EQ(eval.exit_code, 0) << eval.output;
+    EXPECT_TRUE(nlohmann::json::parse(read_file(root() / (task + "_eval") / "metrics.json")).contains(headline));
+  }
+}
+
+// SIGKILL mid-run, a truncated newest checkpoint, --resume: every logged loss equals the uninterrupted run's, and
+// the final weights are identical.
+TEST_F(TrainTeacher, KilledRunResumesOntoTheSameLossCurve) {
+  const std::string settings = "--set train.max_iterations=40 --set train.checkpoint_period=2 --set train.log_period=1 "
+                               "--set train.keep_checkpoints=3 --set data.loader.batch_size=8";
+  const auto straight = run_command(command("classification", "straight", settings));
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  const auto killed_dir = root() / "killed";
+  const auto killed = run_command("(" + command("classification", "killed", settings) + " > " +
+                                  (root() / "killed.log").string() + " 2>&1 & pid=$!; " +
+                                  "until grep -qs '\"iteration\": \\(6\\|[1-9][0-9]\\)' " + (killed_dir / "last_checkpoint").string() +
+                                  "; do sleep 0.01; done; kill -9 $pid; wait $pid; echo killed $?)");
+  ASSERT_TRUE(contains(killed.output, "killed 137")) << killed.output << read_file(root() / "killed.log");
+  ASSERT_FALSE(std::filesystem::exists(killed_dir / "model_final.safetensors")) << "the run ended before the kill";
+  // Cut the newest checkpoint short: the resumed run names it and takes the one before.
+  const auto pointer = nlohmann::json::parse(read_file(killed_dir / "last_checkpoint"));
+  const auto newest = killed_dir / pointer["checkpoints"].back()["file"].get<std::string>();
+  const std::string bytes = read_file(newest);
+  write_file(newest, bytes.substr(0, bytes.size() / 2));
+
+  const auto refused = run_command(command("classification", "killed", settings));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "--resume")) << refused.output;
+  const auto resumed = run_command(command("classification", "killed", settings + " --resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, newest.string() + " is damaged")) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "resumed at iteration")) << resumed.output;
+
+  const auto expected = read_metrics(root() / "straight/metrics.jsonl");
+  const auto got = read_metrics(killed_dir / "metrics.jsonl");
+  int compared = 0;
+  for (const auto& [step, values] : got) {
+    for (const auto& [key, value] : values) {
+      if (key.rfind("loss/", 0) != 0) continue;
+      ASSERT_TRUE(expected.count(step) && expected.at(step).count(key)) << step << " " << key;
+      EXPECT_EQ(value, expected.at(step).at(key)) << "step " << step << " " << key;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 2 * 40);  // every step's classifier and total loss
+  const auto a = models::read_state_dict(root() / "straight/model_final.safetensors");
+  const auto b = models::read_state_dict(killed_dir / "model_final.safetensors");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+}
+
+TEST_F(TrainTeacher, NonFiniteLossStopsNamingTheStepOrIsSkipped) {
+  const auto stopped = run_command(command("depth", "nan_stop", "--set train.inject_nan_at=4"));
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.output;
+  EXPECT_TRUE(contains(stopped.output, "must_train_teacher: error: step 4: non-finite loss (loss/depth/l1 = ")) << stopped.output;
+  EXPECT_TRUE(contains(stopped.output, "the last good checkpoint is " + (root() / "nan_stop/checkpoint_00000003.safetensors").string()))
+      << stopped.output;
+  const auto skipped = run_command(command("depth", "nan_skip", "--set train.inject_nan_at=4 --set train.non_finite=skip"));
+  ASSERT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_EQ(read_metrics(root() / "nan_skip/metrics.jsonl").at(6).at("skipped_batches"), 1);
+  for (const auto& [name, tensor] : models::read_state_dict(root() / "nan_skip/model_final.safetensors")) {
+    EXPECT_TRUE(torch::isfinite(tensor).all().item<bool>()) << name;
+  }
+}
+
+// A batch with a label for every head of `model`, at 64 x 64.
+structures::Targets random_targets(const models::MultiTaskModelOptions& model, int64_t batch, int64_t size) {
+  structures::Targets targets;
+  for (const auto& head : model.heads) {
+    structures::TaskTargets t;
+    t.present = torch::ones({batch}, torch::kBool);
+    const int64_t classes = models::outputs_of(head);
+    switch (task_spec(head.task).target) {
+      case TargetKind::kClassVector: t.values = torch::softmax(torch::randn({batch, classes}), 1); break;
+      case TargetKind::kClassMap: t.values = torch::randint(0, classes, {batch, size, size}, torch::kLong); break;
+      case TargetKind::kFloatMap: t.values = torch::rand({batch, 1, size, size}) * 5 + 0.5; break;
+      case TargetKind::kUnitVectorMap:
+        t.values = torch::nn::functional::normalize(torch::randn({batch, 3, size, size}),
+                                                    torch::nn::functional::NormalizeFuncOptions().dim(1));
+        break;
+      case TargetKind::kBoxes:
+        for (int64_t i = 0; i < batch; ++i) {
+          structures::Instances boxes;
+          boxes.boxes = torch::tensor({{4.0f, 6.0f, 40.0f, 50.0f}});
+          boxes.labels = torch::tensor({classes - 1}, torch::kLong);
+          t.instances.push_back(boxes);
+        }
+        break;
+    }
+    targets.tasks[head.task] = t;
+  }
+  return targets;
+}
+
+// Every config under configs/ resolves against its tool's schema; every one with a model builds it (at a
+// reduced width) and takes one training step on a random 64 x 64 batch labelled for its heads.
+TEST(Configs, EveryConfigLoadsAndEveryModelTakesAStep) {
+  int models_stepped = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(test::source_path("configs"))) {
+    if (entry.path().extension() != ".yaml" || entry.path().string().find("_base_") != std::string::npos) continue;
+    SCOPED_TRACE(entry.path().string());
+    if (contains(read_file(entry.path()), "\nworld:") || read_file(entry.path()).rfind("world:", 0) == 0) {
+      config::Config::load(world::world_defaults(), entry.path());
+      continue;
+    }
+    const auto c = config::Config::load(engine::train_tool_defaults(), entry.path(),
+                                        {"model.backbone.width_multiplier=0.125", "model.fpn_channels=16",
+                                         "model.dense_channels=16", "model.detection.representation=32"});
+    engine::train_options_from_config(c.at("train"));
+    torch::manual_seed(0);
+    const auto options = models::model_options_from_config(c.at("model"));
+    losses::WeightingOptions weighting;
+    for (const auto& head : options.heads) weighting.tasks.push_back(head.task);
+    engine::TrainModule module(models::MultiTaskModel(options), losses::weighting_registry().create("fixed", weighting));
+    auto optimizer = engine::make_optimizer(*module, engine::train_options_from_config(c.at("train")).optimizer);
+    const structures::ImageList images{torch::randn({2, 3, 64, 64}), {{64, 64}, {64, 64}}};
+    const engine::StepLosses losses = module->forward(images, random_targets(options, 2, 64));
+    ASSERT_TRUE(std::isfinite(losses.total.item<double>()));
+    losses.total.backward();
+    optimizer->step();
+    ++models_stepped;
+  }
+  EXPECT_GE(models_stepped, 20);
+}
+
+}  // namespace
+}  // namespace must
