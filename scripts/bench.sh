@@ -7,6 +7,8 @@
 #           inference) next to bench/peer_detection.py (torchvision's fasterrcnn_resnet50_fpn, same stages)
 #   eval    must_bench_eval: COCO AP over 5,000 images x 100 detections x 7 ground-truth boxes (one thread), and
 #           mIoU accumulation in pixels/s (no peer: pycocotools is not installable here)
+#   trainer must_train_teacher's images/s on bench/world_small_trainer.yaml (the world's PNGs through the threaded
+#           loader) next to must_bench_model --which world's bare training step for the same model and batch
 #   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
 #           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
@@ -70,6 +72,25 @@ bench_loader() {
   done
 }
 
+bench_trainer() {
+  local splits="" line bare loop
+  for split in teacher_classification teacher_detection teacher_segmentation teacher_depth teacher_normals unlabeled \
+               downstream_train downstream_val; do
+    splits+=" --set world.splits.$split.count=0"
+  done
+  "$bin/must_make_world" --config "$root/configs/world/world.yaml" --threads "$threads" --output-dir "$work/world" \
+    --set world.splits.val.count=1280 $splits 2>/dev/null
+  for run in 1 2; do
+    rm -rf "$work/trainer"
+    line=$("$bin/must_train_teacher" --config "$root/bench/world_small_trainer.yaml" --threads "$threads" \
+             --set data.train.root="$work/world" --output-dir "$work/trainer" 2>&1 | grep "iter 60/60")
+    loop=$(sed -n 's/.*  \([0-9.]*\) images\/s.*/\1/p' <<<"$line")
+    bare=$("$bin/must_bench_model" --which world --threads "$threads" --iters 10 | sed -n 's/^must_model_train\[world_small_64\]: \([0-9.]*\).*/\1/p')
+    echo "trainer loop (run $run): $loop images/s (steps 41-60); bare training step: $bare images/s"
+    awk -v a="$loop" -v b="$bare" 'BEGIN { if (b > 0) printf "ratio trainer loop / bare step: %.2f\n", a / b }'
+  done
+}
+
 bench_eval() {
   for run in 1 2 3; do "$bin/must_bench_eval"; done
 }
@@ -81,6 +102,7 @@ for what in "${@:-world}"; do
     detection) bench_detection ;;
     loader) bench_loader ;;
     eval) bench_eval ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval)" >&2; exit 2 ;;
+    trainer) bench_trainer ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer)" >&2; exit 2 ;;
   esac
 done

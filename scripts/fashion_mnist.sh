@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The Fashion-MNIST teacher on real data no one here wrote (Debian's dataset-fashion-mnist): trains
+# configs/world/teachers/fashion_mnist.yaml and prints the test top-1 and the wall time.
+# Usage: scripts/fashion_mnist.sh [OUTPUT_DIR] [extra must_train_teacher flags]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/setup.sh" > /dev/null
+out="${1:-$root/out/teachers/fashion_mnist}"
+shift || true
+rm -rf "$out"
+start=$(date +%s)
+"$root/build/bin/must_train_teacher" --config "$root/configs/world/teachers/fashion_mnist.yaml" --output-dir "$out" "$@"
+seconds=$(( $(date +%s) - start ))
+top1=$(sed -n 's/.*"fashion_mnist_test\/classification\/top1": \([0-9.]*\).*/\1/p' "$out/metrics.json")
+echo "fashion-mnist teacher: test top-1 ${top1}% after ${seconds} s (training and the final evaluation, $(nproc) cores)"
