@@ -15,6 +15,7 @@ summary=""
 total=0
 for task in classification detection segmentation depth normals; do
   rm -rf "$out/teachers/$task"
+  mkdir -p "$out/teachers"
   start=$(date +%s)
   "$bin/must_train_teacher" --config "$root/configs/world/teachers/$task.yaml" --output-dir "$out/teachers/$task" \
     --set data.train.root="$out/world" --set data.eval.root="$out/world" "$@" 2> "$out/teachers/$task.log" ||

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 #include "must/core/check.h"
@@ -16,6 +17,8 @@ namespace must::config {
 
 struct Config::Provenance {
   std::map<std::string, std::string> sources;  // dotted key -> file path, "--set", ...
+  mutable std::mutex mutex;
+  mutable std::set<std::string> read;           // full keys of the leaves read so far
 };
 
 namespace {
@@ -422,8 +425,14 @@ bool convert_scalar(const YAML::Node& node, std::string* out) {
 
 }  // namespace
 
+void Config::mark_read(std::string_view key) const {
+  std::lock_guard<std::mutex> lock(provenance_->mutex);
+  provenance_->read.insert(full_key(key));
+}
+
 template <class T>
 T Config::scalar(std::string_view key, const char* what) const {
+  mark_read(key);
   const YAML::Node value = node(key);
   T out{};
   if (!convert_scalar(value, &out)) fail(key, std::string("expected ") + what + ", got " + describe(value));
@@ -453,13 +462,38 @@ std::vector<T> list_of(const Config& config, const YAML::Node& list, std::string
 }  // namespace
 
 std::vector<int64_t> Config::get_int_list(std::string_view key) const {
+  mark_read(key);
   return list_of<int64_t>(*this, node(key), key, "integers");
 }
 std::vector<double> Config::get_float_list(std::string_view key) const {
+  mark_read(key);
   return list_of<double>(*this, node(key), key, "numbers");
 }
 std::vector<std::string> Config::get_string_list(std::string_view key) const {
+  mark_read(key);
   return list_of<std::string>(*this, node(key), key, "strings");
+}
+
+namespace {
+
+void collect_leaves(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
+  if (node.IsMap()) {
+    for (const auto& entry : node) collect_leaves(entry.second, child_key(path, entry.first.Scalar()), out);
+    return;
+  }
+  out.push_back(path);
+}
+
+}  // namespace
+
+std::vector<std::string> Config::unread_keys() const {
+  std::vector<std::string> leaves, out;
+  collect_leaves(root_, prefix_, leaves);
+  std::lock_guard<std::mutex> lock(provenance_->mutex);
+  for (const auto& key : leaves) {
+    if (!provenance_->read.count(key)) out.push_back(key);
+  }
+  return out;
 }
 
 namespace {

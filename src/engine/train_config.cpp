@@ -122,7 +122,7 @@ void train_model(const config::Config& config, const TrainRun& run) {
   const models::MultiTaskModelOptions model_options = models::model_options_from_config(config.at("model"));
   models::MultiTaskModel model(model_options);
   const std::filesystem::path init_from =
-      run.init_from.empty() ? std::filesystem::path(config.get_string("model.init_from")) : run.init_from;
+      run.init_from.empty() ? std::filesystem::path(model_options.init_from) : run.init_from;
   if (!init_from.empty() && !(run.resume && has_run)) {
     if (!std::filesystem::exists(init_from)) MUST_THROW(ConfigError, "init from ", init_from.string(), ": no such file");
     models::load_weights_file(*model, init_from);

@@ -119,6 +119,7 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
   if (options.fpn_channels <= 0) model.fail("fpn_channels", "must be positive");
   if (options.dense_channels <= 0) model.fail("dense_channels", "must be positive");
   options.dense_levels = model.get_string_list("dense_levels");
+  options.init_from = model.get_string("init_from");
   if (options.dense_levels.empty()) model.fail("dense_levels", "needs at least one level");
   for (const auto& name : model.keys("heads")) {
     const config::Config node = model.at("heads." + name);

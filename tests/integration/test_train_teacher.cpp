@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "must/core/fs.h"
+#include "must/data/data_config.h"
 #include "must/engine/train_config.h"
+#include "must/eval/eval_config.h"
 #include "must/engine/train_module.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
@@ -204,6 +209,56 @@ TEST(Configs, EveryConfigLoadsAndEveryModelTakesAStep) {
     ++models_stepped;
   }
   EXPECT_GE(models_stepped, 20);
+}
+
+// A key a schema offers but nothing reads would be a setting that silently does nothing: every key of each tool's
+// defaults is read by the tools' mapping functions for at least one shipped config.
+TEST(Configs, EveryDefaultKeyIsConsumedSomewhere) {
+  // Entries of open maps (heads, splits, distributions) count as one key each, whatever their name.
+  auto normalise = [](const std::string& key) {
+    for (const std::string open : {"model.heads.", "world.splits.", "world.distributions."}) {
+      if (key.rfind(open, 0) != 0) continue;
+      const std::string rest = key.substr(open.size());
+      const size_t dot = rest.find('.');
+      return open + "*" + (dot == std::string::npos ? "" : rest.substr(dot));
+    }
+    return key;
+  };
+  auto unread_after = [&](const config::Config& c) {
+    std::set<std::string> out;
+    for (const auto& key : c.unread_keys()) {
+      if (key.find("_any_") == std::string::npos) out.insert(normalise(key));
+    }
+    return out;
+  };
+  std::optional<std::set<std::string>> never_read;
+  for (const char* dir : {"configs/world/teachers", "configs/world/eval", "configs/paper/teachers", "configs/paper/benchmarks"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(test::source_path(dir))) {
+      const auto c = config::Config::load(engine::train_tool_defaults(), entry.path());
+      // What must_train_teacher and must_eval read.
+      models::model_options_from_config(c.at("model"));
+      for (const char* dataset : {"data.train", "data.eval"}) data::dataset_options_from_config(c.at(dataset));
+      for (bool training : {true, false}) {
+        data::transform_from_config(c.at("data.augment"), training);
+        data::loader_options_from_config(c.at("data.loader"), training);
+      }
+      eval::evaluation_options_from_config(c.at("evaluation"), data::dataset_options_from_config(c.at("data.eval")));
+      engine::train_options_from_config(c.at("train"));
+      std::set<std::string> unread = unread_after(c);
+      if (never_read) {
+        std::set<std::string> both;
+        std::set_intersection(never_read->begin(), never_read->end(), unread.begin(), unread.end(),
+                              std::inserter(both, both.begin()));
+        unread = std::move(both);
+      }
+      never_read = std::move(unread);
+    }
+  }
+  ASSERT_TRUE(never_read.has_value());
+  EXPECT_TRUE(never_read->empty()) << "read by no config: " << ::testing::PrintToString(*never_read);
+  const auto world_config = config::Config::load(world::world_defaults(), test::source_path("configs/world/world.yaml"));
+  world::world_options_from_config(world_config.at("world"));
+  EXPECT_TRUE(unread_after(world_config).empty()) << ::testing::PrintToString(unread_after(world_config));
 }
 
 }  // namespace

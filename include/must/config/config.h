@@ -56,6 +56,9 @@ class Config {
   // The full key of `key` under this view ("world.scene" + "fov_deg").
   std::string full_key(std::string_view key) const;
   std::string dump() const;                              // resolved YAML of this view
+  // Leaves under this view that no getter has read yet (through any view of the same config): a key a tool's
+  // schema offers but nothing consumes shows up here (tested for every tool).
+  std::vector<std::string> unread_keys() const;
   void write(const std::filesystem::path& path) const;   // atomic
 
   struct Provenance;  // dotted key -> where it was set
@@ -63,6 +66,7 @@ class Config {
  private:
   Config(YAML::Node root, std::string prefix, std::shared_ptr<const Provenance> provenance);
   YAML::Node node(std::string_view key) const;  // throws when missing
+  void mark_read(std::string_view key) const;
   template <class T>
   T scalar(std::string_view key, const char* what) const;
 

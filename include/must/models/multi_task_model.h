@@ -25,6 +25,7 @@ struct MultiTaskModelOptions {
   int64_t dense_channels = 128;                                  // the dense trunk's output channels
   std::vector<std::string> dense_levels{"p2", "p3", "p4", "p5"};  // pyramid levels fused for dense heads
   std::vector<HeadOptions> heads;                                // at most one per task
+  std::string init_from;  // weights the training tools load after building the model ("" = none)
 };
 
 struct ModelOutput {

@@ -205,3 +205,18 @@ TEST_F(ConfigTest, WrittenConfigReloadsToTheSameResolution) {
 
 }  // namespace
 }  // namespace must::config
+
+namespace must::config {
+namespace {
+
+TEST(ConfigReads, UnreadKeysAreTheLeavesNoGetterRead) {
+  const Config config = Config::load("a:\n  b: 1\n  c: [1, 2]\n  d: {e: x}\n", "", {});
+  EXPECT_EQ(config.unread_keys(), (std::vector<std::string>{"a.b", "a.c", "a.d.e"}));
+  config.at("a").get_int("b");
+  config.get_int_list("a.c");
+  EXPECT_EQ(config.unread_keys(), (std::vector<std::string>{"a.d.e"}));
+  EXPECT_EQ(config.at("a.d").unread_keys(), (std::vector<std::string>{"a.d.e"}));
+}
+
+}  // namespace
+}  // namespace must::config
