@@ -112,7 +112,8 @@ void Trainer::run_step() {
   state_.data_seconds = seconds_since(start);
   const int64_t step = state_.iteration + 1;
 
-  optimizer_->zero_grad();
+  // Gradients set to none rather than zeroed (torch's set_to_none): backward then writes them instead of adding.
+  for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
   StepLosses losses = module_->forward(images, targets);
   if (step == options_.inject_nan_at) losses.total = losses.total * std::numeric_limits<float>::quiet_NaN();
   state_.losses.clear();
@@ -136,7 +137,7 @@ void Trainer::run_step() {
     const std::string what = "step " + std::to_string(step) + ": non-finite " +
                              (std::isfinite(state_.losses["loss/total"]) ? "gradient norm" : "loss") + " (" +
                              join(terms) + ")";
-    optimizer_->zero_grad();
+    for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
     if (options_.non_finite == NonFinitePolicy::kStop || state_.skipped_in_a_row + 1 > options_.max_skips_in_a_row) {
       MUST_THROW(Error, what, options_.non_finite == NonFinitePolicy::kSkip ? "; too many in a row" : "",
                  "; the last good checkpoint is ",
