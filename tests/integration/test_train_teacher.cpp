@@ -46,10 +46,7 @@ class TrainTeacher : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new test::ScratchDir();
-    const auto world = run_command(tool_path("must_make_world") + " --threads 2 --config " +
-                                   test::source_path("configs/quick/world.yaml").string() + " --output-dir " +
-                                   (root() / "world").string());
-    ASSERT_EQ(world.exit_code, 0) << world.output;
+    test::write_quick_world(root() / "world");
   }
   static void TearDownTestSuite() { delete dir_; }
   static const std::filesystem::path& root() { return dir_->path(); }

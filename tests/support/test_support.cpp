@@ -74,6 +74,12 @@ void copy_cached_fixtures(const std::string& name, const std::filesystem::path& 
 
 std::string tool_path(const std::string& name) { return std::string(MUST_BINARY_DIR) + "/bin/" + name; }
 
+void write_quick_world(const std::filesystem::path& dir) {
+  const CommandResult world = run_command(tool_path("must_make_world") + " --threads 2 --config " +
+                                          source_path("configs/quick/world.yaml").string() + " --output-dir " + dir.string());
+  if (world.exit_code != 0) throw std::runtime_error("must_make_world failed:\n" + world.output);
+}
+
 std::filesystem::path source_path(const std::string& relative) {
   return std::filesystem::path(MUST_SOURCE_DIR) / relative;
 }

@@ -37,6 +37,8 @@ void copy_cached_fixtures(const std::string& name, const std::filesystem::path& 
 
 // build/bin/<name>
 std::string tool_path(const std::string& name);
+// must_make_world with configs/quick/world.yaml into `dir`; throws std::runtime_error with its output on failure.
+void write_quick_world(const std::filesystem::path& dir);
 // <repo>/<relative>
 std::filesystem::path source_path(const std::string& relative);
 
