@@ -126,7 +126,11 @@ struct Loader::State {
   std::vector<std::vector<int64_t>> batches;  // dataset indices per batch of this epoch
   int64_t epoch = 0;
   size_t next_to_claim = 0, next_to_deliver = 0;
-  std::map<size_t, std::optional<Batch>> ready;  // nullopt: every sample of the batch was skipped
+  struct Produced {
+    std::optional<Batch> batch;        // nullopt: every sample of the batch was skipped
+    std::vector<std::string> skipped;  // its images that did not decode
+  };
+  std::map<size_t, Produced> ready;
   std::exception_ptr error;
   bool stopping = false;
   LoaderStats stats;
@@ -233,9 +237,7 @@ void Loader::work() {
     }
     {
       std::lock_guard<std::mutex> lock(s.mutex);
-      s.stats.skipped += int64_t(skipped.size());
-      s.stats.skipped_sources.insert(s.stats.skipped_sources.end(), skipped.begin(), skipped.end());
-      s.ready[claimed] = std::move(batch);
+      s.ready[claimed] = {std::move(batch), std::move(skipped)};
     }
     s.changed.notify_all();
   }
@@ -249,8 +251,12 @@ std::optional<Batch> Loader::next() {
     if (s.next_to_deliver >= s.batches.size()) return std::nullopt;
     s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_to_deliver); });
     if (s.error) std::rethrow_exception(s.error);
-    std::optional<Batch> batch = std::move(s.ready.at(s.next_to_deliver));
+    // Counted as delivered, in batch order, so stats do not depend on which worker finished first.
+    State::Produced produced = std::move(s.ready.at(s.next_to_deliver));
     s.ready.erase(s.next_to_deliver++);
+    s.stats.skipped += int64_t(produced.skipped.size());
+    s.stats.skipped_sources.insert(s.stats.skipped_sources.end(), produced.skipped.begin(), produced.skipped.end());
+    std::optional<Batch> batch = std::move(produced.batch);
     s.changed.notify_all();
     if (batch) {
       s.stats.samples += int64_t(batch->indices.size());

@@ -63,8 +63,8 @@ Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, 
 
 struct LoaderStats {
   int64_t samples = 0;                        // delivered this epoch
-  int64_t skipped = 0;                        // images that did not decode
-  std::vector<std::string> skipped_sources;   // their paths
+  int64_t skipped = 0;                        // images that did not decode (in the batches delivered so far)
+  std::vector<std::string> skipped_sources;   // their paths, in data order
 };
 
 class Loader {
