@@ -212,7 +212,6 @@ void Loader::work() {
             original.source = sample.source;
             original.labels = sample.labels;
             original.instances = sample.instances;
-            original.geometry = Geometry::of_size(sample.image_size());
           }
           transform_->apply(sample, rng);
         } catch (const DecodeError& e) {

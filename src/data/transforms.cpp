@@ -17,10 +17,10 @@ namespace F = torch::nn::functional;
 
 // The decoded uint8 [H, W, 3] image (decoding it first if needed).
 torch::Tensor& pixels(Sample& sample) {
-  if (!sample.geometry.started()) sample.geometry = Geometry::of_size(sample.image_size());
   sample.decode();
   MUST_CHECK(sample.image.dim() == 3 && sample.image.size(2) == 3 && sample.image.scalar_type() == torch::kUInt8,
              sample.source, ": geometric transforms need the uint8 [H, W, 3] image; put Normalize last");
+  if (!sample.geometry.started()) sample.geometry = Geometry::of_size({sample.image.size(0), sample.image.size(1)});
   return sample.image;
 }
 

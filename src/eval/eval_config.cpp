@@ -179,13 +179,14 @@ EvaluationResult evaluate_checkpoint(const config::Config& config, const std::fi
 EvaluationResult score_saved_predictions(const config::Config& config, const std::filesystem::path& predictions,
                                          const std::filesystem::path& output_dir, int threads) {
   EvalSetup setup = setup_from(config);
-  checked_tasks(config, setup, PredictionReader(predictions, *setup.dataset).tasks());
+  const PredictionReader reader(predictions, *setup.dataset);
+  checked_tasks(config, setup, reader.tasks());
   // Class counts of the config's heads, for datasets that name no classes.
   std::map<Task, int64_t> classes;
   for (const auto& head : models::model_options_from_config(config.at("model")).heads) {
     if (task_spec(head.task).channels == 0 && head.num_outputs > 0) classes[head.task] = head.num_outputs;
   }
-  const EvaluationResult result = score_predictions(predictions, setup.dataset, setup.options, classes, threads);
+  const EvaluationResult result = score_predictions(reader, setup.dataset, setup.options, classes, threads);
   write_metrics_json(output_dir / "metrics.json", result);
   return result;
 }

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 
 #include "must/core/check.h"
 #include "must/core/parallel.h"
@@ -175,29 +174,13 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
   return result;
 }
 
-EvaluationResult score_predictions(const std::filesystem::path& predictions, std::shared_ptr<const data::Dataset> dataset,
+EvaluationResult score_predictions(const PredictionReader& reader, std::shared_ptr<const data::Dataset> dataset,
                                    const EvaluationOptions& options, const std::map<Task, int64_t>& classes,
                                    int threads) {
-  const PredictionReader reader(predictions, *dataset);
   EvaluationResult result;
   result.tasks = tasks_to_evaluate(options.tasks, reader.tasks(), dataset->info());
   auto evaluators = make_evaluators(result.tasks, dataset->info(), classes, options.evaluator);
-  // The images scored: those a saved directory lists, or the whole dataset for a results file (an image without
-  // detections has none).
-  std::vector<int64_t> indices;
-  const auto listing = predictions / "images.txt";
-  if (std::filesystem::is_directory(predictions)) {
-    std::ifstream in(listing);
-    MUST_CHECK(in.good(), "cannot read ", listing.string());
-    int64_t index = 0;
-    std::string rest;
-    while (in >> index && std::getline(in, rest)) {
-      MUST_CHECK(index >= 0 && index < dataset->size(), listing.string(), ": index ", index, " outside the dataset");
-      indices.push_back(index);
-    }
-  } else {
-    for (int64_t i = 0; i < dataset->size(); ++i) indices.push_back(i);
-  }
+  const std::vector<int64_t>& indices = reader.indices();
   Progress progress("scoring " + options.dataset_name, int64_t(indices.size()), options.progress_seconds);
   // Labels and predictions are read in parallel, a chunk at a time; evaluators take them in order.
   const int64_t chunk = 64;

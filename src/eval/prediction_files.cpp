@@ -179,6 +179,7 @@ PredictionReader::PredictionReader(const std::filesystem::path& path, const data
   if (!std::filesystem::is_directory(path)) {  // a COCO results file
     tasks_ = {Task::kDetection};
     read_detections(path, dataset.info(), dataset.size());
+    for (int64_t i = 0; i < dataset.size(); ++i) indices_.push_back(i);
     return;
   }
   dir_ = path;
@@ -194,6 +195,15 @@ PredictionReader::PredictionReader(const std::filesystem::path& path, const data
     for (const auto& name : manifest.at("tasks")) tasks_.push_back(task_from_name(name.get<std::string>()));
   } catch (const nlohmann::json::exception& e) {
     MUST_THROW(Error, manifest_file.string(), ": ", e.what());
+  }
+  const auto listing = dir_ / "images.txt";
+  std::istringstream listed(read_file(listing));
+  int64_t listed_index = 0;
+  std::string source;
+  while (listed >> listed_index && std::getline(listed, source)) {
+    MUST_CHECK(listed_index >= 0 && listed_index < dataset.size(), listing.string(), ": index ", listed_index,
+               " outside the dataset");
+    indices_.push_back(listed_index);
   }
   for (Task task : tasks_) {
     if (task_spec(task).target == TargetKind::kBoxes) {

@@ -57,9 +57,10 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
                                 std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader,
                                 const EvaluationOptions& options, const torch::Device& device = torch::kCPU);
 
-// Scores saved predictions (a prediction_files.h directory, or a COCO results JSON) against `dataset`'s labels.
-// `classes`: per task, the class count to fall back on when the dataset names none. `threads` read in parallel.
-EvaluationResult score_predictions(const std::filesystem::path& predictions, std::shared_ptr<const data::Dataset> dataset,
+// Scores saved predictions (read from a prediction_files.h directory or a COCO results JSON) against `dataset`'s
+// labels, on the images the reader lists. `classes`: per task, the class count to fall back on when the dataset
+// names none. `threads` read in parallel.
+EvaluationResult score_predictions(const PredictionReader& reader, std::shared_ptr<const data::Dataset> dataset,
                                    const EvaluationOptions& options, const std::map<Task, int64_t>& classes = {},
                                    int threads = 1);
 

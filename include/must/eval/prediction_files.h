@@ -79,6 +79,9 @@ class PredictionReader {
   // does not have, or a saved set made for a dataset of another size.
   PredictionReader(const std::filesystem::path& path, const data::Dataset& dataset);
   std::vector<Task> tasks() const { return tasks_; }
+  // The dataset indices scored: those images.txt lists, or every image for a results file (an image without
+  // detections has none).
+  const std::vector<int64_t>& indices() const { return indices_; }
   // The prediction of `task` for dataset index `index`. A missing map file is an error naming it; an image
   // without detections has none.
   ImagePrediction read(Task task, int64_t index) const;
@@ -87,6 +90,7 @@ class PredictionReader {
   std::filesystem::path dir_;
   PredictionEncoding encoding_;
   std::vector<Task> tasks_;
+  std::vector<int64_t> indices_;
   std::map<int64_t, std::vector<DetectedBox>> detections_;  // by dataset index
   std::map<int64_t, ImagePrediction> classification_;       // by dataset index
   void read_detections(const std::filesystem::path& file, const data::DatasetInfo& info, int64_t dataset_size);
