@@ -1,5 +1,7 @@
 #include "must/data/loader.h"
 
+#include <ATen/Parallel.h>
+#include <omp.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -23,6 +25,14 @@ uint64_t mix(uint64_t x) {  // splitmix64
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
+}
+
+// Makes the tensor work of the calling thread run on that thread alone, as torch's DataLoader workers do
+// (torch.set_num_threads(1) in each). Otherwise each decode thread's first ATen parallel loop starts an OpenMP
+// team of its own, and those teams' spinning threads take the cores from the training step.
+void use_one_intra_op_thread() {
+  at::internal::lazy_init_num_threads();  // ATen's own per-thread set-up first, so it does not undo the next line
+  omp_set_num_threads(1);                 // this thread's OpenMP setting only; other threads keep theirs
 }
 
 }  // namespace
@@ -186,6 +196,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
 }
 
 void Loader::work() {
+  use_one_intra_op_thread();
   State& s = *state_;
   for (;;) {
     size_t claimed = 0;

@@ -60,6 +60,14 @@ TrainOptions train_options_from_config(const config::Config& node) {
   o.schedule.power = not_negative(schedule, "power");
   o.schedule.final_factor = not_negative(schedule, "final_factor");
   o.trainer.clip_grad_norm = not_negative(node, "clip_grad_norm");
+  try {
+    o.trainer.precision = precision_from_name(node.get_string("precision"));
+  } catch (const ConfigError& e) {
+    node.fail("precision", e.what());
+  }
+  o.trainer.loss_scaler.initial_scale = node.get_float("loss_scale.initial");
+  if (o.trainer.loss_scaler.initial_scale <= 0) node.fail("loss_scale.initial", "must be positive");
+  o.trainer.loss_scaler.growth_interval = positive(node, "loss_scale.growth_interval");
   o.ema_decay = node.get_float("ema_decay");
   if (o.ema_decay < 0 || o.ema_decay >= 1) node.fail("ema_decay", "must lie in [0, 1)");
   const std::string non_finite = node.get_string("non_finite");

@@ -25,6 +25,10 @@ train:
     power: 0.9                # poly
     final_factor: 0.0         # cosine: the rate at the last step, as a fraction of lr
   clip_grad_norm: 0.0         # cap on the global gradient norm (0 = off)
+  precision: fp32             # fp32, bf16 or fp16 autocast of the forward pass on CUDA (other devices: fp32)
+  loss_scale:                 # fp16 only: dynamic loss scaling, as torch.cuda.amp.GradScaler
+    initial: 65536.0
+    growth_interval: 2000     # good steps before the scale doubles; an overflow halves it and skips the step
   ema_decay: 0.0              # > 0 (e.g. 0.999): keep a moving average of the weights, evaluated and saved beside them
   non_finite: stop            # a NaN/Inf loss or gradient: stop (naming the step), or skip the batch
   max_skips_in_a_row: 5       # skip: stop after this many non-finite batches in a row

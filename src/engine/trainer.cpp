@@ -65,9 +65,18 @@ void set_generator_state(torch::DeviceType device, const torch::Tensor& state) {
 
 Trainer::Trainer(TrainModule module, std::unique_ptr<torch::optim::Optimizer> optimizer,
                  std::unique_ptr<data::Loader> loader, TrainerOptions options)
-    : module_(std::move(module)), optimizer_(std::move(optimizer)), loader_(std::move(loader)), options_(options) {
+    : module_(std::move(module)),
+      optimizer_(std::move(optimizer)),
+      loader_(std::move(loader)),
+      options_(options),
+      precision_(effective_precision(options.precision, options.device)),
+      scaler_(precision_ == Precision::kFloat16, options.loss_scaler) {
   MUST_CHECK(options_.max_iterations >= 1, "a run needs at least one iteration, got ", options_.max_iterations);
   state_.max_iterations = options_.max_iterations;
+  if (precision_ != options_.precision) {
+    spdlog::info("precision {} applies on CUDA only: the steps on {} run in fp32", precision_name(options_.precision),
+                 options_.device.str());
+  }
 }
 
 void Trainer::register_hooks(std::vector<std::shared_ptr<HookBase>> hooks) {
@@ -114,24 +123,37 @@ void Trainer::run_step() {
 
   // Gradients set to none rather than zeroed (torch's set_to_none): backward then writes them instead of adding.
   for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
-  StepLosses losses = module_->forward(images, targets);
+  StepLosses losses;
+  {
+    AutocastScope autocast(precision_);
+    losses = module_->forward(images, targets);
+  }
   if (step == options_.inject_nan_at) losses.total = losses.total * std::numeric_limits<float>::quiet_NaN();
   state_.losses.clear();
   for (const auto& [key, value] : losses.terms) state_.losses[key] = value.item<double>();
   state_.losses["loss/total"] = losses.total.item<double>();
   bool finite = std::isfinite(state_.losses["loss/total"]);
+  bool overflow = false;  // fp16 gradients beyond range at this loss scale
   if (finite) {
-    losses.total.backward();
+    scaler_.scale_loss(losses.total).backward();
     std::vector<torch::Tensor> parameters;
     for (const auto& p : module_->parameters()) {
       if (p.grad().defined()) parameters.push_back(p);
     }
+    scaler_.unscale(parameters);
     // The global norm is computed either way (logged; a non-finite one stops or skips the step).
     const double max_norm = options_.clip_grad_norm > 0 ? options_.clip_grad_norm : std::numeric_limits<double>::infinity();
     state_.grad_norm = parameters.empty() ? 0.0 : torch::nn::utils::clip_grad_norm_(parameters, max_norm);
+    // With loss scaling, Inf/NaN gradients mean the scale is too high (they come now and then while it finds its
+    // level): the scaler backs off and the step is skipped, not counted against the model.
+    overflow = !scaler_.update(std::isfinite(state_.grad_norm)) && scaler_.enabled();
     finite = std::isfinite(state_.grad_norm);
   }
-  if (!finite) {
+  if (overflow) {
+    ++state_.scaler_skipped;
+    for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
+    spdlog::debug("step {}: gradients overflow; loss scale now {}; step skipped", step, scaler_.scale());
+  } else if (!finite) {
     std::vector<std::string> terms;
     for (const auto& [key, value] : state_.losses) terms.push_back(key + " = " + std::to_string(value));
     const std::string what = "step " + std::to_string(step) + ": non-finite " +
@@ -170,6 +192,9 @@ CheckpointContents Trainer::checkpoint(std::map<std::string, std::string> metada
   metadata["epoch"] = std::to_string(state_.epoch);
   metadata["batch_in_epoch"] = std::to_string(state_.batch_in_epoch);
   metadata["skipped"] = std::to_string(state_.skipped);
+  metadata["loss_scale"] = fmt::format("{}", scaler_.scale());  // shortest form that reads back exactly
+  metadata["loss_scale_good_steps"] = std::to_string(scaler_.good_steps());
+  metadata["scaler_skipped"] = std::to_string(state_.scaler_skipped);
   contents.metadata = std::move(metadata);
   for (const auto& hook : hooks_) hook->save_state(contents);
   return contents;
@@ -202,6 +227,11 @@ void Trainer::restore(const CheckpointContents& contents) {
   state_.epoch = metadata_int(contents, "epoch");
   state_.batch_in_epoch = metadata_int(contents, "batch_in_epoch");
   state_.skipped = metadata_int(contents, "skipped");
+  // Checkpoints from before mixed precision have no scaler state; a run keeps its scale across a resume.
+  if (contents.metadata.count("loss_scale") && scaler_.enabled()) {
+    scaler_.set_state(std::stod(contents.metadata.at("loss_scale")), metadata_int(contents, "loss_scale_good_steps"));
+  }
+  if (contents.metadata.count("scaler_skipped")) state_.scaler_skipped = metadata_int(contents, "scaler_skipped");
   epoch_started_ = false;
   for (auto& hook : hooks_) hook->load_state(contents);
 }

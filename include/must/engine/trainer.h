@@ -2,10 +2,12 @@
 // steps the optimizer, and calls its hooks around each step. Learning-rate schedule, checkpoints, evaluation,
 // EMA and logging are hooks (hooks.h); the code that builds the list orders it and says why.
 //
-// A step: the next batch (a new epoch when one ends), moved to the device; the losses (TrainModule); a loss or a
-// gradient norm that is not finite stops the run naming the step, the loss terms and the last checkpoint, or,
-// with NonFinitePolicy::kSkip, drops the batch and counts it (stopping after max_skips_in_a_row in a row): the
-// optimizer never steps on NaN or Inf. Otherwise backward, optional clipping of the global gradient norm, step.
+// A step: the next batch (a new epoch when one ends), moved to the device; the losses (TrainModule), under autocast
+// when the precision says so (mixed_precision.h); a loss or a gradient norm that is not finite stops the run
+// naming the step, the loss terms and the last checkpoint, or, with NonFinitePolicy::kSkip, drops the batch and
+// counts it (stopping after max_skips_in_a_row in a row): the optimizer never steps on NaN or Inf. Otherwise
+// backward, optional clipping of the global gradient norm, step. With fp16 loss scaling, Inf/NaN gradients are
+// the scaler's business first: the step is skipped and the scale backs off, as GradScaler does.
 //
 // Resume: checkpoint() holds the module, the optimizer, the RNG states, the loader position (epoch, batch) and
 // each hook's state; restore() puts all of it back, so the resumed run continues the same loss curve.
@@ -20,6 +22,7 @@
 
 #include "must/data/loader.h"
 #include "must/engine/checkpoint.h"
+#include "must/engine/mixed_precision.h"
 #include "must/engine/train_module.h"
 
 namespace must::engine {
@@ -30,6 +33,7 @@ struct TrainState {
   int64_t epoch = 0;           // the loader epoch the next batch comes from
   int64_t batch_in_epoch = 0;  // batches of it already taken
   int64_t skipped = 0, skipped_in_a_row = 0;  // batches dropped for a non-finite loss
+  int64_t scaler_skipped = 0;                 // fp16 steps skipped by the loss scaler (overflowing gradients)
   std::string last_checkpoint;  // path of the newest checkpoint written (for messages)
   // The last step, for the hooks:
   std::map<std::string, double> losses;  // its "loss/<task>/<term>" values and "loss/total"
@@ -62,6 +66,8 @@ struct TrainerOptions {
   int64_t max_skips_in_a_row = 5;
   int64_t inject_nan_at = 0;                       // for tests: step k's loss (1-based) is made NaN; 0: never
   torch::Device device = torch::kCPU;
+  Precision precision = Precision::kFloat32;       // on CUDA; other devices run fp32
+  LossScalerOptions loss_scaler;                   // used when the step runs in fp16
 };
 
 class Trainer {
@@ -81,6 +87,8 @@ class Trainer {
   TrainModule& module() { return module_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   const TrainerOptions& options() const { return options_; }
+  Precision precision() const { return precision_; }
+  const LossScaler& loss_scaler() const { return scaler_; }
 
  private:
   void run_step();
@@ -91,6 +99,8 @@ class Trainer {
   std::unique_ptr<data::Loader> loader_;
   TrainerOptions options_;
   std::vector<std::shared_ptr<HookBase>> hooks_;
+  Precision precision_;  // the one the steps run in
+  LossScaler scaler_;
   TrainState state_;
   bool epoch_started_ = false;
 };

@@ -104,6 +104,44 @@ TEST(CheckpointStore, KeepsTheNewestAndFallsBackPastADamagedOne) {
   }
 }
 
+TEST(LossScaler, BacksOffOnOverflowSkipsTheStepAndGrows) {
+  LossScalerOptions options;
+  options.initial_scale = 1024;
+  options.growth_interval = 3;
+  LossScaler scaler(/*enabled=*/true, options);
+  torch::Tensor weight = torch::ones({2}, torch::requires_grad());
+  scaler.scale_loss((weight * torch::tensor({3.0f, 5.0f})).sum()).backward();
+  EXPECT_TRUE(torch::equal(weight.grad(), torch::tensor({3072.0f, 5120.0f})));
+  scaler.unscale({weight});
+  EXPECT_TRUE(torch::equal(weight.grad(), torch::tensor({3.0f, 5.0f})));  // powers of two: exact
+
+  EXPECT_FALSE(scaler.update(/*gradients_finite=*/false));  // overflow: no step, half the scale
+  EXPECT_EQ(scaler.scale(), 512);
+  EXPECT_TRUE(scaler.update(true));
+  EXPECT_TRUE(scaler.update(true));
+  EXPECT_EQ(scaler.scale(), 512);
+  EXPECT_TRUE(scaler.update(true));  // the third good step in a row doubles it
+  EXPECT_EQ(scaler.scale(), 1024);
+  EXPECT_EQ(scaler.good_steps(), 0);
+
+  LossScaler off(/*enabled=*/false, options);
+  EXPECT_EQ(off.scale(), 1);
+  EXPECT_FALSE(off.update(false));  // disabled, it only passes the verdict on
+  EXPECT_TRUE(off.update(true));
+  EXPECT_EQ(off.scale(), 1);
+}
+
+TEST(Precision, NamesAndDevices) {
+  EXPECT_EQ(precision_from_name("bf16"), Precision::kBFloat16);
+  EXPECT_EQ(precision_name(Precision::kFloat16), "fp16");
+  EXPECT_THROW(precision_from_name("fp8"), ConfigError);
+  EXPECT_EQ(effective_precision(Precision::kFloat16, torch::kCPU), Precision::kFloat32);
+  EXPECT_EQ(effective_precision(Precision::kBFloat16, torch::Device(torch::kCUDA, 0)), Precision::kBFloat16);
+  {
+    AutocastScope fp32(Precision::kFloat32);  // nothing to switch on
+  }
+}
+
 // 16 x 16 patterned images whose class is the brightest colour channel (no random draws: the loader's threads
 // must not touch the global generator the trainer restores).
 class ColourDataset final : public data::Dataset {
@@ -189,6 +227,25 @@ TEST(Trainer, NonFiniteLossStopsOrSkipsAndNeverStepsOnIt) {
   EXPECT_EQ(skipping.trainer->state().iteration, 4);
   EXPECT_EQ(skipping.trainer->state().skipped, 1);
   EXPECT_TRUE(all_finite(*skipping.module));
+}
+
+// fp16 asked for on the CPU: the steps run in fp32, unscaled, exactly as an fp32 run.
+TEST(Trainer, MixedPrecisionOnCpuRunsTheFp32Step) {
+  TrainerOptions options;
+  options.max_iterations = 3;
+  TinyRun reference(options);
+  auto expected = std::make_shared<LossRecorder>();
+  reference.trainer->register_hooks({expected});
+  reference.trainer->train();
+
+  options.precision = Precision::kFloat16;
+  TinyRun mixed(options);
+  auto got = std::make_shared<LossRecorder>();
+  mixed.trainer->register_hooks({got});
+  EXPECT_EQ(mixed.trainer->precision(), Precision::kFloat32);
+  EXPECT_FALSE(mixed.trainer->loss_scaler().enabled());
+  mixed.trainer->train();
+  EXPECT_EQ(got->losses, expected->losses);
 }
 
 // Six steps straight, or three, a checkpoint, and three more in a new trainer: the same losses and weights.
