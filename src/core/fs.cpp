@@ -25,37 +25,48 @@ void fsync_path(const fs::path& path, int flags) {
 
 }  // namespace
 
-void atomic_write_file(const fs::path& path, std::string_view bytes) {
-  if (path.has_parent_path()) ensure_directory(path.parent_path());
-  const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid());
-  {
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    MUST_CHECK(fd >= 0, "cannot create '", temp.string(), "': ", errno_text());
-    size_t written = 0;
-    while (written < bytes.size()) {
-      const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const std::string why = errno_text();
-        ::close(fd);
-        ::unlink(temp.c_str());
-        MUST_THROW(Error, "cannot write '", temp.string(), "': ", why);
-      }
-      written += static_cast<size_t>(n);
-    }
-    const bool synced = ::fsync(fd) == 0;
-    ::close(fd);
-    if (!synced) {
-      ::unlink(temp.c_str());
-      MUST_THROW(Error, "cannot fsync '", temp.string(), "': ", errno_text());
-    }
+AtomicFileWriter::AtomicFileWriter(fs::path path)
+    : path_(std::move(path)), temp_(path_.string() + ".tmp." + std::to_string(::getpid())) {
+  if (path_.has_parent_path()) ensure_directory(path_.parent_path());
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  MUST_CHECK(fd_ >= 0, "cannot create '", temp_.string(), "': ", errno_text());
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(temp_.c_str());
+}
+
+void AtomicFileWriter::write(std::string_view bytes) {
+  MUST_CHECK(fd_ >= 0, "'", path_.string(), "' is already committed");
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    MUST_CHECK(n > 0, "cannot write '", temp_.string(), "': ", errno_text());
+    written += static_cast<size_t>(n);
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
+  size_ += bytes.size();
+}
+
+void AtomicFileWriter::commit() {
+  MUST_CHECK(fd_ >= 0, "'", path_.string(), "' is already committed");
+  MUST_CHECK(::fsync(fd_) == 0, "cannot fsync '", temp_.string(), "': ", errno_text());
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
     const std::string why = errno_text();
-    ::unlink(temp.c_str());
-    MUST_THROW(Error, "cannot rename '", temp.string(), "' to '", path.string(), "': ", why);
+    ::unlink(temp_.c_str());
+    MUST_THROW(Error, "cannot rename '", temp_.string(), "' to '", path_.string(), "': ", why);
   }
-  fsync_path(path.has_parent_path() ? path.parent_path() : fs::path("."), O_RDONLY | O_DIRECTORY);
+  fsync_path(path_.has_parent_path() ? path_.parent_path() : fs::path("."), O_RDONLY | O_DIRECTORY);
+}
+
+void atomic_write_file(const fs::path& path, std::string_view bytes) {
+  AtomicFileWriter out(path);
+  out.write(bytes);
+  out.commit();
 }
 
 void write_file(const fs::path& path, std::string_view bytes) {
@@ -74,6 +85,25 @@ std::string read_file(const fs::path& path) {
   out << in.rdbuf();
   MUST_CHECK(!in.bad(), "cannot read '", path.string(), "'");
   return out.str();
+}
+
+std::string read_file_range(const fs::path& path, uint64_t offset, uint64_t size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  MUST_CHECK(fd >= 0, "cannot open '", path.string(), "': ", errno_text());
+  std::string bytes(size, '\0');
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, bytes.data() + done, size - done, off_t(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = n == 0 ? std::string("the file ends first") : errno_text();
+      ::close(fd);
+      MUST_THROW(Error, "cannot read ", size, " bytes at offset ", offset, " of '", path.string(), "': ", why);
+    }
+    done += uint64_t(n);
+  }
+  ::close(fd);
+  return bytes;
 }
 
 void ensure_directory(const fs::path& dir) {

@@ -7,7 +7,7 @@
 #include "must/core/check.h"
 #include "must/core/strings.h"
 #include "must/data/decode.h"
-#include "must/data/npy.h"
+#include "must/io/npy.h"
 #include "readers.h"
 
 namespace must::data::readers {
@@ -232,12 +232,12 @@ class DiodeDataset final : public Dataset {
     };
     const std::string depth_file = stem + "_depth.npy", mask_file = stem + "_depth_mask.npy";
     if (std::filesystem::exists(depth_file)) {
-      torch::Tensor depth = read_npy(depth_file).to(torch::kFloat);
+      torch::Tensor depth = io::read_npy(depth_file).to(torch::kFloat);
       if (depth.dim() == 2) depth = depth.unsqueeze(2);
       check_shape(depth, 1, depth_file, true);
       torch::Tensor valid = depth > 0;
       if (std::filesystem::exists(mask_file)) {
-        const torch::Tensor mask = read_npy(mask_file);
+        const torch::Tensor mask = io::read_npy(mask_file);
         check_shape(mask, 1, mask_file, false);
         valid = valid & (mask.unsqueeze(2) != 0);
       }
@@ -245,7 +245,7 @@ class DiodeDataset final : public Dataset {
     }
     const std::string normal_file = stem + "_normal.npy";
     if (std::filesystem::exists(normal_file)) {
-      const torch::Tensor normals = read_npy(normal_file).to(torch::kFloat);
+      const torch::Tensor normals = io::read_npy(normal_file).to(torch::kFloat);
       check_shape(normals, 3, normal_file, true);
       sample.labels[Task::kNormals] = normals.permute({2, 0, 1}).contiguous();
     }

@@ -3,6 +3,7 @@
 // the old file or the new one.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -14,12 +15,37 @@ namespace fs = std::filesystem;
 // Atomically replaces `path` with `bytes`. Throws must::Error naming the file on failure.
 void atomic_write_file(const fs::path& path, std::string_view bytes);
 
+// The streaming form, for files too large to hold (pseudo-label shards): bytes go to `<path>.tmp.<pid>` as they
+// come; commit() fsyncs the file, renames it to `path` and fsyncs the directory. Destroyed without commit() (an
+// error, an exception on the way) it removes the temporary: a half-written file never carries the final name.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(fs::path path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(std::string_view bytes);
+  uint64_t size() const { return size_; }  // bytes written so far
+  void commit();
+  const fs::path& path() const { return path_; }
+  const fs::path& temporary_path() const { return temp_; }
+
+ private:
+  fs::path path_, temp_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
 // Writes `bytes` to `path` without the fsync and rename: for bulk outputs (dataset files) whose completeness is
 // marked by one index file written last with atomic_write_file.
 void write_file(const fs::path& path, std::string_view bytes);
 
 // Reads a whole file. Throws must::Error naming the file when it is missing or unreadable.
 std::string read_file(const fs::path& path);
+
+// Reads `size` bytes at `offset`. Throws must::Error naming the file when it is unreadable or shorter.
+std::string read_file_range(const fs::path& path, uint64_t offset, uint64_t size);
 
 // Creates `dir` and its parents if needed; throws naming the directory when that fails.
 void ensure_directory(const fs::path& dir);

@@ -38,6 +38,33 @@ TEST(AtomicWrite, FailureNamesTheFileAndKeepsTheOldContent) {
   EXPECT_EQ(read_file(path), "old");
 }
 
+TEST(AtomicFileWriter, NothingUnderTheFinalNameUntilCommitAndNoTemporaryWhenAbandoned) {
+  test::ScratchDir dir;
+  const auto path = dir / "shard.tar";
+  {
+    AtomicFileWriter out(path);
+    out.write("part one, ");
+    out.write("part two");
+    EXPECT_EQ(out.size(), 18u);
+    EXPECT_FALSE(fs::exists(path));
+    EXPECT_TRUE(fs::exists(out.temporary_path()));
+    out.commit();
+    EXPECT_FALSE(fs::exists(out.temporary_path()));
+  }
+  EXPECT_EQ(read_file(path), "part one, part two");
+  EXPECT_EQ(read_file_range(path, 5, 3), "one");
+  EXPECT_THROW(read_file_range(path, 10, 9), Error);  // past the end
+
+  fs::path temporary;
+  {
+    AtomicFileWriter abandoned(path);  // e.g. an exception before commit()
+    abandoned.write("half");
+    temporary = abandoned.temporary_path();
+  }
+  EXPECT_FALSE(fs::exists(temporary));
+  EXPECT_EQ(read_file(path), "part one, part two");  // the old file stays
+}
+
 TEST(ReadFile, MissingFileIsNamed) {
   try {
     read_file("/nonexistent/must/file.yaml");

@@ -10,7 +10,7 @@
 #include "must/core/fs.h"
 #include "must/data/dataset.h"
 #include "must/data/decode.h"
-#include "must/data/npy.h"
+#include "must/io/npy.h"
 #include "parity.h"
 
 namespace must::data {
@@ -204,12 +204,12 @@ TEST_F(Readers, NyuPngDepthInMetres) {
 
 TEST_F(Readers, NpyRoundTripAndHeader) {
   const auto array = torch::arange(24, torch::kFloat).view({2, 3, 4});
-  write_npy(path("round.npy"), array);
-  EXPECT_TRUE(torch::equal(read_npy(path("round.npy")), array));
+  io::write_npy(path("round.npy"), array);
+  EXPECT_TRUE(torch::equal(io::read_npy(path("round.npy")), array));
   const std::string bytes = read_file(path("round.npy"));
   EXPECT_EQ((10 + size_t(uint8_t(bytes[8]))) % 64, 0u);
   std::ofstream(path("cut.npy"), std::ios::binary) << bytes.substr(0, bytes.size() - 5);
-  EXPECT_THROW(read_npy(path("cut.npy")), Error);
+  EXPECT_THROW(io::read_npy(path("cut.npy")), Error);
 }
 
 // NYU's labeled .mat is HDF5 (MATLAB 7.3, 512-byte user block) with MATLAB's dims reversed.

@@ -1,4 +1,4 @@
-#include "must/data/npy.h"
+#include "must/io/npy.h"
 
 #include <torch/torch.h>
 
@@ -7,9 +7,8 @@
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
-#include "must/data/decode.h"
 
-namespace must::data {
+namespace must::io {
 namespace {
 
 struct NpyType {
@@ -21,14 +20,16 @@ struct NpyType {
 const NpyType kTypes[] = {
     {"|b1", torch::kBool, 1},  {"|u1", torch::kUInt8, 1}, {"|i1", torch::kInt8, 1},     {"<i2", torch::kInt16, 2},
     {"<i4", torch::kInt32, 4}, {"<i8", torch::kLong, 8},  {"<f4", torch::kFloat, 4},    {"<f8", torch::kDouble, 8},
-    {"<u2", torch::kInt32, 2},  // widened on read
+    {"<f2", torch::kHalf, 2},  {"<u2", torch::kInt32, 2},  // widened on read
 };
 
 }  // namespace
 
-torch::Tensor read_npy(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
-  const std::string source = path.string();
+torch::Tensor read_npy(const std::filesystem::path& path) { return decode_npy(read_file(path), path.string()); }
+
+void write_npy(const std::filesystem::path& path, const torch::Tensor& array) { write_file(path, encode_npy(array)); }
+
+torch::Tensor decode_npy(std::string_view bytes, const std::string& source) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) MUST_THROW(Error, source, ": not a .npy file");
   const int major = uint8_t(bytes[6]);
   size_t header_length = 0, header_start = 0;
@@ -43,7 +44,7 @@ torch::Tensor read_npy(const std::filesystem::path& path) {
     MUST_THROW(Error, source, ": unsupported .npy version ", major);
   }
   MUST_CHECK(bytes.size() >= header_start + header_length, source, ": .npy header is truncated");
-  const std::string header = bytes.substr(header_start, header_length);
+  const std::string header(bytes.substr(header_start, header_length));
   std::smatch match;
   if (!std::regex_search(header, match, std::regex("'descr':\\s*'([^']+)'"))) {
     MUST_THROW(Error, source, ": .npy header has no descr: ", header);
@@ -88,13 +89,13 @@ torch::Tensor read_npy(const std::filesystem::path& path) {
   return out;
 }
 
-void write_npy(const std::filesystem::path& path, const torch::Tensor& array) {
+std::string encode_npy(const torch::Tensor& array) {
   const torch::Tensor data = array.contiguous().cpu();
   const NpyType* type = nullptr;
   for (const auto& candidate : kTypes) {
     if (candidate.type == data.scalar_type() && std::strcmp(candidate.descr, "<u2") != 0) type = &candidate;
   }
-  MUST_CHECK(type, "write_npy: unsupported dtype ", data.scalar_type());
+  MUST_CHECK(type, "encode_npy: unsupported dtype ", data.scalar_type());
   std::string shape;  // (768, 1024, 1), (3,) or ()
   for (int64_t d : data.sizes()) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
   if (data.dim() == 1) shape += ",";
@@ -109,7 +110,7 @@ void write_npy(const std::filesystem::path& path, const torch::Tensor& array) {
   out += char(header.size() >> 8);
   out += header;
   out.append(static_cast<const char*>(data.data_ptr()), data.numel() * data.element_size());
-  write_file(path, out);
+  return out;
 }
 
-}  // namespace must::data
+}  // namespace must::io
