@@ -20,7 +20,7 @@ const std::array<TaskSpec, kNumTasks>& task_table() {
       {Task::kDepth, "depth", TargetKind::kFloatMap, 1, ResizeRule::kLinearValidOnly, FlipRule::kMirrorMap, 0.0,
        "depth.npy", "AbsRel", false, "l1"},
       {Task::kNormals, "normals", TargetKind::kUnitVectorMap, 3, ResizeRule::kLinearValidOnly,
-       FlipRule::kMirrorMapNegateX, 0.0, "normal.png", "mean_angle", false, "cosine"},
+       FlipRule::kMirrorMapNegateX, 0.0, "normal.npy", "mean_angle", false, "cosine"},
   }};
   return table;
 }

@@ -164,9 +164,9 @@ bool decode_png(const std::string& bytes, PngPixels& out) {
 
 }  // namespace
 
-torch::Tensor read_png_samples(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
-  const std::string source = path.string();
+torch::Tensor read_png_samples(const std::filesystem::path& path) { return decode_png_samples(read_file(path), path.string()); }
+
+torch::Tensor decode_png_samples(const std::string& bytes, const std::string& source) {
   if (!is_png(bytes)) MUST_THROW(Error, source, ": not a PNG file");
   PngPixels pixels;
   if (!decode_png(bytes, pixels)) MUST_THROW(Error, source, ": PNG does not decode (", pixels.error, ")");

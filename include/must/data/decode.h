@@ -41,5 +41,7 @@ torch::Tensor decode_rgb(const std::string& bytes, const std::string& source, in
 // A label PNG's stored samples (see above). Throws must::Error when it is missing or does not decode: a
 // broken label is a malformed annotation, which stops a run (unlike a broken image).
 torch::Tensor read_png_samples(const std::filesystem::path& path);
+// The same from bytes in memory; `source` names them in errors.
+torch::Tensor decode_png_samples(const std::string& bytes, const std::string& source);
 
 }  // namespace must::data

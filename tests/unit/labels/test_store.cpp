@@ -1,0 +1,168 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "must/core/check.h"
+#include "must/core/fs.h"
+#include "must/labels/label_codec.h"
+#include "must/labels/store.h"
+#include "test_support.h"
+
+namespace must::labels {
+namespace {
+
+const std::vector<Task> kAllTasks = {Task::kClassification, Task::kDetection, Task::kSegmentation, Task::kDepth,
+                                     Task::kNormals};
+
+// Image `index`'s labels for every task, 6 x 8 maps, values exact in float16.
+data::Sample make_sample(int64_t index) {
+  data::Sample s;
+  s.source = "images/" + std::to_string(index) + ".png";
+  s.labels[Task::kClassification] = torch::tensor({0.5f, 0.25f, 0.25f - 0.125f * float(index % 2), 0.125f * float(index % 2)});
+  structures::Instances boxes;
+  boxes.boxes = torch::tensor({{1.5f, 2.0f, 10.25f, 20.0f}, {0.0f, 0.0f, 3.0f, 4.0f}}).narrow(0, 0, index % 3 == 0 ? 0 : 2);
+  boxes.labels = torch::tensor({2L, 0L}).narrow(0, 0, boxes.boxes.size(0));
+  boxes.scores = torch::tensor({0.875f, 0.5f}).narrow(0, 0, boxes.boxes.size(0));
+  s.instances = boxes;
+  torch::Tensor seg = (torch::arange(48, torch::kLong).view({6, 8}) + index) % 7;
+  seg.index_put_({0, 0}, 255);  // ignore
+  s.labels[Task::kSegmentation] = seg;
+  s.labels[Task::kDepth] = (torch::arange(48, torch::kFloat).view({1, 6, 8}) + float(index)) / 4;
+  torch::Tensor normals = torch::zeros({3, 6, 8});
+  normals[index % 3].fill_(index % 2 ? -1.0f : 1.0f);
+  normals.select(1, 5).zero_();  // an invalid row
+  s.labels[Task::kNormals] = normals;
+  return s;
+}
+
+std::vector<std::pair<std::string, std::string>> members_of(int64_t index) {
+  const data::Sample sample = make_sample(index);
+  const std::string key = key_of(index);
+  std::vector<std::pair<std::string, std::string>> members = {
+      {key + ".json", nlohmann::json({{"index", index}, {"source", sample.source}}).dump()}};
+  for (Task task : kAllTasks) members.emplace_back(member_name(key, task), encode_label(task, sample));
+  return members;
+}
+
+// A store of 5 images in shards of 2 (the last holds 1), plus a failed image in shard 1.
+void write_store(const std::filesystem::path& store) {
+  nlohmann::json manifest = {{"format", kStoreFormat}, {"tasks", nlohmann::json::array()}, {"shard_size", 2},
+                             {"shards", nlohmann::json::array()}};
+  for (Task task : kAllTasks) manifest["tasks"].push_back(std::string(task_name(task)));
+  for (int64_t shard = 0; shard < 3; ++shard) {
+    ShardWriter writer(store, shard, 2 * shard);
+    for (int64_t index = 2 * shard; index < std::min<int64_t>(2 * shard + 2, 6); ++index) {
+      if (index == 3) {
+        writer.add_failed({3, "images/3.png", "does not decode"});
+        continue;
+      }
+      if (index < 5) writer.add(key_of(index), members_of(index));
+    }
+    manifest["shards"].push_back(to_json(writer.commit()));
+  }
+  atomic_write_file(store / "manifest.json", manifest.dump(1));
+}
+
+TEST(LabelCodec, EveryTaskRoundTripsToTheSampleLayouts) {
+  const data::Sample sample = make_sample(4);
+  data::Sample back;
+  for (Task task : kAllTasks) decode_label(task, encode_label(task, sample), "memory", back);
+  for (Task task : {Task::kClassification, Task::kSegmentation, Task::kDepth, Task::kNormals}) {
+    EXPECT_TRUE(torch::equal(back.labels.at(task), sample.labels.at(task))) << task_name(task);
+    EXPECT_EQ(back.labels.at(task).scalar_type(), sample.labels.at(task).scalar_type()) << task_name(task);
+  }
+  ASSERT_TRUE(back.instances.has_value());
+  EXPECT_TRUE(torch::equal(back.instances->boxes, sample.instances->boxes));
+  EXPECT_TRUE(torch::equal(back.instances->labels, sample.instances->labels));
+  EXPECT_TRUE(torch::equal(back.instances->scores, sample.instances->scores));
+
+  data::Sample too_many = sample;
+  too_many.labels[Task::kSegmentation] = torch::full({2, 2}, 300L);
+  EXPECT_THROW(encode_label(Task::kSegmentation, too_many), Error);
+  EXPECT_THROW(decode_label(Task::kDetection, "{\"boxes\": [[1, 2, 3]], \"labels\": [0], \"scores\": []}", "x.det.json", back),
+               Error);
+}
+
+TEST(Store, ReadsBackByKeyInOurReaderAndInPlainPython) {
+  test::ScratchDir dir;
+  const auto store = dir / "store";
+  write_store(store);
+  StoreReader reader(store);
+  EXPECT_EQ(reader.keys(), (std::vector<std::string>{key_of(0), key_of(1), key_of(2), key_of(4)}));
+  for (int64_t index : {0, 1, 2, 4}) {
+    const data::Sample expected = make_sample(index), got = reader.get(key_of(index));
+    EXPECT_EQ(got.source, expected.source);
+    for (Task task : {Task::kClassification, Task::kSegmentation, Task::kDepth, Task::kNormals}) {
+      EXPECT_TRUE(torch::equal(got.labels.at(task), expected.labels.at(task))) << index << " " << task_name(task);
+    }
+    EXPECT_EQ(got.instances->size(), expected.instances->size());
+  }
+  const std::optional<ShardRecord> shard1 = finished_shard(store, 1);
+  ASSERT_TRUE(shard1.has_value());
+  EXPECT_EQ(shard1->count, 1);
+  ASSERT_EQ(shard1->failed.size(), 1u);
+  EXPECT_EQ(shard1->failed[0].reason, "does not decode");
+  EXPECT_TRUE(verify_store(store).empty());
+
+  const auto python = test::run_command("/usr/bin/python3 " + test::source_path("tests/labels/read_store.py").string() +
+                                        " " + store.string());
+  ASSERT_EQ(python.exit_code, 0) << python.output;
+  const nlohmann::json read = nlohmann::json::parse(python.output);
+  EXPECT_EQ(read.size(), 4u);
+  for (int64_t index : {0, 1, 2, 4}) {
+    const data::Sample s = make_sample(index);
+    const nlohmann::json& entry = read.at(key_of(index));
+    EXPECT_EQ(entry.at("json").get<int64_t>(), index);
+    EXPECT_DOUBLE_EQ(entry.at("cls.npy").get<double>(), s.labels.at(Task::kClassification).sum().item<double>());
+    EXPECT_DOUBLE_EQ(entry.at("depth.npy").get<double>(), s.labels.at(Task::kDepth).sum().item<double>());
+    EXPECT_DOUBLE_EQ(entry.at("normal.npy").get<double>(), s.labels.at(Task::kNormals).sum().item<double>());
+    const torch::Tensor seg = s.labels.at(Task::kSegmentation);
+    EXPECT_EQ(entry.at("seg.png").get<int64_t>(), seg.masked_select(seg != 255).sum().item<int64_t>());
+    EXPECT_EQ(entry.at("det.json")[0].get<int64_t>(), s.instances->size());
+  }
+}
+
+TEST(Store, AFlippedByteIsNamedByVerifyRedoneByAndRefusedByTheReader) {
+  test::ScratchDir dir;
+  const auto store = dir / "store";
+  write_store(store);
+  const auto tar = shard_tar(store, 1);
+  std::string bytes = read_file(tar);
+  bytes[700] ^= 0x01;  // inside the first member's data
+  write_file(tar, bytes);
+
+  const std::vector<std::string> problems = verify_store(store);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("labels-000001: sha256 mismatch"), std::string::npos) << problems[0];
+  std::string why;
+  EXPECT_FALSE(finished_shard(store, 1, &why).has_value());  // a rerun redoes it
+  EXPECT_NE(why.find("sha256 mismatch"), std::string::npos) << why;
+  EXPECT_TRUE(finished_shard(store, 0).has_value());
+
+  StoreReader reader(store);
+  EXPECT_NO_THROW(reader.get(key_of(0)));
+  try {
+    reader.get(key_of(2));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("labels-000001.tar: sha256"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("refusing a damaged shard"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Store, AShardNeverFinishedLeavesNoFileUnderItsFinalName) {
+  test::ScratchDir dir;
+  const auto store = dir / "store";
+  {
+    ShardWriter writer(store, 7, 14);
+    writer.add(key_of(14), members_of(14));
+  }  // dropped before commit(): a killed run
+  EXPECT_FALSE(std::filesystem::exists(shard_tar(store, 7)));
+  std::string why;
+  EXPECT_FALSE(finished_shard(store, 7, &why).has_value());
+  EXPECT_EQ(why, "not written");
+  for (const auto& entry : std::filesystem::directory_iterator(store / "shards")) ADD_FAILURE() << entry.path();
+}
+
+}  // namespace
+}  // namespace must::labels
