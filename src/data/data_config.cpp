@@ -7,10 +7,9 @@
 
 namespace must::data {
 
-std::string_view data_defaults() {
-  // One dataset block, written out for `train` and `eval` (not a YAML alias: yaml-cpp would share the node,
-  // and an override of one would change both).
-  static const std::string dataset = R"yaml(
+std::string_view dataset_defaults() {
+  // Indented for a key two levels down (data.train, data.eval); YAML takes any deeper indent elsewhere too.
+  return R"yaml(
     format: world             # image_folder, images, image_list, idx, cifar10, cifar100, coco, voc_detection,
                               # voc_segmentation, ade20k, cityscapes, nyu_labeled, nyu_png, diode, world
     root: ""                  # the dataset's top folder, as distributed
@@ -19,8 +18,10 @@ std::string_view data_defaults() {
     class_names: []           # image lists: the class names
     depth_scale: 1000.0       # 16-bit depth PNGs: stored units per metre
 )yaml";
-  static const std::string defaults = "\ndata:\n  train:                      # what training reads" + dataset +
-                                      "  eval:                       # what evaluation reads" + dataset + R"yaml(
+}
+
+std::string_view augment_and_loader_defaults() {
+  return R"yaml(
   augment:
     resize:
       mode: none              # none, fixed (size), short_side (sizes, max_size), scale_jitter (size, scales)
@@ -43,6 +44,14 @@ std::string_view data_defaults() {
     drop_last: false
     stop_on_bad_image: false  # false: skip images that do not decode (logged, counted); true: stop the run
 )yaml";
+}
+
+std::string_view data_defaults() {
+  // One dataset block, written out for `train` and `eval` (not a YAML alias: yaml-cpp would share the node,
+  // and an override of one would change both).
+  static const std::string defaults = "\ndata:\n  train:                      # what training reads" +
+                                      std::string(dataset_defaults()) + "  eval:                       # what evaluation reads" +
+                                      std::string(dataset_defaults()) + std::string(augment_and_loader_defaults());
   return defaults;
 }
 

@@ -138,7 +138,7 @@ struct Loader::State {
   size_t next_to_claim = 0, next_to_deliver = 0;
   struct Produced {
     std::optional<Batch> batch;        // nullopt: every sample of the batch was skipped
-    std::vector<std::string> skipped;  // its images that did not decode
+    std::vector<std::pair<std::string, std::string>> skipped;  // its images that did not decode, and why
   };
   std::map<size_t, Produced> ready;
   std::exception_ptr error;
@@ -211,7 +211,7 @@ void Loader::work() {
     }
     std::vector<Sample> samples, originals;
     std::vector<int64_t> kept;
-    std::vector<std::string> skipped;
+    std::vector<std::pair<std::string, std::string>> skipped;
     std::optional<Batch> batch;
     try {
       for (int64_t index : s.batches[claimed]) {
@@ -228,7 +228,7 @@ void Loader::work() {
         } catch (const DecodeError& e) {
           if (options_.stop_on_bad_image) throw;
           spdlog::warn("skipping an image that does not decode: {}", e.what());
-          skipped.push_back(e.source());
+          skipped.emplace_back(e.source(), e.what());
           continue;
         }
         samples.push_back(std::move(sample));
@@ -265,7 +265,10 @@ std::optional<Batch> Loader::next() {
     State::Produced produced = std::move(s.ready.at(s.next_to_deliver));
     s.ready.erase(s.next_to_deliver++);
     s.stats.skipped += int64_t(produced.skipped.size());
-    s.stats.skipped_sources.insert(s.stats.skipped_sources.end(), produced.skipped.begin(), produced.skipped.end());
+    for (const auto& [source, reason] : produced.skipped) {
+      s.stats.skipped_sources.push_back(source);
+      s.stats.skipped_reasons.push_back(reason);
+    }
     std::optional<Batch> batch = std::move(produced.batch);
     s.changed.notify_all();
     if (batch) {

@@ -20,6 +20,10 @@ namespace must::data {
 
 // The commented `data:` section every training and evaluation tool's defaults include.
 std::string_view data_defaults();
+// Its pieces, for tools that read a dataset under another key: one dataset's keys (indented for data.<name>),
+// and the `augment:` and `loader:` entries of the section.
+std::string_view dataset_defaults();
+std::string_view augment_and_loader_defaults();
 // Each throws must::ConfigError naming the key on a bad value.
 DatasetOptions dataset_options_from_config(const config::Config& dataset);
 std::shared_ptr<Transform> transform_from_config(const config::Config& augment, bool training);

@@ -65,6 +65,7 @@ struct LoaderStats {
   int64_t samples = 0;                        // delivered this epoch
   int64_t skipped = 0;                        // images that did not decode (in the batches delivered so far)
   std::vector<std::string> skipped_sources;   // their paths, in data order
+  std::vector<std::string> skipped_reasons;   // and why each did not decode
 };
 
 class Loader {

@@ -1,0 +1,74 @@
+// must_pseudolabel's work (MuST step two): every teacher over an image set, each image decoded once, into the
+// pseudo-label store (store.h), by one process or many.
+//
+// The input list (data.input: any dataset reader; its labels are not used) is cut into input shards of
+// store.shard_size images. Ranks claim shards from a shared counter (ShardClaims), so a faster rank takes more;
+// a shard already finished (store.h's finished_shard) is skipped, any other is (re)written. When every rank is
+// done, rank 0 gathers the shards' .done records into manifest.json. The manifest is written first with the
+// plan (teachers and their weights' sha256, policy, input list sha256, shard size): a rerun against other
+// teachers, weights, policy or inputs is refused, naming what differs.
+//
+// Label policy (recorded in the manifest):
+//   classification  softmax(logits / temperature); with top_k > 0 the k largest, renormalised, the rest 0
+//   detection       the detector's boxes (after its NMS) with score >= score_threshold, in the original image's
+//                   pixels
+//   segmentation    argmax class; pixels whose top probability < confidence_threshold are ignore (255)
+//   depth, normals  as predicted
+// Dense maps are mapped back onto the original image's pixels, then (store.dense_size) resized. flip: the mean
+// with the horizontally flipped image's prediction (dense tasks and classification).
+#pragma once
+
+#include <torch/types.h>
+
+#include <array>
+#include <filesystem>
+#include <string_view>
+
+#include "must/config/config.h"
+
+namespace must::labels {
+
+// Hands out input shard numbers to the ranks of a run: 0, 1, 2, ... each exactly once across all of them.
+class ShardClaims {
+ public:
+  virtual ~ShardClaims() = default;
+  virtual int64_t claim() = 0;
+  // This rank takes no more; returns when every rank has said so (then the store's shards are all written).
+  virtual void finish_and_wait() = 0;
+};
+
+// One process: a plain counter.
+class LocalShardClaims final : public ShardClaims {
+ public:
+  int64_t claim() override { return next_++; }
+  void finish_and_wait() override {}
+
+ private:
+  int64_t next_ = 0;
+};
+
+// must_pseudolabel's config schema: teachers, input, data (augment, loader), policy, store.
+std::string_view pseudolabel_defaults();
+
+struct PseudolabelRun {
+  std::filesystem::path store;
+  torch::Device device = torch::kCPU;
+  int rank = 0;
+  ShardClaims* claims = nullptr;  // null: this process alone
+};
+
+struct PseudolabelSummary {
+  int64_t shards = 0;       // in the store
+  int64_t written = 0;      // by this rank in this run (redone ones included)
+  int64_t redone = 0;       // of those, shards found damaged or unfinished from an earlier run
+  int64_t kept = 0;         // found finished and skipped by this rank
+  int64_t images = 0;       // labelled by this rank in this run
+  int64_t failed = 0;       // images that did not decode, by this rank in this run
+  double seconds = 0;
+};
+
+// Throws must::ConfigError for a bad config or a store planned with other teachers / inputs / policy, and
+// must::Error for a failed run (nothing finished is lost: a rerun continues).
+PseudolabelSummary pseudolabel(const config::Config& config, const PseudolabelRun& run);
+
+}  // namespace must::labels
