@@ -7,11 +7,13 @@
 
 #include "must/app/tool.h"
 #include "must/core/check.h"
+#include "must/dist/work_queue.h"
 #include "must/labels/pseudolabel.h"
 #include "must/labels/store.h"
 
 int main(int argc, char** argv) {
   std::string verify;
+  double timeout_s = 1800;
   must::app::ToolSpec spec;
   spec.name = "must_pseudolabel";
   spec.description =
@@ -21,6 +23,8 @@ int main(int argc, char** argv) {
   spec.defaults = must::labels::pseudolabel_defaults();
   spec.add_flags = [&](CLI::App& cli) {
     cli.add_option("--verify", verify, "check the store STORE against its manifest and exit (1: a shard differs)");
+    cli.add_option("--dist-timeout", timeout_s, "seconds a rank waits for the others (meeting, the end)")
+        ->check(CLI::PositiveNumber);
   };
   spec.needs_output_dir = [&] { return verify.empty(); };
   spec.run = [&](must::app::ToolContext& context) {
@@ -31,11 +35,22 @@ int main(int argc, char** argv) {
       spdlog::info("{}: every shard matches the manifest", verify);
       return;
     }
-    MUST_CHECK(context.launch.world_size == 1, "several ranks need the dist module (not built yet)");
+    const must::LaunchEnv& launch = context.launch;
     must::labels::PseudolabelRun run;
     run.store = context.output_dir;
     run.device = torch::Device(context.device);
-    run.rank = context.launch.rank;
+    if (run.device.is_cuda() && !run.device.has_index()) run.device = torch::Device(torch::kCUDA, launch.local_rank);
+    run.rank = launch.rank;
+    std::unique_ptr<must::dist::StoreWorkQueue> shards;
+    if (launch.world_size > 1) {  // the ranks share one counter of input shards on rank 0's store
+      const auto timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000));
+      auto store = must::dist::connect_store(launch, timeout);
+      shards = std::make_unique<must::dist::StoreWorkQueue>(store, "shards", launch.rank, launch.world_size, timeout);
+      run.shards = shards.get();
+      run.plan_checked = [store, timeout, &launch] {
+        must::dist::barrier(*store, "plan", launch.rank, launch.world_size, timeout);
+      };
+    }
     const must::labels::PseudolabelSummary s = must::labels::pseudolabel(context.config, run);
     spdlog::info("done in {:.1f} s: {} shards in the store; this run wrote {} ({} redone), kept {}; {} images labelled, "
                  "{} failed", s.seconds, s.shards, s.written, s.redone, s.kept, s.images, s.failed);

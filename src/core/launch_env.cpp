@@ -36,6 +36,10 @@ LaunchEnv read_launch_env() {
       {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"},
   };
   LaunchEnv env;
+  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) env.master_addr = addr;
+  if (read_int("MASTER_PORT", &env.master_port) && (env.master_port < 1 || env.master_port > 65535)) {
+    MUST_THROW(ConfigError, "environment variable MASTER_PORT should be a port (1-65535), got ", env.master_port);
+  }
   for (const auto& launcher : kLaunchers) {
     if (!read_int(launcher.rank, &env.rank)) continue;
     if (!read_int(launcher.world_size, &env.world_size)) {

@@ -315,8 +315,8 @@ store:
 
 PseudolabelSummary pseudolabel(const config::Config& config, const PseudolabelRun& run) {
   const auto start = Clock::now();
-  LocalShardClaims local;
-  ShardClaims& claims = run.claims ? *run.claims : local;
+  dist::LocalWorkQueue local;
+  dist::WorkQueue& shards = run.shards ? *run.shards : local;
   const Policy policy = policy_from_config(config.at("policy"), config.at("store"));
   const int64_t shard_size = config.get_int("store.shard_size");
   if (shard_size <= 0) config.at("store").fail("shard_size", "must be positive");
@@ -336,12 +336,13 @@ PseudolabelSummary pseudolabel(const config::Config& config, const PseudolabelRu
     atomic_write_file(manifest_path, planned.dump(1) + "\n");
   }
   if (run.rank == 0) remove_stale_temporaries(run.store / "shards");
+  if (run.plan_checked) run.plan_checked();
 
   PseudolabelSummary summary;
   summary.shards = (input->size() + shard_size - 1) / shard_size;
   spdlog::info("pseudo-labelling {} images ({} shards of {}) with {} teacher(s): {}", input->size(), summary.shards,
                shard_size, teachers.size(), planned["tasks"].dump());
-  for (int64_t shard = claims.claim(); shard < summary.shards; shard = claims.claim()) {
+  for (int64_t shard = shards.claim(); shard < summary.shards; shard = shards.claim()) {
     std::string why;
     if (finished_shard(run.store, shard, &why)) {
       ++summary.kept;
@@ -364,7 +365,7 @@ PseudolabelSummary pseudolabel(const config::Config& config, const PseudolabelRu
                  record.failed.empty() ? "" : ", " + std::to_string(record.failed.size()) + " failed", seconds,
                  double(record.count) / std::max(seconds, 1e-9));
   }
-  claims.finish_and_wait();
+  shards.finish_and_wait();
 
   if (run.rank == 0) {  // every shard is written: the manifest's table
     nlohmann::json manifest = planned;

@@ -11,6 +11,10 @@ struct LaunchEnv {
   int world_size = 1;  // number of processes
   int local_rank = 0;  // rank on this node
   std::string source = "none";  // which launcher's variables were read: torchrun, slurm, openmpi, none
+  // Where rank 0 hosts the rendezvous store: MASTER_ADDR / MASTER_PORT (torchrun sets them; under SLURM or
+  // Open MPI the job script exports them), 127.0.0.1:29500 when unset.
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
 };
 
 // Throws must::ConfigError naming the variable when one is set but malformed or inconsistent.

@@ -2,7 +2,7 @@
 // pseudo-label store (store.h), by one process or many.
 //
 // The input list (data.input: any dataset reader; its labels are not used) is cut into input shards of
-// store.shard_size images. Ranks claim shards from a shared counter (ShardClaims), so a faster rank takes more;
+// store.shard_size images. Ranks claim shards from a shared counter (dist::WorkQueue), so a faster rank takes more;
 // a shard already finished (store.h's finished_shard) is skipped, any other is (re)written. When every rank is
 // done, rank 0 gathers the shards' .done records into manifest.json. The manifest is written first with the
 // plan (teachers and their weights' sha256, policy, input list sha256, shard size): a rerun against other
@@ -22,30 +22,13 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <string_view>
 
 #include "must/config/config.h"
+#include "must/dist/work_queue.h"
 
 namespace must::labels {
-
-// Hands out input shard numbers to the ranks of a run: 0, 1, 2, ... each exactly once across all of them.
-class ShardClaims {
- public:
-  virtual ~ShardClaims() = default;
-  virtual int64_t claim() = 0;
-  // This rank takes no more; returns when every rank has said so (then the store's shards are all written).
-  virtual void finish_and_wait() = 0;
-};
-
-// One process: a plain counter.
-class LocalShardClaims final : public ShardClaims {
- public:
-  int64_t claim() override { return next_++; }
-  void finish_and_wait() override {}
-
- private:
-  int64_t next_ = 0;
-};
 
 // must_pseudolabel's config schema: teachers, input, data (augment, loader), policy, store.
 std::string_view pseudolabel_defaults();
@@ -54,7 +37,8 @@ struct PseudolabelRun {
   std::filesystem::path store;
   torch::Device device = torch::kCPU;
   int rank = 0;
-  ShardClaims* claims = nullptr;  // null: this process alone
+  dist::WorkQueue* shards = nullptr;  // hands out the input shards among the ranks; null: this process alone
+  std::function<void()> plan_checked;  // called once rank 0 has checked (or written) the plan: the others wait on it
 };
 
 struct PseudolabelSummary {

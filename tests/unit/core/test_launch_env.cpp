@@ -14,7 +14,8 @@ class LaunchEnvTest : public ::testing::Test {
   void TearDown() override { clear(); }
   static void clear() {
     for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
-                             "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"}) {
+                             "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "MASTER_ADDR",
+                             "MASTER_PORT"}) {
       ::unsetenv(name);
     }
   }
@@ -25,6 +26,18 @@ TEST_F(LaunchEnvTest, NoEnvironmentIsOneProcess) {
   EXPECT_EQ(env.rank, 0);
   EXPECT_EQ(env.world_size, 1);
   EXPECT_EQ(env.source, "none");
+  EXPECT_EQ(env.master_addr, "127.0.0.1");
+  EXPECT_EQ(env.master_port, 29500);
+}
+
+TEST_F(LaunchEnvTest, MasterAddressAndPort) {
+  ::setenv("MASTER_ADDR", "node17", 1);
+  ::setenv("MASTER_PORT", "31337", 1);
+  const LaunchEnv env = read_launch_env();
+  EXPECT_EQ(env.master_addr, "node17");
+  EXPECT_EQ(env.master_port, 31337);
+  ::setenv("MASTER_PORT", "70000", 1);
+  EXPECT_THROW(read_launch_env(), ConfigError);
 }
 
 TEST_F(LaunchEnvTest, TorchrunWinsOverSlurm) {

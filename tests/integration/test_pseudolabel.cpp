@@ -1,0 +1,220 @@
+// must_pseudolabel as a cluster job would run it, on the quick world's teachers (one training step each: the
+// labels' quality is not the point here, their bookkeeping is): 2 processes label like 1, a rank killed with
+// SIGKILL at a random moment loses and duplicates nothing on rerun, a damaged shard is named and redone, an
+// image that does not decode is listed, and a store is never continued with other teachers.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <random>
+#include <set>
+
+#include "must/core/fs.h"
+#include "must/io/tar.h"
+#include "must/labels/store.h"
+#include "test_support.h"
+
+namespace must {
+namespace {
+
+using test::run_command;
+using test::tool_path;
+namespace fs = std::filesystem;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+const std::vector<std::string> kTasks = {"classification", "detection", "segmentation", "depth", "normals"};
+
+class Pseudolabel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::ScratchDir();
+    const std::string world = (root() / "world").string();
+    // The quick world with a larger unlabeled split, so that a run lasts long enough to be killed in the middle.
+    const auto made = run_command(tool_path("must_make_world") + " --threads 2 --config " +
+                                  test::source_path("configs/quick/world.yaml").string() +
+                                  " --set world.splits.unlabeled.count=160 --output-dir " + world);
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    std::string teachers = "teachers:\n";
+    for (const auto& task : kTasks) {
+      const std::string config = test::source_path("configs/quick/teachers/" + task + ".yaml").string();
+      const auto trained = run_command(tool_path("must_train_teacher") + " --threads 2 --config " + config +
+                                       " --set data.train.root=" + world + " --set train.max_iterations=1" +
+                                       " --output-dir " + (root() / "teachers" / task).string());
+      ASSERT_EQ(trained.exit_code, 0) << trained.output;
+      teachers += "  " + task + ": {config: " + config + ", weights: " +
+                  (root() / "teachers" / task / "model_final.safetensors").string() + "}\n";
+    }
+    test::write_text(root() / "pseudolabel.yaml",
+                     teachers + "input: {format: world, root: " + world + ", split: unlabeled}\n" +
+                         "data:\n  loader: {batch_size: 4, workers: 1}\nstore: {shard_size: 12}\n");
+    // The reference: one process.
+    const auto one = label("", "reference");
+    ASSERT_EQ(one.exit_code, 0) << one.output;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static const fs::path& root() { return dir_->path(); }
+
+  // must_pseudolabel on `processes` ranks ("" = one, without the launcher) into root()/<store>. One thread each:
+  // the labels then come out bit for bit the same however the images are spread over processes.
+  static test::CommandResult label(const std::string& processes, const std::string& store, const std::string& extra = "") {
+    const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
+                             (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / store).string() +
+                             " " + extra;
+    if (processes.empty()) return run_command(tool);
+    return run_command(test::source_path("scripts/launch_local.sh").string() + " " + processes + " -- " + tool);
+  }
+  static test::CommandResult verify(const std::string& store) {
+    return run_command(tool_path("must_pseudolabel") + " --verify " + (root() / store).string());
+  }
+  static nlohmann::json manifest(const std::string& store) {
+    return nlohmann::json::parse(read_file(root() / store / "manifest.json"));
+  }
+  // Each shard's sha256, from the manifest.
+  static std::vector<std::string> shard_hashes(const std::string& store) {
+    const nlohmann::json m = manifest(store);
+    std::vector<std::string> out;
+    for (const auto& shard : m.at("shards")) out.push_back(shard.at("sha256").get<std::string>());
+    return out;
+  }
+  // Every image key in the store's shards, counting repeats.
+  static std::multiset<std::string> stored_keys(const std::string& store) {
+    std::multiset<std::string> keys;
+    for (const auto& entry : fs::directory_iterator(root() / store / "shards")) {
+      if (entry.path().extension() != ".tar") continue;
+      for (const auto& member : io::list_tar(entry.path())) {
+        if (member.name.size() > 5 && member.name.substr(member.name.size() - 5) == ".json" &&
+            member.name.find('.') == member.name.size() - 5) {
+          keys.insert(member.name.substr(0, member.name.size() - 5));
+        }
+      }
+    }
+    return keys;
+  }
+  static void expect_every_image_once(const std::string& store) {
+    const std::multiset<std::string> keys = stored_keys(store);
+    EXPECT_EQ(keys.size(), 160u) << store;
+    for (int64_t i = 0; i < 160; ++i) EXPECT_EQ(keys.count(labels::key_of(i)), 1u) << store << " image " << i;
+  }
+  static test::ScratchDir* dir_;
+};
+test::ScratchDir* Pseudolabel::dir_ = nullptr;
+
+TEST_F(Pseudolabel, TwoProcessesLabelEveryImageOnceAndAsOneProcessDoes) {
+  const auto two = label("2", "two");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_TRUE(contains(two.output, "[rank 1]")) << two.output;
+  EXPECT_EQ(shard_hashes("two"), shard_hashes("reference"));
+  EXPECT_EQ(shard_hashes("two").size(), 14u);  // 160 images in shards of 12
+  expect_every_image_once("two");
+  EXPECT_EQ(verify("two").exit_code, 0);
+  const nlohmann::json m = manifest("two");
+  EXPECT_EQ(m["tasks"].size(), 5u);
+  EXPECT_EQ(m["teachers"][0]["weights_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(m["input"]["count"].get<int64_t>(), 160);
+  // Plain Python reads it.
+  const auto python = run_command("/usr/bin/python3 " + test::source_path("tests/labels/read_store.py").string() + " " +
+                                  (root() / "two").string());
+  ASSERT_EQ(python.exit_code, 0) << python.output;
+  EXPECT_EQ(nlohmann::json::parse(python.output).size(), 160u);
+}
+
+TEST_F(Pseudolabel, RankKilledAtARandomMomentThenRerunCompletesTheSameStore) {
+  std::mt19937 random(20261201);
+  for (int trial = 0; trial < 3; ++trial) {
+    const std::string store = "killed" + std::to_string(trial);
+    const double delay = std::uniform_real_distribution<double>(0.5, 3.0)(random);
+    const std::string victim = std::uniform_int_distribution<int>(0, 1)(random) == 0 ? "-o" : "-n";  // rank 0 or 1
+    const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
+                             (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / store).string();
+    // The launcher in the background; after `delay` seconds SIGKILL to one of its ranks (the pattern is anchored
+    // at the tool's path: the launcher's own command line holds the same arguments).
+    const auto killed = run_command(test::source_path("scripts/launch_local.sh").string() + " 2 -- " + tool +
+                                    " > " + (root() / (store + ".log")).string() + " 2>&1 & launcher=$!; sleep " +
+                                    std::to_string(delay) + "; pkill -KILL " + victim + " -f -- '^" + tool +
+                                    "'; wait $launcher; echo launcher=$?");
+    SCOPED_TRACE("trial " + std::to_string(trial) + ": SIGKILL after " + std::to_string(delay) + " s\n" + killed.output +
+                 read_file(root() / (store + ".log")));
+    // The kill landed mid-run: the launcher saw the rank die and stopped the other.
+    EXPECT_TRUE(contains(killed.output, "launcher=137")) << "the kill came after the run ended";
+    // Whatever carries a final name is whole at this moment: every tar lists to its end blocks.
+    if (fs::exists(root() / store / "shards")) {
+      for (const auto& entry : fs::directory_iterator(root() / store / "shards")) {
+        if (entry.path().extension() == ".tar") EXPECT_NO_THROW(io::list_tar(entry.path())) << entry.path();
+      }
+    }
+    const auto rerun = label("2", store);
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+    EXPECT_EQ(verify(store).exit_code, 0);
+    expect_every_image_once(store);
+    EXPECT_EQ(shard_hashes(store), shard_hashes("reference"));
+    for (const auto& entry : fs::directory_iterator(root() / store / "shards")) {
+      EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+    }
+  }
+}
+
+TEST_F(Pseudolabel, AFlippedByteFailsVerifyNamingTheShardAndARerunRedoesIt) {
+  ASSERT_EQ(label("", "flipped").exit_code, 0);
+  const fs::path tar = labels::shard_tar(root() / "flipped", 2);
+  std::string bytes = read_file(tar);
+  bytes[1000] ^= 0x10;
+  write_file(tar, bytes);
+  const auto checked = verify("flipped");
+  EXPECT_EQ(checked.exit_code, 1) << checked.output;
+  EXPECT_TRUE(contains(checked.output, "labels-000002: sha256 mismatch")) << checked.output;
+  EXPECT_FALSE(contains(checked.output, "labels-000001")) << checked.output;
+  const auto rerun = label("", "flipped");
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_TRUE(contains(rerun.output, "labels-000002: sha256 mismatch")) << rerun.output;
+  EXPECT_TRUE(contains(rerun.output, "wrote 1 (1 redone), kept 13")) << rerun.output;
+  EXPECT_EQ(verify("flipped").exit_code, 0);
+  EXPECT_EQ(shard_hashes("flipped"), shard_hashes("reference"));
+}
+
+TEST_F(Pseudolabel, AnImageThatDoesNotDecodeIsListedAndTheRunGoesOn) {
+  const fs::path images = root() / "images";
+  fs::create_directories(images);
+  for (int i = 0; i < 5; ++i) {
+    fs::copy_file(root() / "world/unlabeled/images" / (std::string("00000") + std::to_string(i) + ".png"),
+                  images / ("image" + std::to_string(i) + ".png"));
+  }
+  test::write_text(images / "image2.png", "not a png at all");
+  test::write_text(root() / "broken.yaml", "_base_: " + (root() / "pseudolabel.yaml").string() +
+                                               "\ninput: {format: images, root: " + images.string() + ", split: \"\"}\n");
+  const auto run = run_command(tool_path("must_pseudolabel") + " --threads 1 --config " +
+                               (root() / "broken.yaml").string() + " --output-dir " + (root() / "broken").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json m = manifest("broken");
+  ASSERT_EQ(m["failed"].size(), 1u) << m.dump();
+  EXPECT_EQ(m["failed"][0]["index"].get<int64_t>(), 2);
+  EXPECT_TRUE(contains(m["failed"][0]["source"].get<std::string>(), "image2.png"));
+  EXPECT_FALSE(m["failed"][0]["reason"].get<std::string>().empty());
+  EXPECT_EQ(m["shards"][0]["count"].get<int64_t>(), 4);
+  const std::multiset<std::string> keys = stored_keys("broken");
+  EXPECT_EQ(keys, (std::multiset<std::string>{labels::key_of(0), labels::key_of(1), labels::key_of(3), labels::key_of(4)}));
+}
+
+TEST_F(Pseudolabel, AStoreIsNotContinuedWithOtherTeachers) {
+  ASSERT_EQ(label("", "other").exit_code, 0);
+  const auto swapped = label("", "other", "--set teachers.depth.weights=" +
+                                              (root() / "teachers/normals/model_final.safetensors").string() +
+                                              " --set teachers.depth.config=" +
+                                              test::source_path("configs/quick/teachers/normals.yaml").string());
+  // normals' config has no depth head: refused before anything
+  EXPECT_EQ(swapped.exit_code, 2) << swapped.output;
+  EXPECT_TRUE(contains(swapped.output, "teachers.depth.config")) << swapped.output;
+  // Same architecture, other weights: the manifest's plan refuses them.
+  // The depth teacher with one weight's last byte changed: a valid file, other weights.
+  const fs::path copy = root() / "depth_copy.safetensors";
+  fs::copy_file(root() / "teachers/depth/model_final.safetensors", copy);
+  std::string weights = read_file(copy);
+  weights.back() ^= 0x01;
+  write_file(copy, weights);
+  const auto other = label("", "other", "--set teachers.depth.weights=" + copy.string());
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_TRUE(contains(other.output, "was written with another weights for depth")) << other.output;
+}
+
+}  // namespace
+}  // namespace must
