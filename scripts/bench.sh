@@ -9,6 +9,9 @@
 #           mIoU accumulation in pixels/s (no peer: pycocotools is not installable here)
 #   trainer must_train_teacher's images/s on bench/world_small_trainer.yaml (the world's PNGs through the threaded
 #           loader) next to must_bench_model --which world's bare training step for the same model and batch
+#   pseudolabel  must_pseudolabel with the five ResNet-50-FPN teachers of bench/pseudolabel/ (random weights) over
+#           ../shared/bench/make_jpegs.py's JPEGs at 224x224 (IMAGES=48), next to ../shared/bench/peer_pseudolabel.py;
+#           then the five world teachers at 64x64 over 1,000 world images
 #   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
 #           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
@@ -98,6 +101,44 @@ bench_eval() {
   for run in 1 2 3; do "$bin/must_bench_eval"; done
 }
 
+# The images/s of the shard with the most images in a must_pseudolabel log (model loading excluded, as the peer's).
+pseudolabel_rate() { sed -n 's/.*labels-[0-9]*: \([0-9]*\) images in [0-9.]* s (\([0-9.]*\) images\/s).*/\1 \2/p' | sort -n | tail -1 | cut -d' ' -f2; }
+
+bench_pseudolabel() {
+  local images="${IMAGES:-48}" sets="" ours peer
+  cd "$root"  # the benchmark config names its teachers' configs relative to the repository
+  /usr/bin/python3 "$root/../shared/bench/make_jpegs.py" "$work/jpegs" "$images" > /dev/null
+  for task in classification detection segmentation depth normals; do
+    "$bin/must_bench_random_teacher" --config "bench/pseudolabel/$task.yaml" --output "$work/$task.safetensors"
+    sets+=" --set teachers.$task.weights=$work/$task.safetensors"
+  done
+  for run in 1 2; do
+    rm -rf "$work/store" "$work/peer"
+    ours=$("$bin/must_pseudolabel" --threads "$threads" --config bench/pseudolabel/pseudolabel.yaml $sets \
+             --set input.root="$work/jpegs" --set store.shard_size="$images" --output-dir "$work/store" 2>&1 | pseudolabel_rate)
+    peer=$(THREADS="$threads" SHARD="$images" /usr/bin/python3 "$root/../shared/bench/peer_pseudolabel.py" "$work/jpegs" \
+             "$work/peer" | sed -n 's/^peer_pseudolabel: \([0-9.]*\).*/\1/p')
+    echo "pseudolabel, five ResNet-50-FPN teachers, 224x224, $images JPEGs (run $run): must_pseudolabel $ours images/s, peer $peer images/s"
+    awk -v a="$ours" -v b="$peer" 'BEGIN { if (b > 0) printf "ratio pseudolabel (ours / peer): %.2fx\n", a / b }'
+  done
+  # The five world teachers (random weights) at 64 x 64 over 1,000 world images.
+  "$bin/must_make_world" --config configs/world/world.yaml --threads "$threads" --output-dir "$work/world" \
+    --set world.splits.unlabeled.count=1000 $(for split in teacher_classification teacher_detection \
+      teacher_segmentation teacher_depth teacher_normals val downstream_train downstream_val; do
+      echo "--set world.splits.$split.count=0"; done) 2>/dev/null
+  sets=""
+  for task in classification detection segmentation depth normals; do
+    "$bin/must_bench_random_teacher" --config "configs/world/teachers/$task.yaml" --output "$work/world_$task.safetensors"
+    sets+=" --set teachers.$task.config=configs/world/teachers/$task.yaml --set teachers.$task.weights=$work/world_$task.safetensors"
+  done
+  rm -rf "$work/world_store"
+  ours=$("$bin/must_pseudolabel" --threads "$threads" --config bench/pseudolabel/pseudolabel.yaml $sets \
+           --set input.format=world --set input.root="$work/world" --set input.split=unlabeled \
+           --set data.augment.resize.mode=none --set store.dense_size=[0,0] --set data.loader.batch_size=32 \
+           --output-dir "$work/world_store" 2>&1 | pseudolabel_rate)
+  echo "pseudolabel, the five world teachers, 64x64, 1000 world images: must_pseudolabel $ours images/s"
+}
+
 for what in "${@:-world}"; do
   case "$what" in
     world) bench_world ;;
@@ -106,6 +147,8 @@ for what in "${@:-world}"; do
     loader) bench_loader ;;
     eval) bench_eval ;;
     trainer) bench_trainer ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer)" >&2; exit 2 ;;
+    pseudolabel) bench_pseudolabel ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer, pseudolabel)" >&2
+       exit 2 ;;
   esac
 done

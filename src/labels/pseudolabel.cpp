@@ -164,14 +164,13 @@ void check_same_plan(const nlohmann::json& existing, const nlohmann::json& plann
 
 // [C, h, w] over the image's pixels in the batch -> [C, H, W] over the stored pixels.
 torch::Tensor to_stored_pixels(const torch::Tensor& map, const data::Geometry& geometry, const Policy& policy) {
-  torch::Tensor out = eval::map_to_original(map, geometry);
-  if (policy.dense_size[0] > 0) {
-    out = F::interpolate(out.unsqueeze(0), F::InterpolateFuncOptions()
-                                               .size(std::vector<int64_t>{policy.dense_size[0], policy.dense_size[1]})
-                                               .mode(torch::kBilinear)
-                                               .align_corners(false))[0];
-  }
-  return out;
+  if (policy.dense_size[0] == 0) return eval::map_to_original(map, geometry);
+  // After a plain resize the map covers the whole image already: one resize to the stored size, not two.
+  const torch::Tensor whole = geometry.is_resize() ? map : eval::map_to_original(map, geometry);
+  return F::interpolate(whole.unsqueeze(0), F::InterpolateFuncOptions()
+                                                .size(std::vector<int64_t>{policy.dense_size[0], policy.dense_size[1]})
+                                                .mode(torch::kBilinear)
+                                                .align_corners(false))[0];
 }
 
 // Image i's pseudo label of `task` from the teacher's output, into `sample` (Sample layouts), by the policy.

@@ -14,6 +14,7 @@
 #include "must/data/data_config.h"
 #include "must/engine/train_config.h"
 #include "must/eval/eval_config.h"
+#include "must/labels/pseudolabel.h"
 #include "must/engine/train_module.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
@@ -184,8 +185,19 @@ TEST(Configs, EveryConfigLoadsAndEveryModelTakesAStep) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(test::source_path("configs"))) {
     if (entry.path().extension() != ".yaml" || entry.path().string().find("_base_") != std::string::npos) continue;
     SCOPED_TRACE(entry.path().string());
-    if (contains(read_file(entry.path()), "\nworld:") || read_file(entry.path()).rfind("world:", 0) == 0) {
+    const std::string text = read_file(entry.path());
+    if (contains(text, "\nworld:") || text.rfind("world:", 0) == 0) {
       config::Config::load(world::world_defaults(), entry.path());
+      continue;
+    }
+    if (contains(text, "\nteachers:") || text.rfind("teachers:", 0) == 0) {  // must_pseudolabel's
+      const auto c = config::Config::load(labels::pseudolabel_defaults(), entry.path());
+      for (const auto& task : c.keys("teachers")) {  // each teacher's config resolves and builds its model
+        const auto teacher = config::Config::load(engine::train_tool_defaults(),
+                                                  test::source_path(c.get_string("teachers." + task + ".config")));
+        EXPECT_NO_THROW(models::model_options_from_config(teacher.at("model"))) << task;
+      }
+      data::dataset_options_from_config(c.at("input"));
       continue;
     }
     const auto c = config::Config::load(engine::train_tool_defaults(), entry.path(),
