@@ -197,6 +197,14 @@ class LossRecorder final : public HookBase {
   std::vector<double> losses;
 };
 
+// Trains `run` to its end; returns each step's total loss.
+std::vector<double> train_recording_losses(TinyRun& run) {
+  auto recorder = std::make_shared<LossRecorder>();
+  run.trainer->register_hooks({recorder});
+  run.trainer->train();
+  return recorder->losses;
+}
+
 bool all_finite(const torch::nn::Module& module) {
   for (const auto& p : module.parameters()) {
     if (!torch::isfinite(p).all().item<bool>()) return false;
@@ -234,18 +242,13 @@ TEST(Trainer, MixedPrecisionOnCpuRunsTheFp32Step) {
   TrainerOptions options;
   options.max_iterations = 3;
   TinyRun reference(options);
-  auto expected = std::make_shared<LossRecorder>();
-  reference.trainer->register_hooks({expected});
-  reference.trainer->train();
+  const std::vector<double> expected = train_recording_losses(reference);
 
   options.precision = Precision::kFloat16;
   TinyRun mixed(options);
-  auto got = std::make_shared<LossRecorder>();
-  mixed.trainer->register_hooks({got});
   EXPECT_EQ(mixed.trainer->precision(), Precision::kFloat32);
   EXPECT_FALSE(mixed.trainer->loss_scaler().enabled());
-  mixed.trainer->train();
-  EXPECT_EQ(got->losses, expected->losses);
+  EXPECT_EQ(train_recording_losses(mixed), expected);
 }
 
 // Six steps straight, or three, a checkpoint, and three more in a new trainer: the same losses and weights.
@@ -253,9 +256,7 @@ TEST(Trainer, ResumedRunContinuesTheSameLossCurve) {
   TrainerOptions options;
   options.max_iterations = 6;
   TinyRun straight(options);
-  auto recorded = std::make_shared<LossRecorder>();
-  straight.trainer->register_hooks({recorded});
-  straight.trainer->train();
+  const std::vector<double> recorded = train_recording_losses(straight);
 
   options.max_iterations = 3;
   TinyRun first(options);
@@ -265,13 +266,11 @@ TEST(Trainer, ResumedRunContinuesTheSameLossCurve) {
 
   options.max_iterations = 6;
   TinyRun second(options, /*seed=*/99);  // other initial weights: all of them come from the checkpoint
-  auto resumed = std::make_shared<LossRecorder>();
-  second.trainer->register_hooks({resumed});
   second.trainer->restore(saved);
   EXPECT_EQ(second.trainer->state().iteration, 3);
-  second.trainer->train();
-  ASSERT_EQ(resumed->losses.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(resumed->losses[i], recorded->losses[i + 3]) << "step " << i + 4;
+  const std::vector<double> resumed = train_recording_losses(second);
+  ASSERT_EQ(resumed.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(resumed[i], recorded[i + 3]) << "step " << i + 4;
   const auto a = models::module_state_dict(*straight.module), b = models::module_state_dict(*second.module);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
 }
