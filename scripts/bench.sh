@@ -107,6 +107,8 @@ pseudolabel_rate() { sed -n 's/.*labels-[0-9]*: \([0-9]*\) images in [0-9.]* s (
 bench_pseudolabel() {
   local images="${IMAGES:-48}" sets="" ours peer
   cd "$root"  # the benchmark config names its teachers' configs relative to the repository
+  source "$root/scripts/env.sh"  # OpenBLAS's kernels for this CPU, for both sides
+  echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
   /usr/bin/python3 "$root/../shared/bench/make_jpegs.py" "$work/jpegs" "$images" > /dev/null
   for task in classification detection segmentation depth normals; do
     "$bin/must_bench_random_teacher" --config "bench/pseudolabel/$task.yaml" --output "$work/$task.safetensors"

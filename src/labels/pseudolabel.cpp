@@ -92,6 +92,7 @@ std::vector<Teacher> load_teachers(const config::Config& teachers, const torch::
     models::load_weights_file(*t.model, t.weights);
     t.model->eval();
     t.model->to(device);
+    if (device.is_cpu()) t.model->fuse_for_inference();  // oneDNN convolutions with batch norm folded in
     t.weights_sha256 = sha256_file(t.weights);
     t.config_text = teacher.dump();
     out.push_back(std::move(t));
@@ -360,7 +361,7 @@ PseudolabelSummary pseudolabel(const config::Config& config, const PseudolabelRu
     summary.images += record.count;
     summary.failed += int64_t(record.failed.size());
     const double seconds = std::chrono::duration<double>(Clock::now() - shard_start).count();
-    spdlog::info("{}: {} images{} in {:.1f} s ({:.1f} images/s)", record.name, record.count,
+    spdlog::info("{}: {} images{} in {:.1f} s ({:.2f} images/s)", record.name, record.count,
                  record.failed.empty() ? "" : ", " + std::to_string(record.failed.size()) + " failed", seconds,
                  double(record.count) / std::max(seconds, 1e-9));
   }

@@ -203,7 +203,7 @@ TEST_F(Pseudolabel, AnImageThatDoesNotDecodeIsListedAndTheRunGoesOn) {
   EXPECT_EQ(keys, (std::multiset<std::string>{labels::key_of(0), labels::key_of(1), labels::key_of(3), labels::key_of(4)}));
 }
 
-TEST_F(Pseudolabel, AStoreIsNotContinuedWithOtherTeachers) {
+TEST_F(Pseudolabel, AStoreIsNotContinuedWithOtherTeachersOrInputs) {
   ASSERT_EQ(label("", "other").exit_code, 0);
   const auto swapped = label("", "other", "--set teachers.depth.weights=" +
                                               (root() / "teachers/normals/model_final.safetensors").string() +
@@ -222,6 +222,13 @@ TEST_F(Pseudolabel, AStoreIsNotContinuedWithOtherTeachers) {
   const auto other = label("", "other", "--set teachers.depth.weights=" + copy.string());
   EXPECT_EQ(other.exit_code, 2) << other.output;
   EXPECT_TRUE(contains(other.output, "was written with another weights for depth")) << other.output;
+  // Other inputs: refused too, and the store's shards are untouched.
+  const std::vector<std::string> before = shard_hashes("other");
+  const auto inputs = label("", "other", "--set input.split=val");
+  EXPECT_EQ(inputs.exit_code, 2) << inputs.output;
+  EXPECT_TRUE(contains(inputs.output, "was written with another input list")) << inputs.output;
+  EXPECT_EQ(shard_hashes("other"), before);
+  EXPECT_EQ(verify("other").exit_code, 0);
 }
 
 }  // namespace
