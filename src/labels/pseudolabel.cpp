@@ -174,30 +174,29 @@ torch::Tensor to_stored_pixels(const torch::Tensor& map, const data::Geometry& g
                                                 .align_corners(false))[0];
 }
 
-// Image i's pseudo label of `task` from the teacher's output, into `sample` (Sample layouts), by the policy.
-void apply_policy(Task task, const models::ModelOutput& output, const data::Batch& batch, size_t i,
-                  const Policy& policy, data::Sample& sample) {
-  const TaskSpec& spec = task_spec(task);
-  if (spec.target == TargetKind::kBoxes) {
-    structures::Instances kept;
-    const std::vector<eval::DetectedBox> boxes =
-        eval::image_predictions(task, output, batch)[i].detections;  // in the original image's pixels
-    std::vector<float> corners;
-    std::vector<int64_t> classes;
-    std::vector<float> scores;
-    for (const auto& b : boxes) {
-      if (b.score < policy.score_threshold) continue;
-      corners.insert(corners.end(), {float(b.box.x), float(b.box.y), float(b.box.x + b.box.w), float(b.box.y + b.box.h)});
-      classes.push_back(b.category);
-      scores.push_back(float(b.score));
-    }
-    const int64_t n = int64_t(classes.size());
-    kept.boxes = torch::tensor(corners, torch::kFloat).view({n, 4});
-    kept.labels = torch::tensor(classes, torch::kLong);
-    kept.scores = torch::tensor(scores, torch::kFloat);
-    sample.instances = kept;
-    return;
+// An image's detected boxes that the policy keeps, as Instances (in the original image's pixels).
+structures::Instances kept_boxes(const std::vector<eval::DetectedBox>& boxes, const Policy& policy) {
+  structures::Instances kept;
+  std::vector<float> corners;
+  std::vector<int64_t> classes;
+  std::vector<float> scores;
+  for (const auto& b : boxes) {
+    if (b.score < policy.score_threshold) continue;
+    corners.insert(corners.end(), {float(b.box.x), float(b.box.y), float(b.box.x + b.box.w), float(b.box.y + b.box.h)});
+    classes.push_back(b.category);
+    scores.push_back(float(b.score));
   }
+  const int64_t n = int64_t(classes.size());
+  kept.boxes = torch::tensor(corners, torch::kFloat).view({n, 4});
+  kept.labels = torch::tensor(classes, torch::kLong);
+  kept.scores = torch::tensor(scores, torch::kFloat);
+  return kept;
+}
+
+// Image i's label of a task with a tensor output (class vector or map).
+void apply_dense_policy(Task task, const models::ModelOutput& output, const data::Batch& batch, size_t i,
+                        const Policy& policy, data::Sample& sample) {
+  const TaskSpec& spec = task_spec(task);
   const torch::Tensor prediction = output.predictions.at(task)[int64_t(i)].detach().to(torch::kCPU, torch::kFloat);
   if (spec.target == TargetKind::kClassVector) {
     torch::Tensor p = (prediction / policy.temperature).softmax(0);
@@ -226,6 +225,17 @@ void apply_policy(Task task, const models::ModelOutput& output, const data::Batc
   }
 }
 
+// Every image's pseudo label of `task` from the teacher's output on the batch, into `labels` (Sample layouts).
+void apply_policy(Task task, const models::ModelOutput& output, const data::Batch& batch, const Policy& policy,
+                  std::vector<data::Sample>& labels) {
+  if (task_spec(task).target == TargetKind::kBoxes) {
+    const std::vector<eval::ImagePrediction> predictions = eval::image_predictions(task, output, batch);
+    for (size_t i = 0; i < labels.size(); ++i) labels[i].instances = kept_boxes(predictions[i].detections, policy);
+    return;
+  }
+  for (size_t i = 0; i < labels.size(); ++i) apply_dense_policy(task, output, batch, i, policy, labels[i]);
+}
+
 // Writes input shard `shard`. Returns the images labelled and the failed ones.
 ShardRecord write_shard(const fs::path& store, int64_t shard, int64_t first, int64_t count,
                         const std::shared_ptr<const data::Dataset>& input, const data::LoaderOptions& loader_options,
@@ -249,7 +259,7 @@ ShardRecord write_shard(const fs::path& store, int64_t shard, int64_t first, int
               task, prediction, eval::unflip_prediction(task, flipped.predictions.at(task), batch->images.image_sizes));
         }
       }
-      for (size_t i = 0; i < labels.size(); ++i) apply_policy(teacher.task, output, *batch, i, policy, labels[i]);
+      apply_policy(teacher.task, output, *batch, policy, labels);
     }
     for (size_t i = 0; i < labels.size(); ++i) {
       const int64_t index = first + batch->indices[i];
