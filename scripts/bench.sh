@@ -110,7 +110,17 @@ bench_pseudolabel() {
   source "$root/scripts/env.sh"  # OpenBLAS's kernels for this CPU, for both sides
   echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
   /usr/bin/python3 "$root/../shared/bench/make_jpegs.py" "$work/jpegs" "$images" > /dev/null
-  for task in classification detection segmentation depth normals; do
+  # The classifier and the detector get the peer's own random weights (torchvision names, which ours import): the
+  # detector's work depends on its weights (how many proposals survive the RPN's NMS). The peer draws them after
+  # torch.manual_seed(0), classifier first. The dense teachers' work does not depend on their weights.
+  /usr/bin/python3 -c "
+import torch, torchvision
+torch.manual_seed(0)
+torch.save(torchvision.models.resnet50().state_dict(), '$work/classification.pth')
+torch.save(torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(),
+           '$work/detection.pth')"
+  sets=" --set teachers.classification.weights=$work/classification.pth --set teachers.detection.weights=$work/detection.pth"
+  for task in segmentation depth normals; do
     "$bin/must_bench_random_teacher" --config "bench/pseudolabel/$task.yaml" --output "$work/$task.safetensors"
     sets+=" --set teachers.$task.weights=$work/$task.safetensors"
   done
