@@ -1,10 +1,12 @@
 #include "must/ops/roi_align.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
 #include "must/core/check.h"
+#include "must/core/cpu_kernel.h"
 
 namespace must::ops {
 namespace {
@@ -61,6 +63,69 @@ torch::Tensor roi_align_fixed_grid(const torch::Tensor& features_flat, int64_t h
   return (values.view({k, ph, pw, per_bin, channels}).sum(3) / count).permute({0, 3, 1, 2});
 }
 
+// One box's bins, straight from an NHWC float map (torchvision's CPU kernel, channels innermost): for inference,
+// where the gather path above would materialise every sample's four corners for every channel first.
+MUST_CPU_KERNEL void roi_align_box(const float* features, int64_t height, int64_t width, int64_t channels,
+                                   float start_y, float start_x, float bin_h, float bin_w, int64_t pooled_height,
+                                   int64_t pooled_width, int64_t grid_h, int64_t grid_w, float* out) {
+  const float count = float(std::max<int64_t>(grid_h * grid_w, 1));
+  for (int64_t py = 0; py < pooled_height; ++py) {
+    for (int64_t px = 0; px < pooled_width; ++px) {
+      float* bin = out + (py * pooled_width + px) * channels;
+      std::fill(bin, bin + channels, 0.0f);
+      for (int64_t iy = 0; iy < grid_h; ++iy) {
+        float y = start_y + float(py) * bin_h + (float(iy) + 0.5f) * bin_h / float(grid_h);
+        if (y < -1.0f || y > float(height)) continue;
+        y = std::max(y, 0.0f);
+        int64_t y_low = int64_t(y), y_high = y_low + 1;
+        if (y_low >= height - 1) y_low = y_high = height - 1, y = float(y_low);
+        const float ly = y - float(y_low), hy = 1.0f - ly;
+        for (int64_t ix = 0; ix < grid_w; ++ix) {
+          float x = start_x + float(px) * bin_w + (float(ix) + 0.5f) * bin_w / float(grid_w);
+          if (x < -1.0f || x > float(width)) continue;
+          x = std::max(x, 0.0f);
+          int64_t x_low = int64_t(x), x_high = x_low + 1;
+          if (x_low >= width - 1) x_low = x_high = width - 1, x = float(x_low);
+          const float lx = x - float(x_low), hx = 1.0f - lx;
+          const float w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
+          const float* p1 = features + (y_low * width + x_low) * channels;
+          const float* p2 = features + (y_low * width + x_high) * channels;
+          const float* p3 = features + (y_high * width + x_low) * channels;
+          const float* p4 = features + (y_high * width + x_high) * channels;
+          for (int64_t c = 0; c < channels; ++c) bin[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
+        }
+      }
+      for (int64_t c = 0; c < channels; ++c) bin[c] /= count;
+    }
+  }
+}
+
+torch::Tensor roi_align_direct(const torch::Tensor& input, const torch::Tensor& rois, double spatial_scale,
+                               int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
+  const int64_t channels = input.size(1), height = input.size(2), width = input.size(3), k = rois.size(0);
+  const torch::Tensor nhwc = input.permute({0, 2, 3, 1}).contiguous();
+  const torch::Tensor r = rois.to(torch::kFloat).contiguous();
+  torch::Tensor out = torch::empty({k, pooled_height, pooled_width, channels}, input.options());
+  const float* f = nhwc.data_ptr<float>();
+  const float* box = r.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  const float offset = aligned ? 0.5f : 0.0f, scale = float(spatial_scale);
+  at::parallel_for(0, k, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float* b = box + 5 * i;
+      const float start_x = b[1] * scale - offset, start_y = b[2] * scale - offset;
+      float roi_w = b[3] * scale - offset - start_x, roi_h = b[4] * scale - offset - start_y;
+      if (!aligned) roi_w = std::max(roi_w, 1.0f), roi_h = std::max(roi_h, 1.0f);
+      const float bin_h = roi_h / float(pooled_height), bin_w = roi_w / float(pooled_width);
+      const int64_t grid_h = sampling_ratio > 0 ? sampling_ratio : std::max<int64_t>(int64_t(std::ceil(roi_h / float(pooled_height))), 1);
+      const int64_t grid_w = sampling_ratio > 0 ? sampling_ratio : std::max<int64_t>(int64_t(std::ceil(roi_w / float(pooled_width))), 1);
+      roi_align_box(f + int64_t(b[0]) * height * width * channels, height, width, channels, start_y, start_x, bin_h,
+                    bin_w, pooled_height, pooled_width, grid_h, grid_w, o + i * pooled_height * pooled_width * channels);
+    }
+  });
+  return out.permute({0, 3, 1, 2}).contiguous();
+}
+
 }  // namespace
 
 torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, double spatial_scale,
@@ -72,6 +137,12 @@ torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, d
   const int64_t channels = input.size(1), height = input.size(2), width = input.size(3);
   const int64_t k = rois.size(0);
   if (k == 0) return torch::zeros({0, channels, pooled_height, pooled_width}, input.options());
+  // Inference on the CPU: the direct kernel. With gradients the gather path below, whose ATen ops autograd
+  // differentiates (and which runs on any device).
+  if (input.is_cpu() && input.scalar_type() == torch::kFloat &&
+      !(torch::GradMode::is_enabled() && input.requires_grad())) {
+    return roi_align_direct(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
+  }
 
   const torch::Tensor r = rois.detach().to(input.scalar_type());  // no gradient for the boxes, as torchvision
   const double offset = aligned ? 0.5 : 0.0;

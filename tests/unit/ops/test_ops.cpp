@@ -80,6 +80,10 @@ TEST_F(OpsParity, RoiAlignOutputsAndInputGradientsMatchTorchvision) {
       test::expect_close(y, at("roi.out." + tag), 0, "output " + tag, 1e-5);
       const auto grad = torch::autograd::grad({(y * at("roi.upstream")).sum()}, {x})[0];
       test::expect_close(grad, at("roi.grad." + tag), 0, "input gradient " + tag, 1e-5);
+      // Without gradients the direct CPU kernel runs instead of the differentiable gathers: the same output.
+      torch::NoGradGuard no_grad;
+      test::expect_close(roi_align(at("roi.input"), at("roi.rois"), 0.25, 5, 4, ratio, aligned == 1),
+                         at("roi.out." + tag), 0, "inference output " + tag, 1e-5);
     }
   }
 }
@@ -104,6 +108,11 @@ TEST_F(OpsParity, MultiScaleRoiAlignMatchesTorchvision) {
   }
   const auto y = multi_scale_roi_align(features, {at("ms.boxes.0"), at("ms.boxes.1")}, {64, 96});
   test::expect_close(y, at("ms.out"), 0, "output", 1e-5);
+  {
+    torch::NoGradGuard no_grad;  // the direct kernel
+    test::expect_close(multi_scale_roi_align(features, {at("ms.boxes.0"), at("ms.boxes.1")}, {64, 96}), at("ms.out"), 0,
+                       "inference output", 1e-5);
+  }
   const auto grads = torch::autograd::grad({(y * at("ms.upstream")).sum()}, features, {}, false, false,
                                           /*allow_unused=*/true);
   for (int level = 2; level <= 5; ++level) {
