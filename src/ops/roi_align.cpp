@@ -63,6 +63,18 @@ torch::Tensor roi_align_fixed_grid(const torch::Tensor& features_flat, int64_t h
   return (values.view({k, ph, pw, per_bin, channels}).sum(3) / count).permute({0, 3, 1, 2});
 }
 
+// A sample position along one axis, by torchvision's bilinear_interpolate rules (as axis_samples above): false
+// beyond [-1, size]; otherwise the two neighbours (the last one twice at the far edge) and the fraction.
+MUST_KERNEL_INLINE bool axis_sample(float coord, int64_t size, int64_t& low, int64_t& high, float& frac) {
+  if (coord < -1.0f || coord > float(size)) return false;
+  coord = std::max(coord, 0.0f);
+  low = int64_t(coord);
+  high = low + 1;
+  if (low >= size - 1) low = high = size - 1, coord = float(low);
+  frac = coord - float(low);
+  return true;
+}
+
 // One box's bins, straight from an NHWC float map (torchvision's CPU kernel, channels innermost): for inference,
 // where the gather path above would materialise every sample's four corners for every channel first.
 MUST_CPU_KERNEL void roi_align_box(const float* features, int64_t height, int64_t width, int64_t channels,
@@ -74,20 +86,16 @@ MUST_CPU_KERNEL void roi_align_box(const float* features, int64_t height, int64_
       float* bin = out + (py * pooled_width + px) * channels;
       std::fill(bin, bin + channels, 0.0f);
       for (int64_t iy = 0; iy < grid_h; ++iy) {
-        float y = start_y + float(py) * bin_h + (float(iy) + 0.5f) * bin_h / float(grid_h);
-        if (y < -1.0f || y > float(height)) continue;
-        y = std::max(y, 0.0f);
-        int64_t y_low = int64_t(y), y_high = y_low + 1;
-        if (y_low >= height - 1) y_low = y_high = height - 1, y = float(y_low);
-        const float ly = y - float(y_low), hy = 1.0f - ly;
+        int64_t y_low, y_high;
+        float ly;
+        const float y = start_y + float(py) * bin_h + (float(iy) + 0.5f) * bin_h / float(grid_h);
+        if (!axis_sample(y, height, y_low, y_high, ly)) continue;
         for (int64_t ix = 0; ix < grid_w; ++ix) {
-          float x = start_x + float(px) * bin_w + (float(ix) + 0.5f) * bin_w / float(grid_w);
-          if (x < -1.0f || x > float(width)) continue;
-          x = std::max(x, 0.0f);
-          int64_t x_low = int64_t(x), x_high = x_low + 1;
-          if (x_low >= width - 1) x_low = x_high = width - 1, x = float(x_low);
-          const float lx = x - float(x_low), hx = 1.0f - lx;
-          const float w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
+          int64_t x_low, x_high;
+          float lx;
+          const float x = start_x + float(px) * bin_w + (float(ix) + 0.5f) * bin_w / float(grid_w);
+          if (!axis_sample(x, width, x_low, x_high, lx)) continue;
+          const float w1 = (1.0f - ly) * (1.0f - lx), w2 = (1.0f - ly) * lx, w3 = ly * (1.0f - lx), w4 = ly * lx;
           const float* p1 = features + (y_low * width + x_low) * channels;
           const float* p2 = features + (y_low * width + x_high) * channels;
           const float* p3 = features + (y_high * width + x_low) * channels;
