@@ -37,7 +37,7 @@ std::string_view augment_and_loader_defaults() {
     std: [0.229, 0.224, 0.225]
   loader:
     batch_size: 8
-    workers: 2                # decode/augment threads
+    workers: 2                # decode/augment threads; 0: on the training thread between steps
     prefetch_batches: 4       # batches prepared ahead of the training step
     seed: 0                   # order and augmentation are a function of (seed, epoch, rank, world size)
     size_divisible: 32        # images padded to this multiple (the backbone's largest stride)
@@ -130,7 +130,8 @@ LoaderOptions loader_options_from_config(const config::Config& node, bool traini
     return v;
   };
   options.batch_size = positive("batch_size");
-  options.workers = int(positive("workers"));
+  options.workers = int(node.get_int("workers"));
+  if (options.workers < 0) node.fail("workers", "must be 0 (batches made on the training thread) or more");
   options.prefetch_batches = int(positive("prefetch_batches"));
   options.size_divisible = positive("size_divisible");
   options.seed = uint64_t(node.get_int("seed"));

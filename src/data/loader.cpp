@@ -130,27 +130,29 @@ Batch collate(std::vector<Sample> samples, const std::vector<int64_t>& indices, 
   return batch;
 }
 
+struct Loader::Produced {
+  std::optional<Batch> batch;        // nullopt: every sample of the batch was skipped
+  std::vector<std::pair<std::string, std::string>> skipped;  // its images that did not decode, and why
+};
+
 struct Loader::State {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<std::vector<int64_t>> batches;  // dataset indices per batch of this epoch
   int64_t epoch = 0;
   size_t next_to_claim = 0, next_to_deliver = 0;
-  struct Produced {
-    std::optional<Batch> batch;        // nullopt: every sample of the batch was skipped
-    std::vector<std::pair<std::string, std::string>> skipped;  // its images that did not decode, and why
-  };
   std::map<size_t, Produced> ready;
   std::exception_ptr error;
   bool stopping = false;
   LoaderStats stats;
   std::vector<std::thread> workers;
+  bool started = false;  // start_epoch() was called
 };
 
 Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform, LoaderOptions options)
     : dataset_(std::move(dataset)), transform_(std::move(transform)), options_(options), state_(std::make_unique<State>()) {
   MUST_CHECK(options_.batch_size >= 1, "batch_size must be positive");
-  MUST_CHECK(options_.workers >= 1, "a loader needs at least one worker");
+  MUST_CHECK(options_.workers >= 0, "workers must be 0 (batches made on the calling thread) or more");
   MUST_CHECK(options_.prefetch_batches >= 1, "prefetch_batches must be positive");
 }
 
@@ -192,7 +194,41 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   s.error = nullptr;
   s.stopping = false;
   s.stats = {};
+  s.started = true;
   for (int i = 0; i < options_.workers; ++i) s.workers.emplace_back([this] { work(); });
+}
+
+Loader::Produced Loader::produce(size_t claimed) const {
+  const State& s = *state_;
+  std::vector<Sample> samples, originals;
+  std::vector<int64_t> kept;
+  Produced produced;
+  for (int64_t index : s.batches[claimed]) {
+    std::mt19937_64 rng(mix(options_.seed ^ mix(uint64_t(s.epoch) ^ mix(uint64_t(index)))));
+    Sample sample, original;
+    try {
+      sample = dataset_->get(index);  // may read an image header
+      if (options_.keep_original_labels) {  // tensors are shared: transforms replace labels, never write them
+        original.source = sample.source;
+        original.labels = sample.labels;
+        original.instances = sample.instances;
+      }
+      transform_->apply(sample, rng);
+    } catch (const DecodeError& e) {
+      if (options_.stop_on_bad_image) throw;
+      spdlog::warn("skipping an image that does not decode: {}", e.what());
+      produced.skipped.emplace_back(e.source(), e.what());
+      continue;
+    }
+    samples.push_back(std::move(sample));
+    if (options_.keep_original_labels) originals.push_back(std::move(original));
+    kept.push_back(index);
+  }
+  if (!samples.empty()) {
+    produced.batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
+    produced.batch->original_labels = std::move(originals);
+  }
+  return produced;
 }
 
 void Loader::work() {
@@ -209,36 +245,9 @@ void Loader::work() {
       if (s.stopping || s.error || s.next_to_claim >= s.batches.size()) return;
       claimed = s.next_to_claim++;
     }
-    std::vector<Sample> samples, originals;
-    std::vector<int64_t> kept;
-    std::vector<std::pair<std::string, std::string>> skipped;
-    std::optional<Batch> batch;
+    Produced produced;
     try {
-      for (int64_t index : s.batches[claimed]) {
-        std::mt19937_64 rng(mix(options_.seed ^ mix(uint64_t(s.epoch) ^ mix(uint64_t(index)))));
-        Sample sample, original;
-        try {
-          sample = dataset_->get(index);  // may read an image header
-          if (options_.keep_original_labels) {  // tensors are shared: transforms replace labels, never write them
-            original.source = sample.source;
-            original.labels = sample.labels;
-            original.instances = sample.instances;
-          }
-          transform_->apply(sample, rng);
-        } catch (const DecodeError& e) {
-          if (options_.stop_on_bad_image) throw;
-          spdlog::warn("skipping an image that does not decode: {}", e.what());
-          skipped.emplace_back(e.source(), e.what());
-          continue;
-        }
-        samples.push_back(std::move(sample));
-        if (options_.keep_original_labels) originals.push_back(std::move(original));
-        kept.push_back(index);
-      }
-      if (!samples.empty()) {
-        batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
-        batch->original_labels = std::move(originals);
-      }
+      produced = produce(claimed);
     } catch (...) {
       std::lock_guard<std::mutex> lock(s.mutex);
       if (!s.error) s.error = std::current_exception();
@@ -247,7 +256,7 @@ void Loader::work() {
     }
     {
       std::lock_guard<std::mutex> lock(s.mutex);
-      s.ready[claimed] = {std::move(batch), std::move(skipped)};
+      s.ready[claimed] = std::move(produced);
     }
     s.changed.notify_all();
   }
@@ -256,13 +265,17 @@ void Loader::work() {
 std::optional<Batch> Loader::next() {
   State& s = *state_;
   std::unique_lock<std::mutex> lock(s.mutex);
-  MUST_CHECK(!s.workers.empty() || s.next_to_deliver >= s.batches.size(), "call start_epoch() before next()");
+  MUST_CHECK(s.started, "call start_epoch() before next()");
   for (;;) {
     if (s.next_to_deliver >= s.batches.size()) return std::nullopt;
+    if (options_.workers == 0) {  // this thread makes the batch (errors propagate as they are)
+      s.ready[s.next_to_deliver] = produce(s.next_to_deliver);
+      s.next_to_claim = s.next_to_deliver + 1;
+    }
     s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_to_deliver); });
     if (s.error) std::rethrow_exception(s.error);
     // Counted as delivered, in batch order, so stats do not depend on which worker finished first.
-    State::Produced produced = std::move(s.ready.at(s.next_to_deliver));
+    Produced produced = std::move(s.ready.at(s.next_to_deliver));
     s.ready.erase(s.next_to_deliver++);
     s.stats.skipped += int64_t(produced.skipped.size());
     for (const auto& [source, reason] : produced.skipped) {

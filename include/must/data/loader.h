@@ -31,7 +31,7 @@ namespace must::data {
 
 struct LoaderOptions {
   int64_t batch_size = 8;
-  int workers = 2;
+  int workers = 2;  // 0: next() makes each batch on the calling thread (PyTorch's num_workers=0)
   int prefetch_batches = 4;
   bool shuffle = true;  // training order (shuffled, sharded, padded); false: inference order
   bool drop_last = false;
@@ -84,6 +84,8 @@ class Loader {
 
  private:
   struct State;
+  struct Produced;
+  Produced produce(size_t batch) const;  // reads, transforms and collates batch `batch` of the epoch
   void work();
   void stop_workers();
 

@@ -58,7 +58,7 @@ TEST(DataConfig, ErrorsNameTheirKey) {
   EXPECT_NE(error_of([] { transform_from_config(data_config({"data.augment.flip=2.0"}).at("augment"), true); })
                 .find("data.augment.flip"),
             std::string::npos);
-  EXPECT_NE(error_of([] { loader_options_from_config(data_config({"data.loader.workers=0"}).at("loader"), true); })
+  EXPECT_NE(error_of([] { loader_options_from_config(data_config({"data.loader.workers=-1"}).at("loader"), true); })
                 .find("data.loader.workers"),
             std::string::npos);
 }

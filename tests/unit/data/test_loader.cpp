@@ -78,13 +78,18 @@ TEST(Loader, BatchesDoNotDependOnTheNumberOfWorkers) {
   options.workers = 3;
   options.prefetch_batches = 2;
   Loader three(dataset, flip_and_normalize(), options);
-  const auto a = epoch(one, 2), b = epoch(three, 2);
+  options.workers = 0;  // made on this thread
+  Loader none(dataset, flip_and_normalize(), options);
+  const auto a = epoch(one, 2), b = epoch(three, 2), c = epoch(none, 2);
   ASSERT_EQ(a.size(), 6u);
   ASSERT_EQ(b.size(), 6u);
+  ASSERT_EQ(c.size(), 6u);
   std::set<int64_t> seen;
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].indices, b[i].indices);
+    EXPECT_EQ(a[i].indices, c[i].indices);
     EXPECT_TRUE(torch::equal(a[i].images.tensors, b[i].images.tensors));
+    EXPECT_TRUE(torch::equal(a[i].images.tensors, c[i].images.tensors));
     seen.insert(a[i].indices.begin(), a[i].indices.end());
   }
   EXPECT_EQ(seen.size(), 23u);
