@@ -1,7 +1,8 @@
 // Non-maximum suppression, as torchvision.ops.nms / batched_nms: greedy in descending score order; a box is
 // dropped when its IoU with a kept box is greater than the threshold. Returns kept indices (int64), highest
 // score first. Ties in score keep the lower index first (a stable sort), as torchvision's CPU kernel does.
-// Runs on CPU and CUDA tensors (the IoU test runs on the boxes' device; the greedy pass on the host).
+// Runs on CPU tensors (torchvision's greedy loop) and CUDA tensors (the IoU matrix on the device, the greedy pass
+// on the host).
 #pragma once
 
 #include <torch/types.h>
