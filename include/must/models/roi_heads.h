@@ -44,6 +44,9 @@ struct RoiHeadsOptions {
   double score_threshold = 0.05;
   double nms_threshold = 0.5;
   int64_t detections_per_image = 100;
+  // Inference pools and classifies at most this many proposals at a time: a batch's pooled features at once are
+  // hundreds of MB, mapped fresh from the system every batch. Results do not depend on it.
+  int64_t inference_chunk = 512;
   // Training.
   double foreground_iou = 0.5, background_iou = 0.5;
   int64_t batch_size_per_image = 512;
@@ -117,6 +120,10 @@ class RoiHeadsImpl : public torch::nn::Module {
   FastRcnnPredictor box_predictor{nullptr};
 
  private:
+  // Inference: class logits and box deltas of every proposal, pooled and classified a chunk of boxes at a time.
+  std::pair<torch::Tensor, torch::Tensor> classify_in_chunks(const std::vector<torch::Tensor>& levels,
+                                                             const std::vector<torch::Tensor>& proposals,
+                                                             const std::vector<int64_t>& padded_size);
   Detections detect(const torch::Tensor& logits, const torch::Tensor& deltas, const std::vector<torch::Tensor>& proposals,
                     const std::vector<std::array<int64_t, 2>>& image_sizes) const;
 

@@ -116,6 +116,7 @@ TEST(Parity, FasterRcnnResNet50FpnMatchesTorchvisionInEvalMode) {
   RoiHeadsOptions heads_options;
   heads_options.num_classes = 11;
   heads_options.score_threshold = 0.0;  // random weights give near-uniform class scores
+  heads_options.inference_chunk = 50;   // each image's proposals pooled and classified in several chunks
   auto heads = detector.register_module("roi_heads", RoiHeads(heads_options));
   const auto report = load_state_dict(detector, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
   EXPECT_TRUE(report.unexpected.empty());
@@ -126,6 +127,7 @@ TEST(Parity, FasterRcnnResNet50FpnMatchesTorchvisionInEvalMode) {
   const RpnOutput proposals = rpn->forward(pyramid.tensors(), {128, 160}, sizes);
   std::vector<torch::Tensor> fpn_levels(pyramid.tensors().begin(), pyramid.tensors().begin() + 4);  // p2..p5
   const Detections detections = heads->forward(fpn_levels, proposals.boxes, {128, 160}, sizes).detections;
+  EXPECT_GT(proposals.boxes[0].size(0), 2 * heads_options.inference_chunk);
   for (size_t i = 0; i < 2; ++i) {
     const std::string tag = std::to_string(i);
     ASSERT_EQ(proposals.boxes[i].sizes(), io.at("proposals." + tag).sizes()) << "image " << i;
