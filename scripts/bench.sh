@@ -102,7 +102,7 @@ bench_eval() {
 }
 
 # The images/s of the shard with the most images in a must_pseudolabel log (model loading excluded, as the peer's).
-pseudolabel_rate() { sed -n 's/.*labels-[0-9]*: \([0-9]*\) images in [0-9.]* s (\([0-9.]*\) images\/s).*/\1 \2/p' | sort -n | tail -1 | cut -d' ' -f2; }
+pseudolabel_rate() { sed -n 's/.*labels-[0-9]*: \([0-9]*\) images in [0-9.]* s (\([0-9.]*\) images\/s.*/\1 \2/p' | sort -n | tail -1 | cut -d' ' -f2; }
 
 bench_pseudolabel() {
   local images="${IMAGES:-48}" sets="" ours peer

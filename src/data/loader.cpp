@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -27,15 +28,12 @@ uint64_t mix(uint64_t x) {  // splitmix64
   return x ^ (x >> 31);
 }
 
-// Makes the tensor work of the calling thread run on that thread alone, as torch's DataLoader workers do
-// (torch.set_num_threads(1) in each). Otherwise each decode thread's first ATen parallel loop starts an OpenMP
-// team of its own, and those teams' spinning threads take the cores from the training step.
-void use_one_intra_op_thread() {
-  at::internal::lazy_init_num_threads();  // ATen's own per-thread set-up first, so it does not undo the next line
-  omp_set_num_threads(1);                 // this thread's OpenMP setting only; other threads keep theirs
-}
-
 }  // namespace
+
+void use_intra_op_threads(int threads) {
+  at::internal::lazy_init_num_threads();  // ATen's own per-thread set-up first, so it does not undo the next line
+  omp_set_num_threads(std::max(threads, 1));  // this thread's OpenMP setting only; other threads keep theirs
+}
 
 std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank,
                                    int64_t world_size) {
@@ -232,7 +230,10 @@ Loader::Produced Loader::produce(size_t claimed) const {
 }
 
 void Loader::work() {
-  use_one_intra_op_thread();
+  // Each worker's tensor work on its own thread alone, as torch's DataLoader workers do (torch.set_num_threads(1)
+  // in each): otherwise each worker's first ATen parallel loop starts an OpenMP team of its own, and those teams'
+  // spinning threads take the cores from the training step.
+  use_intra_op_threads(1);
   State& s = *state_;
   for (;;) {
     size_t claimed = 0;

@@ -42,6 +42,10 @@ struct LoaderOptions {
   bool keep_original_labels = false;  // evaluation: each batch also carries its samples' labels as read
 };
 
+// The calling thread's ATen work (parallel loops, OpenMP-threaded BLAS and oneDNN) runs on `threads` threads from
+// now on; other threads keep their setting. For worker threads, which otherwise start as wide as the process.
+void use_intra_op_threads(int threads);
+
 // The dataset indices rank `rank` visits in `epoch`, in order.
 std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank,
                                    int64_t world_size);

@@ -16,6 +16,10 @@
 //   depth, normals  as predicted
 // Dense maps are mapped back onto the original image's pixels, then (store.dense_size) resized. flip: the mean
 // with the horizontally flipped image's prediction (dense tasks and classification).
+//
+// Work: the loader's threads decode; inference.lanes threads run the teachers side by side (a teacher on one
+// batch at a time, the intra-op threads shared among the lanes), each encoding its own labels; this thread writes
+// finished batches in order.
 #pragma once
 
 #include <torch/types.h>
