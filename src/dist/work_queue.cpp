@@ -32,7 +32,7 @@ void wait_for_count(c10d::Store& store, const std::string& key, int64_t count, s
 
 }  // namespace
 
-std::shared_ptr<c10d::Store> connect_store(const LaunchEnv& launch, std::chrono::milliseconds timeout) {
+c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnv& launch, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions options;
   options.port = uint16_t(launch.master_port);
   options.isServer = launch.rank == 0;
@@ -42,7 +42,7 @@ std::shared_ptr<c10d::Store> connect_store(const LaunchEnv& launch, std::chrono:
   spdlog::info("rank {} of {}: meeting at {}:{} (timeout {} s)", launch.rank, launch.world_size, launch.master_addr,
                launch.master_port, timeout.count() / 1000.0);
   try {
-    return std::make_shared<c10d::TCPStore>(launch.master_addr, options);
+    return c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
   } catch (const std::exception& e) {
     MUST_THROW(Error, "rank ", launch.rank, ": the ranks did not meet at ", launch.master_addr, ":", launch.master_port,
                " within ", timeout.count() / 1000.0, " s: ", e.what());

@@ -13,11 +13,9 @@
 #include <memory>
 #include <string>
 
-#include "must/core/launch_env.h"
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
-namespace c10d {
-class Store;
-}
+#include "must/core/launch_env.h"
 
 namespace must::dist {
 
@@ -37,9 +35,9 @@ class LocalWorkQueue final : public WorkQueue {
   int64_t next_ = 0;
 };
 
-// The run's store (rank 0 hosts it). Throws must::Error naming the address and the timeout when the ranks do not
-// meet.
-std::shared_ptr<c10d::Store> connect_store(const LaunchEnv& launch, std::chrono::milliseconds timeout);
+// The run's store (rank 0 hosts it; c10d's process groups take it as it is). Throws must::Error naming the
+// address and the timeout when the ranks do not meet.
+c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnv& launch, std::chrono::milliseconds timeout);
 
 // Every rank calls it with the same name; returns when all have. Rank 0, which hosts the store, returns only once
 // every rank has seen the barrier open: it may then exit (closing the store) without cutting off a rank still
@@ -48,14 +46,14 @@ void barrier(c10d::Store& store, const std::string& name, int rank, int world_si
 
 class StoreWorkQueue final : public WorkQueue {
  public:
-  StoreWorkQueue(std::shared_ptr<c10d::Store> store, std::string name, int rank, int world_size,
+  StoreWorkQueue(c10::intrusive_ptr<c10d::Store> store, std::string name, int rank, int world_size,
                  std::chrono::milliseconds timeout)
       : store_(std::move(store)), name_(std::move(name)), rank_(rank), world_size_(world_size), timeout_(timeout) {}
   int64_t claim() override;
   void finish_and_wait() override;
 
  private:
-  std::shared_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::Store> store_;
   std::string name_;
   int rank_, world_size_;
   std::chrono::milliseconds timeout_;

@@ -1,0 +1,74 @@
+// Collectives among the ranks of a run (DESIGN §7): c10d's Gloo process group over the run's store, for the
+// student's data parallelism (parameter broadcast, gradient all-reduce, metric reduction).
+//
+// Every rank creates it with the same store, in the same order as its other collectives; each call below is a
+// collective that every rank must make, in the same order, with tensors of the same shape and type. Gloo takes CPU
+// tensors (and CUDA ones through host copies, where LibTorch has CUDA). Its keys live under "process_group/" in
+// the store, apart from the work queues'. Every collective has the run's timeout and names itself when it runs
+// out.
+//
+// Network: GLOO_SOCKET_IFNAME names the interface when set (as in PyTorch); otherwise loopback when the ranks meet
+// at a loopback address, else the address this machine's hostname resolves to.
+#pragma once
+
+#include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace c10d {
+class ProcessGroupGloo;
+class Work;
+}  // namespace c10d
+
+namespace must::dist {
+
+class ProcessGroup {
+ public:
+  // A collective started and not yet waited for.
+  class Pending {
+   public:
+    Pending();
+    Pending(c10::intrusive_ptr<c10d::Work> work, std::string what, std::chrono::milliseconds timeout);
+    Pending(Pending&&) noexcept;
+    Pending& operator=(Pending&&) noexcept;
+    ~Pending();
+    // Returns once the collective has finished on this rank (its output tensors hold the result). Throws
+    // must::Error naming the collective when it fails or runs out of time.
+    void wait();
+
+   private:
+    c10::intrusive_ptr<c10d::Work> work_;
+    std::string what_;
+    std::chrono::milliseconds timeout_{0};
+  };
+
+  // Meets the other ranks (waits up to `timeout`). `master_addr` is where the store is hosted (LaunchEnv).
+  ProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size, const std::string& master_addr,
+               std::chrono::milliseconds timeout);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+
+  // Sums `tensor` over the ranks, in place, in the background: the caller goes on and waits on the result (the
+  // student launches gradient buckets during backward this way).
+  Pending all_reduce_sum(torch::Tensor tensor, const std::string& what);
+  // Every rank's `tensor` becomes root's, in place.
+  void broadcast(torch::Tensor tensor, int root, const std::string& what);
+  // Every rank's `tensor` (same shape on all), in rank order.
+  std::vector<torch::Tensor> all_gather(const torch::Tensor& tensor, const std::string& what);
+  // Returns when every rank has called it.
+  void barrier(const std::string& what);
+
+ private:
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  int rank_, world_size_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace must::dist
