@@ -17,6 +17,7 @@
 #include "must/core/sha256.h"
 #include "must/core/strings.h"
 #include "must/data/data_config.h"
+#include "must/data/image_io.h"
 #include "must/data/loader.h"
 #include "must/eval/eval_config.h"
 #include "must/eval/prediction_mapping.h"
@@ -46,6 +47,7 @@ struct Policy {
   double confidence_threshold = 0.5;
   bool flip = false;
   std::array<int64_t, 2> dense_size{0, 0};
+  bool pack_images = false;
 };
 
 nlohmann::json to_json(const Policy& p) {
@@ -53,7 +55,8 @@ nlohmann::json to_json(const Policy& p) {
           {"detection", {{"score_threshold", p.score_threshold}}},
           {"segmentation", {{"confidence_threshold", p.confidence_threshold}}},
           {"flip", p.flip},
-          {"dense_size", {p.dense_size[0], p.dense_size[1]}}};
+          {"dense_size", {p.dense_size[0], p.dense_size[1]}},
+          {"pack_images", p.pack_images}};
 }
 
 Policy policy_from_config(const config::Config& policy, const config::Config& store) {
@@ -73,6 +76,7 @@ Policy policy_from_config(const config::Config& policy, const config::Config& st
     store.fail("dense_size", "must be [height, width], or [0, 0] for each image's own size");
   }
   p.dense_size = {size[0], size[1]};
+  p.pack_images = store.get_bool("pack_images");
   return p;
 }
 
@@ -240,6 +244,21 @@ void apply_policy(Task task, const models::ModelOutput& output, const data::Batc
     return;
   }
   for (size_t i = 0; i < labels.size(); ++i) apply_dense_policy(task, output, batch, i, policy, labels[i]);
+}
+
+// The image as the input has it, for a store that packs images: its file's bytes as they are (JPEG or PNG, the
+// member named by their signature), or PNG when the reader decodes records itself (CIFAR, IDX) or the file is in
+// another format. Returns {suffix, bytes}.
+std::pair<std::string, std::string> packed_image(const data::Dataset& input, int64_t index) {
+  data::Sample sample = input.get(index);
+  const std::string& bytes = sample.encoded;
+  if (bytes.rfind("\xFF\xD8\xFF", 0) == 0) return {"jpg", std::move(sample.encoded)};
+  if (bytes.rfind("\x89PNG\r\n\x1A\n", 0) == 0) return {"png", std::move(sample.encoded)};
+  sample.decode();
+  const torch::Tensor image = sample.image.contiguous();
+  MUST_CHECK(image.scalar_type() == torch::kUInt8 && image.dim() == 3 && image.size(2) == 3, sample.source,
+             ": the reader gave no 8-bit RGB image to pack");
+  return {"png", data::encode_png(image.data_ptr(), int(image.size(0)), int(image.size(1)), 3, 8)};
 }
 
 // One teacher's labels of one batch: its output through the policy, encoded per image (store member bytes).
@@ -421,6 +440,10 @@ ShardRecord write_shard(const fs::path& store, int64_t shard, int64_t first, int
       for (size_t t = 0; t < teachers.size(); ++t) {
         members.emplace_back(member_name(key, teachers[t].task), std::move(job->labels[t][i]));
       }
+      if (policy.pack_images) {
+        auto [suffix, bytes] = packed_image(*input, index);
+        members.emplace_back(key + "." + suffix, std::move(bytes));
+      }
       writer.add(key, members);
       stored.insert(batch.indices[i]);
     }
@@ -478,6 +501,8 @@ inference:
 store:
   shard_size: 1000            # images per input shard (a shard is the unit of work, resume and checksums)
   dense_size: [0, 0]          # [height, width] dense maps are stored at; [0, 0]: each image's own size
+  pack_images: false          # also store each image (K.jpg / K.png: the input file's own bytes, or PNG), so the
+                              # student reads images and labels from the store alone
 )yaml";
   return defaults;
 }

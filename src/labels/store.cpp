@@ -207,7 +207,9 @@ data::Sample StoreReader::get(const std::string& key) const {
     MUST_CHECK(!bytes.empty(), store_.string(), ": ", key, " has no ", suffix, " member");
     decode_label(task, bytes, store_.string() + ":" + key + "." + suffix, sample);
   }
-  sample.encoded = member(key, "png");  // empty when images are not packed: the reader of the inputs supplies them
+  // Empty when images are not packed: the reader of the inputs supplies them.
+  sample.encoded = member(key, "jpg");
+  if (sample.encoded.empty()) sample.encoded = member(key, "png");
   return sample;
 }
 

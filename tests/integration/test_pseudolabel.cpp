@@ -203,6 +203,39 @@ TEST_F(Pseudolabel, AnImageThatDoesNotDecodeIsListedAndTheRunGoesOn) {
   EXPECT_EQ(keys, (std::multiset<std::string>{labels::key_of(0), labels::key_of(1), labels::key_of(3), labels::key_of(4)}));
 }
 
+TEST_F(Pseudolabel, APackedStoreCarriesEachInputImageAsItsFile) {
+  const fs::path images = root() / "six_images";
+  fs::create_directories(images);
+  for (int i = 0; i < 6; ++i) {
+    fs::copy_file(root() / "world/unlabeled/images" / ("00000" + std::to_string(i) + ".png"),
+                  images / ("image" + std::to_string(i) + ".png"));
+  }
+  test::write_text(root() / "packed.yaml", "_base_: " + (root() / "pseudolabel.yaml").string() +
+                                               "\ninput: {format: images, root: " + images.string() +
+                                               ", split: \"\"}\nstore: {pack_images: true}\n");
+  const auto run = run_command(tool_path("must_pseudolabel") + " --threads 1 --config " +
+                               (root() / "packed.yaml").string() + " --output-dir " + (root() / "packed").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(manifest("packed")["policy"]["pack_images"].get<bool>());
+  const labels::StoreReader reader(root() / "packed");
+  ASSERT_EQ(reader.keys().size(), 6u);
+  for (int64_t i = 0; i < 6; ++i) {
+    const data::Sample sample = reader.get(labels::key_of(i));
+    const std::string file = (images / ("image" + std::to_string(i) + ".png")).string();
+    EXPECT_EQ(sample.source, file);
+    EXPECT_EQ(sample.encoded, read_file(file)) << "image " << i;  // the file's own bytes
+    EXPECT_TRUE(sample.has(Task::kDepth));
+  }
+  // Plain Python decodes the packed images too.
+  const auto python = run_command("/usr/bin/python3 " + test::source_path("tests/labels/read_store.py").string() + " " +
+                                  (root() / "packed").string());
+  ASSERT_EQ(python.exit_code, 0) << python.output;
+  const nlohmann::json read = nlohmann::json::parse(python.output);
+  EXPECT_GT(read[labels::key_of(0)]["image"].get<int64_t>(), 0);
+  // The unpacked store has no images.
+  EXPECT_TRUE(labels::StoreReader(root() / "reference").get(labels::key_of(0)).encoded.empty());
+}
+
 TEST_F(Pseudolabel, AStoreIsNotContinuedWithOtherTeachersOrInputs) {
   ASSERT_EQ(label("", "other").exit_code, 0);
   const auto swapped = label("", "other", "--set teachers.depth.weights=" +

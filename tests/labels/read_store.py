@@ -1,7 +1,7 @@
 """Reads a pseudo-label store with the standard library, numpy and PIL only (no code of ours), as a user would:
 prints one JSON object {key: {member suffix: summary}} where the summary is a number computed from the decoded
 member (class vector: sum; boxes: their count and coordinate sum; class map: sum of labelled pixels; depth: sum;
-normals: sum of the decoded unit vectors' components)."""
+normals: sum of the decoded unit vectors' components; a packed image: the sum of its decoded pixels)."""
 import io, json, sys, tarfile
 import numpy as np
 from PIL import Image
@@ -27,4 +27,6 @@ for shard in manifest["shards"]:
                 entry[suffix] = int(seg[seg != 255].sum())
             elif suffix == "normal.npy":
                 entry[suffix] = float(np.load(io.BytesIO(data)).astype(np.float64).sum())
+            elif suffix in ("jpg", "png"):
+                entry["image"] = int(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int64).sum())
 print(json.dumps(out, sort_keys=True))

@@ -17,6 +17,9 @@
 // Dense maps are mapped back onto the original image's pixels, then (store.dense_size) resized. flip: the mean
 // with the horizontally flipped image's prediction (dense tasks and classification).
 //
+// store.pack_images adds each image itself to the store (the input file's bytes), so that the student needs the
+// store alone.
+//
 // Work: the loader's threads decode; inference.lanes threads run the teachers side by side (a teacher on one
 // batch at a time, the intra-op threads shared among the lanes), each encoding its own labels; this thread writes
 // finished batches in order.

@@ -10,7 +10,8 @@
 //                                           K.json   {"index", "source", "original_size": [H, W], "stored_size": [H, W]}
 //                                           K.cls.npy, K.det.json, K.seg.png, K.depth.npy, K.normal.npy  (label_codec.h;
 //                                                    the tasks of the store, in task order)
-//                                           K.png    the image itself, when the store packs images
+//                                           K.jpg or K.png  the image itself, when the store packs images (the
+//                                                    input file's bytes, or PNG for images read from records)
 //   <store>/shards/labels-NNNNNN.idx      "<offset> <size> <name>" per member (io/tar.h): random access by key
 //   <store>/shards/labels-NNNNNN.done     {"count", "bytes", "sha256", "failed": [...]}: count = images stored,
 //                                         bytes and sha256 of the tar; written last
