@@ -25,8 +25,10 @@ void fsync_path(const fs::path& path, int flags) {
 
 }  // namespace
 
-AtomicFileWriter::AtomicFileWriter(fs::path path)
-    : path_(std::move(path)), temp_(path_.string() + ".tmp." + std::to_string(::getpid())) {
+AtomicFileWriter::AtomicFileWriter(fs::path path, bool hash)
+    : path_(std::move(path)),
+      temp_(path_.string() + ".tmp." + std::to_string(::getpid())),
+      hash_(hash ? std::make_unique<Sha256>() : nullptr) {
   if (path_.has_parent_path()) ensure_directory(path_.parent_path());
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   MUST_CHECK(fd_ >= 0, "cannot create '", temp_.string(), "': ", errno_text());
@@ -48,6 +50,14 @@ void AtomicFileWriter::write(std::string_view bytes) {
     written += static_cast<size_t>(n);
   }
   size_ += bytes.size();
+  if (hash_) hash_->update(bytes);
+}
+
+std::string AtomicFileWriter::sha256_hex() {
+  MUST_CHECK(hash_ && fd_ < 0, "'", path_.string(), "': sha256_hex() needs a hashing writer, after commit()");
+  std::string hex = hash_->hex_digest();
+  hash_.reset();
+  return hex;
 }
 
 void AtomicFileWriter::commit() {

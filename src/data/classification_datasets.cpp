@@ -35,6 +35,7 @@ class FileListDataset final : public Dataset {
     }
     return sample;
   }
+  std::string source(int64_t index) const override { return files_.at(size_t(index)).string(); }
 
  private:
   std::vector<std::filesystem::path> files_;

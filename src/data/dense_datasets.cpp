@@ -28,6 +28,7 @@ class SegmentationDataset final : public Dataset {
     info_.class_names[Task::kSegmentation] = std::move(classes);
   }
   int64_t size() const override { return int64_t(pairs_.size()); }
+  std::string source(int64_t index) const override { return pairs_.at(size_t(index)).image.string(); }
   Sample get(int64_t index) const override {
     const SegmentationPair& pair = pairs_.at(size_t(index));
     Sample sample = encoded_sample(pair.image);

@@ -44,6 +44,7 @@ class CocoDataset final : public Dataset {
     sample.instances = make_instances(record.boxes, record.labels, record.ignore, record.areas);
     return sample;
   }
+  std::string source(int64_t index) const override { return (root_ / images_.at(size_t(index)).file).string(); }
 
  private:
   void index(const nlohmann::json& json, const std::filesystem::path& file) {

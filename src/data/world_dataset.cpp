@@ -57,6 +57,9 @@ class WorldDataset final : public Dataset {
     }
   }
   int64_t size() const override { return int64_t(images_.size()); }
+  std::string source(int64_t index) const override {
+    return detection_ ? detection_->source(index) : (split_dir_ / images_.at(size_t(index))).string();
+  }
   Sample get(int64_t index) const override {
     const std::string& image = images_.at(size_t(index));
     Sample sample;

@@ -133,7 +133,7 @@ class ShardInput final : public data::Dataset {
 
 std::string input_list_sha256(const data::Dataset& input) {
   Sha256 hash;
-  for (int64_t i = 0; i < input.size(); ++i) hash.update(input.get(i).source + "\n");
+  for (int64_t i = 0; i < input.size(); ++i) hash.update(input.source(i) + "\n");
   return hash.hex_digest();
 }
 
@@ -452,7 +452,7 @@ ShardRecord write_shard(const fs::path& store, int64_t shard, int64_t first, int
   for (size_t k = 0; k < stats.skipped_sources.size(); ++k) {
     // The failed image's index: the first of the shard's images not stored whose source matches.
     for (int64_t i = 0; i < count; ++i) {
-      if (stored.count(i) || input->get(first + i).source != stats.skipped_sources[k]) continue;
+      if (stored.count(i) || input->source(first + i) != stats.skipped_sources[k]) continue;
       writer.add_failed({first + i, stats.skipped_sources[k], stats.skipped_reasons[k]});
       stored.insert(i);
       break;

@@ -51,7 +51,7 @@ std::string key_of(int64_t index) {
 fs::path shard_tar(const fs::path& store, int64_t shard) { return shard_file(store, shard, ".tar"); }
 
 ShardWriter::ShardWriter(const fs::path& store, int64_t shard, int64_t first)
-    : store_(store), shard_(shard), first_(first), file_(shard_tar(store, shard)), tar_(file_) {}
+    : store_(store), shard_(shard), first_(first), file_(shard_tar(store, shard), /*hash=*/true), tar_(file_) {}
 
 void ShardWriter::add(const std::string& key, const std::vector<std::pair<std::string, std::string>>& members) {
   for (const auto& [name, bytes] : members) {
@@ -64,8 +64,7 @@ void ShardWriter::add(const std::string& key, const std::vector<std::pair<std::s
 ShardRecord ShardWriter::commit() {
   tar_.finish();
   file_.commit();
-  const fs::path tar = shard_tar(store_, shard_);
-  ShardRecord record{shard_name(shard_), first_, count_, fs::file_size(tar), sha256_file(tar), std::move(failed_)};
+  ShardRecord record{shard_name(shard_), first_, count_, file_.size(), file_.sha256_hex(), std::move(failed_)};
   atomic_write_file(shard_file(store_, shard_, ".idx"), io::encode_tar_index(tar_.members()));
   atomic_write_file(shard_file(store_, shard_, ".done"), to_json(record).dump(1) + "\n");
   return record;

@@ -75,6 +75,9 @@ class Dataset {
   virtual ~Dataset() = default;
   virtual int64_t size() const = 0;
   virtual Sample get(int64_t index) const = 0;
+  // get(index).source; readers of files override it to answer without reading the file (the pseudo-labeller
+  // hashes every input's name on every rank).
+  virtual std::string source(int64_t index) const { return get(index).source; }
   const DatasetInfo& info() const { return info_; }
 
  protected:

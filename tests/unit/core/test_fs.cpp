@@ -65,6 +65,19 @@ TEST(AtomicFileWriter, NothingUnderTheFinalNameUntilCommitAndNoTemporaryWhenAban
   EXPECT_EQ(read_file(path), "part one, part two");  // the old file stays
 }
 
+TEST(AtomicFileWriter, AHashingWriterGivesTheSha256OfWhatItWrote) {
+  test::ScratchDir dir;
+  AtomicFileWriter out(dir / "shard.tar", /*hash=*/true);
+  out.write("part one, ");
+  out.write("part two");
+  EXPECT_THROW(out.sha256_hex(), Error);  // not before commit()
+  out.commit();
+  EXPECT_EQ(out.sha256_hex(), sha256_file(dir / "shard.tar"));
+  AtomicFileWriter plain(dir / "other");
+  plain.commit();
+  EXPECT_THROW(plain.sha256_hex(), Error);
+}
+
 TEST(ReadFile, MissingFileIsNamed) {
   try {
     read_file("/nonexistent/must/file.yaml");

@@ -299,6 +299,19 @@ TEST_F(Readers, BrokenLabelPngIsAnErrorNotADecodeError) {
   }
 }
 
+TEST_F(Readers, SourceNamesTheSameFileAsGetWithoutReadingIt) {
+  for (const auto& dataset : {open("image_folder", "folder"), open("images", "folder/dog"),
+                              open("coco", "coco", "", "coco/instances.json"),
+                              open("voc_detection", "VOCdevkit/VOC2007", "train"),
+                              open("voc_segmentation", "VOCdevkit/VOC2007", "train"),
+                              open("ade20k", "ADEChallengeData2016", "training"), open("diode", "diode", "val"),
+                              open("cifar100", "cifar-100-binary", "train")}) {
+    for (int64_t i = 0; i < dataset->size(); ++i) {
+      EXPECT_EQ(dataset->source(i), dataset->get(i).source) << dataset->info().name << " sample " << i;
+    }
+  }
+}
+
 TEST_F(Readers, UnknownFormatListsTheKnownOnes) {
   try {
     open("pascal", "x");
@@ -329,6 +342,7 @@ TEST(WorldReader, SplitsCarryTheirLabels) {
   options.split = "val";
   const auto val = make_dataset(options);
   ASSERT_EQ(val->size(), 16);
+  for (int64_t i = 0; i < val->size(); ++i) EXPECT_EQ(val->source(i), val->get(i).source);
   EXPECT_EQ(val->info().tasks.size(), 5u);
   EXPECT_EQ(val->info().class_names.at(Task::kSegmentation).size(), 7u);
   Sample sample = val->get(3);
