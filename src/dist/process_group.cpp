@@ -4,9 +4,12 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "must/core/check.h"
+#include "must/dist/work_queue.h"
 
 namespace must::dist {
 namespace {
@@ -90,10 +93,50 @@ std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& tensor,
   return outputs[0];
 }
 
+std::vector<std::string> ProcessGroup::all_gather_bytes(const std::string& bytes, const std::string& what) {
+  const std::vector<torch::Tensor> sizes = all_gather(torch::tensor({int64_t(bytes.size())}), what + " (sizes)");
+  int64_t longest = 0;
+  for (const auto& size : sizes) longest = std::max(longest, size.item<int64_t>());
+  torch::Tensor padded = torch::zeros({std::max<int64_t>(longest, 1)}, torch::kUInt8);
+  std::memcpy(padded.data_ptr(), bytes.data(), bytes.size());
+  const std::vector<torch::Tensor> gathered = all_gather(padded, what);
+  std::vector<std::string> out;
+  for (size_t r = 0; r < gathered.size(); ++r) {
+    out.emplace_back(static_cast<const char*>(gathered[r].data_ptr()), size_t(sizes[r].item<int64_t>()));
+  }
+  return out;
+}
+
 void ProcessGroup::barrier(const std::string& what) {
   c10d::BarrierOptions options;
   options.timeout = timeout_;
   Pending(group_->barrier(options), "barrier " + what, timeout_).wait();
+}
+
+std::map<std::string, double> mean_over_ranks(ProcessGroup& group, const std::map<std::string, double>& values,
+                                              const std::string& what) {
+  std::string text;
+  for (const auto& [key, value] : values) text += key + "\t" + fmt::format("{}", value) + "\n";  // exact round trip
+  std::map<std::string, std::pair<double, int>> sums;
+  for (const std::string& rank_text : group.all_gather_bytes(text, what)) {
+    size_t start = 0;
+    while (start < rank_text.size()) {
+      const size_t tab = rank_text.find('\t', start), end = rank_text.find('\n', start);
+      auto& [sum, count] = sums[rank_text.substr(start, tab - start)];
+      sum += std::stod(rank_text.substr(tab + 1, end - tab - 1));
+      ++count;
+      start = end + 1;
+    }
+  }
+  std::map<std::string, double> out;
+  for (const auto& [key, sum_count] : sums) out[key] = sum_count.first / sum_count.second;
+  return out;
+}
+
+std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout) {
+  if (launch.world_size <= 1) return nullptr;
+  return std::make_unique<ProcessGroup>(connect_store(launch, timeout), launch.rank, launch.world_size,
+                                        launch.master_addr, timeout);
 }
 
 }  // namespace must::dist

@@ -15,8 +15,12 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "must/core/launch_env.h"
 
 namespace c10d {
 class ProcessGroupGloo;
@@ -62,6 +66,8 @@ class ProcessGroup {
   void broadcast(torch::Tensor tensor, int root, const std::string& what);
   // Every rank's `tensor` (same shape on all), in rank order.
   std::vector<torch::Tensor> all_gather(const torch::Tensor& tensor, const std::string& what);
+  // Every rank's bytes (any length), in rank order.
+  std::vector<std::string> all_gather_bytes(const std::string& bytes, const std::string& what);
   // Returns when every rank has called it.
   void barrier(const std::string& what);
 
@@ -70,5 +76,13 @@ class ProcessGroup {
   int rank_, world_size_;
   std::chrono::milliseconds timeout_;
 };
+
+// Each key's mean over the ranks whose map has it (loss terms: a task absent from a rank's batch has no term there).
+std::map<std::string, double> mean_over_ranks(ProcessGroup& group, const std::map<std::string, double>& values,
+                                              const std::string& what);
+
+// The run's process group from the launcher's environment: rendezvous on rank 0's store (MASTER_ADDR/PORT), then
+// the group; null for a run of one process.
+std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout);
 
 }  // namespace must::dist

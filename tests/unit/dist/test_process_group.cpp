@@ -1,60 +1,15 @@
-// The ranks of a run as threads of one process: each connects to the same TCPStore (rank 0 hosts it) and forms
-// the Gloo process group over loopback, as separate processes do.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
-#include <functional>
 #include <thread>
 
 #include "must/core/check.h"
-#include "must/dist/process_group.h"
-#include "must/dist/work_queue.h"
+#include "run_ranks.h"
 
 namespace must::dist {
 namespace {
 
 using std::chrono::milliseconds;
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-// Runs body(rank, group) on `world` threads, one rank each; rethrows the first failure.
-void run_ranks(int world, const std::function<void(int, ProcessGroup&)>& body) {
-  const int port = free_port();
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
-  for (int rank = 0; rank < world; ++rank) {
-    threads.emplace_back([&, rank] {
-      try {
-        LaunchEnv launch;
-        launch.rank = rank;
-        launch.world_size = world;
-        launch.master_port = port;
-        const auto store = connect_store(launch, milliseconds(20000));
-        ProcessGroup group(store, rank, world, launch.master_addr, milliseconds(20000));
-        body(rank, group);
-      } catch (...) {
-        errors[size_t(rank)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  for (const auto& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
-}
 
 TEST(ProcessGroup, AllReduceBroadcastGatherAndBarrierAcrossTwoRanks) {
   std::vector<torch::Tensor> summed(2), broadcast(2);
@@ -75,6 +30,13 @@ TEST(ProcessGroup, AllReduceBroadcastGatherAndBarrierAcrossTwoRanks) {
     group.broadcast(weights, /*root=*/1, "weights");
     broadcast[size_t(rank)] = weights;
     gathered[size_t(rank)] = group.all_gather(torch::tensor({int64_t(rank) * 10, int64_t(rank) * 10 + 1}), "pairs");
+    // Strings of different lengths; loss maps with different keys.
+    EXPECT_EQ(group.all_gather_bytes(std::string(size_t(rank) * 5, 'x'), "text"),
+              (std::vector<std::string>{"", "xxxxx"}));
+    std::map<std::string, double> losses = {{"loss/total", 1.0 + rank}, {"loss/depth/l1", 0.1}};
+    if (rank == 1) losses["loss/detection/box"] = 0.75;
+    EXPECT_EQ(mean_over_ranks(group, losses, "losses"),
+              (std::map<std::string, double>{{"loss/total", 1.5}, {"loss/depth/l1", 0.1}, {"loss/detection/box", 0.75}}));
     group.barrier("end");
   });
   EXPECT_TRUE(torch::equal(broadcast[0], broadcast[1]));
