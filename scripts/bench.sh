@@ -12,6 +12,8 @@
 #   pseudolabel  must_pseudolabel with the five ResNet-50-FPN teachers of bench/pseudolabel/ (random weights) over
 #           ../shared/bench/make_jpegs.py's JPEGs at 224x224 (IMAGES=48), next to ../shared/bench/peer_pseudolabel.py;
 #           then the five world teachers at 64x64 over 1,000 world images
+#   data_parallel  must_train_teacher on the trainer benchmark's model and data: 1 process x 2 threads against 2
+#           ranks x 1 thread (scripts/launch_local.sh), images/s of each and the all-reduce wait per step
 #   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
 #           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
@@ -75,14 +77,20 @@ bench_loader() {
   done
 }
 
-bench_trainer() {
-  local splits="" line bare loop ratios=""
+# The world's validation split alone, 1,280 images, for the training benchmarks.
+make_trainer_world() {
+  local splits=""
   for split in teacher_classification teacher_detection teacher_segmentation teacher_depth teacher_normals unlabeled \
                downstream_train downstream_val; do
     splits+=" --set world.splits.$split.count=0"
   done
   "$bin/must_make_world" --config "$root/configs/world/world.yaml" --threads "$threads" --output-dir "$work/world" \
     --set world.splits.val.count=1280 $splits 2>/dev/null
+}
+
+bench_trainer() {
+  local line bare loop ratios=""
+  make_trainer_world
   # This machine's speed drifts by tens of percent from minute to minute: loop and bare step alternate, three
   # times, and the median of the three ratios is the figure.
   for run in 1 2 3; do
@@ -95,6 +103,26 @@ bench_trainer() {
     ratios+="$(awk -v a="$loop" -v b="$bare" 'BEGIN { printf "%.3f", a / b }') "
   done
   tr ' ' '\n' <<<"$ratios" | grep . | sort -n | awk '{ r[NR] = $1 } END { printf "ratio trainer loop / bare step: %.2f (median of %s)\n", r[2], r[1] " " r[2] " " r[3] }'
+}
+
+# Data parallel: the trainer benchmark's model and data, one process on 2 threads against 2 ranks
+# (scripts/launch_local.sh) of 1 thread each, batch 32 per step in all (16 per rank), alternating twice.
+bench_data_parallel() {
+  local one two wait
+  make_trainer_world
+  for run in 1 2; do
+    rm -rf "$work/dp1" "$work/dp2"
+    one=$("$bin/must_train_teacher" --config "$root/bench/world_small_trainer.yaml" --threads 2 \
+            --set data.train.root="$work/world" --output-dir "$work/dp1" 2>&1 | grep "iter 60/60")
+    two=$("$root/scripts/launch_local.sh" 2 -- "$bin/must_train_teacher" --config "$root/bench/world_small_trainer.yaml" \
+            --threads 1 --set data.train.root="$work/world" --set data.loader.batch_size=16 --set data.loader.workers=1 \
+            --output-dir "$work/dp2" 2>&1 | grep "iter 60/60")
+    one=$(sed -n 's/.*  \([0-9.]*\) images\/s.*/\1/p' <<<"$one")
+    wait=$(sed -n 's/.*all-reduce wait \([0-9.]*\) ms\/step.*/\1/p' <<<"$two")
+    two=$(sed -n 's/.*  \([0-9.]*\) images\/s.*/\1/p' <<<"$two")
+    echo "data parallel (run $run): 1 process x 2 threads $one images/s; 2 ranks x 1 thread $two images/s (all-reduce wait $wait ms/step)"
+    awk -v a="$two" -v b="$one" 'BEGIN { printf "ratio 2x1 / 1x2: %.2f\n", a / b }'
+  done
 }
 
 bench_eval() {
@@ -160,7 +188,8 @@ for what in "${@:-world}"; do
     eval) bench_eval ;;
     trainer) bench_trainer ;;
     pseudolabel) bench_pseudolabel ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer, pseudolabel)" >&2
+    data_parallel) bench_data_parallel ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer, pseudolabel, data_parallel)" >&2
        exit 2 ;;
   esac
 done

@@ -105,9 +105,11 @@ void LoggerHook::after_step(Trainer& trainer) {
   const TrainState& s = trainer.state();
   for (const auto& [key, value] : s.losses) sums_[key] += value;
   ++steps_;
-  images_ += s.images;
+  // Data parallel: every rank steps on a batch of its own; the rate counts all of them.
+  images_ += s.images * trainer.world_size();
   seconds_ += s.step_seconds;
   data_seconds_ += s.data_seconds;
+  communication_seconds_ += s.communication_seconds;
   total_seconds_ += s.step_seconds;
   if (s.iteration % period_ != 0 && s.iteration != s.max_iterations) return;
   std::map<std::string, double> values;
@@ -130,11 +132,16 @@ void LoggerHook::after_step(Trainer& trainer) {
   if (s.skipped > 0) values["skipped_batches"] = double(s.skipped);
   std::snprintf(text, sizeof(text), "  lr %.3g  %.1f images/s  data %.0f%%  mem %.2f GiB  ETA %s", s.lr, rate,
                 100 * values["time/data_wait"], values["memory/resident_gib"], duration_text(eta).c_str());
-  spdlog::info("{}{}", line, text);
+  std::string communication;
+  if (trainer.options().group) {  // the wait for the gradient all-reduce after backward, per step
+    values["time/allreduce_wait_s"] = communication_seconds_ / double(steps_);
+    communication = fmt::format("  all-reduce wait {:.1f} ms/step", 1000 * values["time/allreduce_wait_s"]);
+  }
+  spdlog::info("{}{}{}", line, text, communication);
   sink_(s.iteration, values);
   sums_.clear();
   steps_ = images_ = 0;
-  seconds_ = data_seconds_ = 0;
+  seconds_ = data_seconds_ = communication_seconds_ = 0;
 }
 
 }  // namespace must::engine

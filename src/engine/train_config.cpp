@@ -145,10 +145,16 @@ void train_model(const config::Config& config, const TrainRun& run) {
     config.at("data.train").fail("root", e.what());
   }
   data::LoaderOptions loader_options = data::loader_options_from_config(config.at("data.loader"), /*training=*/true);
+  const bool lead = !run.group || run.group->rank() == 0;  // the rank that checkpoints, evaluates and logs
+  if (run.group) {
+    loader_options.rank = run.group->rank();
+    loader_options.world_size = run.group->world_size();
+  }
   auto loader = std::make_unique<data::Loader>(dataset, data::transform_from_config(config.at("data.augment"), true),
                                                loader_options);
   TrainerOptions trainer_options = options.trainer;
   trainer_options.device = run.device;
+  trainer_options.group = run.group;
   trainer_options.max_iterations =
       options.epochs > 0 ? options.epochs * loader->batches_per_epoch() : options.max_iterations;
 
@@ -168,16 +174,18 @@ void train_model(const config::Config& config, const TrainRun& run) {
     ema = std::make_shared<EmaHook>(*module->model, options.ema_decay);
     hooks.push_back(ema);
   }
-  hooks.push_back(std::make_shared<CheckpointHook>(CheckpointStore(run.output_dir, options.keep_checkpoints),
-                                                   options.checkpoint_period,
-                                                   std::map<std::string, std::string>{{"config", config.dump()}}, ema));
-  if (has_eval_data(config)) {
-    hooks.push_back(std::make_shared<EvalHook>(options.eval_period, make_evaluation(config, run.output_dir, run.device, ema),
-                                               run.metrics));
-  } else {
-    spdlog::info("data.eval names no dataset: no evaluation");
+  if (lead) {
+    hooks.push_back(std::make_shared<CheckpointHook>(CheckpointStore(run.output_dir, options.keep_checkpoints),
+                                                     options.checkpoint_period,
+                                                     std::map<std::string, std::string>{{"config", config.dump()}}, ema));
+    if (has_eval_data(config)) {
+      hooks.push_back(std::make_shared<EvalHook>(options.eval_period,
+                                                 make_evaluation(config, run.output_dir, run.device, ema), run.metrics));
+    } else {
+      spdlog::info("data.eval names no dataset: no evaluation");
+    }
+    hooks.push_back(std::make_shared<LoggerHook>(options.log_period, run.metrics));
   }
-  hooks.push_back(std::make_shared<LoggerHook>(options.log_period, run.metrics));
   trainer.register_hooks(hooks);
 
   if (run.resume) {

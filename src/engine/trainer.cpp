@@ -37,6 +37,12 @@ int64_t metadata_int(const CheckpointContents& contents, const std::string& key)
   return std::stoll(found->second);
 }
 
+// A metadata entry written by later versions, or `otherwise` for older checkpoints.
+int64_t metadata_int_or(const CheckpointContents& contents, const std::string& key, int64_t otherwise) {
+  const auto found = contents.metadata.find(key);
+  return found == contents.metadata.end() ? otherwise : std::stoll(found->second);
+}
+
 torch::Tensor bytes_tensor(const std::string& bytes) {
   torch::Tensor out = torch::empty({int64_t(bytes.size())}, torch::kUInt8);
   std::memcpy(out.data_ptr(), bytes.data(), bytes.size());
@@ -79,6 +85,8 @@ Trainer::Trainer(TrainModule module, std::unique_ptr<torch::optim::Optimizer> op
   }
 }
 
+int64_t Trainer::world_size() const { return options_.group ? options_.group->world_size() : 1; }
+
 void Trainer::register_hooks(std::vector<std::shared_ptr<HookBase>> hooks) {
   for (auto& hook : hooks) hooks_.push_back(std::move(hook));
 }
@@ -86,6 +94,15 @@ void Trainer::register_hooks(std::vector<std::shared_ptr<HookBase>> hooks) {
 void Trainer::train() {
   module_->train();
   spdlog::info("training from iteration {} to {}", state_.iteration, state_.max_iterations);
+  if (options_.group && options_.group->world_size() > 1 && !reducer_) {
+    // Rank 0's weights and buffers everywhere (a fresh run's random initialisation differs per rank).
+    std::vector<torch::Tensor> state = module_->parameters();
+    for (const auto& buffer : module_->buffers()) state.push_back(buffer);
+    dist::broadcast_from_root(*options_.group, state, "the module's parameters and buffers");
+    reducer_ = std::make_unique<dist::GradientReducer>(*options_.group, module_->parameters(), options_.buckets);
+    spdlog::info("data parallel over {} ranks: gradients averaged in {} buckets", options_.group->world_size(),
+                 reducer_->bucket_count());
+  }
   for (auto& hook : hooks_) hook->before_train(*this);
   while (state_.iteration < state_.max_iterations) {
     for (auto& hook : hooks_) hook->before_step(*this);
@@ -132,10 +149,26 @@ void Trainer::run_step() {
   state_.losses.clear();
   for (const auto& [key, value] : losses.terms) state_.losses[key] = value.item<double>();
   state_.losses["loss/total"] = losses.total.item<double>();
-  bool finite = std::isfinite(state_.losses["loss/total"]);
-  bool overflow = false;  // fp16 gradients beyond range at this loss scale
-  if (finite) {
+  const bool loss_finite = std::isfinite(state_.losses["loss/total"]);
+  // Data parallel: the values logged are each term's mean over the ranks that have it (with equal batches, the
+  // loss of the whole batch the ranks share).
+  if (reducer_) state_.losses = dist::mean_over_ranks(*options_.group, state_.losses, "the step's loss values");
+  bool finite = loss_finite;
+  bool overflow = false;          // fp16 gradients beyond range at this loss scale
+  bool elsewhere = false;         // data parallel: another rank's loss was not finite
+  // Data parallel: backward runs on every rank whatever its loss, so that every rank makes the same collectives;
+  // the reducer says whether any rank's loss was not finite.
+  if (finite || reducer_) {
+    if (reducer_) reducer_->prepare();
     scaler_.scale_loss(losses.total).backward();
+    if (reducer_) {
+      const dist::ReducedStep reduced = reducer_->finish(loss_finite);
+      state_.communication_seconds = reduced.communication_seconds;
+      elsewhere = loss_finite && reduced.any_rank_non_finite;
+      finite = finite && !reduced.any_rank_non_finite;
+    }
+  }
+  if (finite) {
     std::vector<torch::Tensor> parameters;
     for (const auto& p : module_->parameters()) {
       if (p.grad().defined()) parameters.push_back(p);
@@ -156,9 +189,8 @@ void Trainer::run_step() {
   } else if (!finite) {
     std::vector<std::string> terms;
     for (const auto& [key, value] : state_.losses) terms.push_back(key + " = " + std::to_string(value));
-    const std::string what = "step " + std::to_string(step) + ": non-finite " +
-                             (std::isfinite(state_.losses["loss/total"]) ? "gradient norm" : "loss") + " (" +
-                             join(terms) + ")";
+    const std::string kind = !loss_finite ? "loss" : elsewhere ? "loss on another rank" : "gradient norm";
+    const std::string what = "step " + std::to_string(step) + ": non-finite " + kind + " (" + join(terms) + ")";
     for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
     if (options_.non_finite == NonFinitePolicy::kStop || state_.skipped_in_a_row + 1 > options_.max_skips_in_a_row) {
       MUST_THROW(Error, what, options_.non_finite == NonFinitePolicy::kSkip ? "; too many in a row" : "",
@@ -191,6 +223,8 @@ CheckpointContents Trainer::checkpoint(std::map<std::string, std::string> metada
   metadata["max_iterations"] = std::to_string(state_.max_iterations);
   metadata["epoch"] = std::to_string(state_.epoch);
   metadata["batch_in_epoch"] = std::to_string(state_.batch_in_epoch);
+  metadata["world_size"] = std::to_string(world_size());
+  metadata["batch_size"] = std::to_string(loader_->batch_size());
   metadata["skipped"] = std::to_string(state_.skipped);
   metadata["loss_scale"] = fmt::format("{}", scaler_.scale());  // shortest form that reads back exactly
   metadata["loss_scale_good_steps"] = std::to_string(scaler_.good_steps());
@@ -226,6 +260,18 @@ void Trainer::restore(const CheckpointContents& contents) {
   state_.iteration = metadata_int(contents, "iteration");
   state_.epoch = metadata_int(contents, "epoch");
   state_.batch_in_epoch = metadata_int(contents, "batch_in_epoch");
+  // Another number of ranks or batch size: batch k of each of W ranks of batch B ends at position k * W * B of the
+  // epoch's order (ranks take alternate positions), so W' ranks of batch B' continue from batch k * W * B / (W' * B')
+  // (rounded down: a few samples may come twice, none is missed).
+  const int64_t written_world = metadata_int_or(contents, "world_size", world_size());
+  const int64_t written_batch = metadata_int_or(contents, "batch_size", loader_->batch_size());
+  if (written_world != world_size() || written_batch != loader_->batch_size()) {
+    const int64_t batch = state_.batch_in_epoch * written_world * written_batch / (world_size() * loader_->batch_size());
+    spdlog::info("checkpoint of {} rank(s) x batch {} resumed on {} x {}: epoch {} continues at batch {} (was {})",
+                 written_world, written_batch, world_size(), loader_->batch_size(), state_.epoch, batch,
+                 state_.batch_in_epoch);
+    state_.batch_in_epoch = batch;
+  }
   state_.skipped = metadata_int(contents, "skipped");
   // Checkpoints from before mixed precision have no scaler state; a run keeps its scale across a resume.
   if (contents.metadata.count("loss_scale") && scaler_.enabled()) {

@@ -149,6 +149,77 @@ TEST_F(TrainTeacher, NonFiniteLossStopsNamingTheStepOrIsSkipped) {
   }
 }
 
+TEST_F(TrainTeacher, TwoRanksOfBatchBMatchOneProcessOfBatchTwoBWithFrozenBatchNorm) {
+  // Frozen batch norm: nothing depends on the batch's split across ranks but the summation order. Each rank reads
+  // every other sample of the epoch's order (rank r: positions r, r + 2, ...), so a step of the two ranks sees
+  // the same 8 images as a step of one process. SGD: Adam's division by the root of the second moment turns the
+  // rounding differences of near-zero gradients into differences of a whole step.
+  const std::string settings = "--set train.max_iterations=8 --set train.log_period=1 --set train.checkpoint_period=100 "
+                               "--set model.backbone.frozen_batch_norm=true --set train.optimizer.type=sgd "
+                               "--set train.optimizer.lr=0.02 --set train.optimizer.momentum=0.9";
+  std::string one_process = command("classification", "batch8", settings + " --set data.loader.batch_size=8");
+  one_process.replace(one_process.find("--threads 2"), 11, "--threads 1");
+  const auto one = run_command(one_process);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  std::string two_ranks = command("classification", "batch4x2", settings + " --set data.loader.batch_size=4");
+  two_ranks.replace(two_ranks.find("--threads 2"), 11, "--threads 1");
+  const auto two = run_command(test::source_path("scripts/launch_local.sh").string() + " 2 -- " + two_ranks);
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_TRUE(contains(two.output, "data parallel over 2 ranks")) << two.output;
+  // Rank 0 alone logs: one metrics line per step.
+  std::istringstream lines(read_file(root() / "batch4x2/metrics.jsonl"));
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) count += contains(line, "\"loss/total\"") ? 1 : 0;
+  EXPECT_EQ(count, 8);
+  const auto a = models::read_state_dict(root() / "batch8/model_final.safetensors");
+  const auto b = models::read_state_dict(root() / "batch4x2/model_final.safetensors");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].second.is_floating_point()) continue;
+    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
+    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, 1e-5) << a[i].first;
+  }
+}
+
+TEST_F(TrainTeacher, ARunOfTwoRanksResumesOnOne) {
+  // Constant rate, so that stopping at step 3 and going on to 6 is the same schedule as 6 at once; 2 ranks x 4
+  // images per step, then 1 process x 8: the same images per step (see the test above).
+  const std::string settings = "--set train.log_period=1 --set train.checkpoint_period=3 --set train.schedule.type=constant "
+                               "--set train.schedule.warmup_iterations=0 --set model.backbone.frozen_batch_norm=true "
+                               "--set train.optimizer.type=sgd --set train.optimizer.lr=0.02 --set train.optimizer.momentum=0.9";
+  auto on_ranks = [&](const std::string& output, const std::string& extra) {
+    std::string two = command("classification", output, settings + " --set data.loader.batch_size=4 " + extra);
+    two.replace(two.find("--threads 2"), 11, "--threads 1");
+    return run_command(test::source_path("scripts/launch_local.sh").string() + " 2 -- " + two);
+  };
+  const auto straight = on_ranks("ranks_straight", "--set train.max_iterations=6");
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  const auto first = on_ranks("ranks_then_one", "--set train.max_iterations=3");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  std::string one = command("classification", "ranks_then_one",
+                            settings + " --set data.loader.batch_size=8 --set train.max_iterations=6 --resume");
+  one.replace(one.find("--threads 2"), 11, "--threads 1");
+  const auto resumed = run_command(one);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "checkpoint of 2 rank(s) x batch 4 resumed on 1 x 8: epoch 1 continues at batch 1"))
+      << resumed.output;
+  const auto expected = read_metrics(root() / "ranks_straight/metrics.jsonl");
+  const auto got = read_metrics(root() / "ranks_then_one/metrics.jsonl");
+  for (int64_t step = 4; step <= 6; ++step) {
+    const double a = expected.at(step).at("loss/total"), b = got.at(step).at("loss/total");
+    EXPECT_NEAR(a, b, 1e-5 * std::abs(a)) << "step " << step;
+  }
+  const auto a = models::read_state_dict(root() / "ranks_straight/model_final.safetensors");
+  const auto b = models::read_state_dict(root() / "ranks_then_one/model_final.safetensors");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].second.is_floating_point()) continue;
+    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
+    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, 1e-5) << a[i].first;
+  }
+}
+
 // A batch with a label for every head of `model`, at 64 x 64.
 structures::Targets random_targets(const models::MultiTaskModelOptions& model, int64_t batch, int64_t size) {
   structures::Targets targets;

@@ -84,6 +84,7 @@ class Loader {
   // The next batch in order, or nothing at the end of the epoch. Rethrows a worker's error.
   std::optional<Batch> next();
   int64_t batches_per_epoch() const;
+  int64_t batch_size() const { return options_.batch_size; }
   LoaderStats stats() const;
 
  private:

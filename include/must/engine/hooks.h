@@ -5,8 +5,9 @@
 //                   model_final_ema.safetensors) with the model's own (torchvision-style) names
 //   EvalHook        runs an evaluation every `period` steps and at the end (a callback: the engine does not know
 //                   the evaluators; the tools give it one)
-//   LoggerHook      every `period` steps: one line (step/total, each loss term, lr, images/s, data wait, memory,
-//                   ETA) and the same values as a JSON line through a sink (metrics.jsonl)
+//   LoggerHook      every `period` steps: one line (step/total, each loss term, lr, images/s over all ranks, data
+//                   wait, memory, ETA, data parallel: the all-reduce wait) and the same values as a JSON line
+//                   through a sink (metrics.jsonl)
 #pragma once
 
 #include <filesystem>
@@ -90,7 +91,7 @@ class LoggerHook final : public HookBase {
   MetricsSink sink_;
   std::map<std::string, double> sums_;  // loss terms since the last line
   int64_t steps_ = 0, images_ = 0, start_iteration_ = 0;
-  double seconds_ = 0, data_seconds_ = 0, total_seconds_ = 0;
+  double seconds_ = 0, data_seconds_ = 0, total_seconds_ = 0, communication_seconds_ = 0;
 };
 
 // Resident memory of this process, bytes (0 where /proc is not there).

@@ -41,9 +41,11 @@ struct TrainRun {
   std::filesystem::path init_from;     // weights to start from (overrides model.init_from)
   torch::Device device = torch::kCPU;
   MetricsSink metrics;                 // each log line's and evaluation's values (metrics.jsonl)
+  dist::ProcessGroup* group = nullptr;  // data parallel over its ranks (rank 0 checkpoints, evaluates, logs)
 };
 
-// Trains the config's model on data.train, evaluating on data.eval (when it names a dataset) every
+// Trains the config's model on data.train (data parallel over run.group's ranks, each reading its part of every
+// epoch), evaluating on data.eval (when it names a dataset) every
 // train.eval_period steps and at the end. Refuses an output folder that holds a run unless resuming (nothing is
 // overwritten). Throws must::ConfigError for a bad config, must::Error for a failed run.
 void train_model(const config::Config& config, const TrainRun& run);

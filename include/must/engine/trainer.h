@@ -9,6 +9,12 @@
 // backward, optional clipping of the global gradient norm, step. With fp16 loss scaling, Inf/NaN gradients are
 // the scaler's business first: the step is skipped and the scale backs off, as GradScaler does.
 //
+// Data parallel (options.group with more than one rank): at the start of train() every rank takes rank 0's
+// parameters and buffers; each step's gradients are averaged over the ranks as backward produces them
+// (dist::GradientReducer), so every rank steps with the same gradients and the parameters stay bit-identical. A
+// non-finite loss on any rank skips (or stops) the step on every rank. Each rank's loader reads its own part of
+// each epoch (LoaderOptions rank and world_size); which ranks write checkpoints and logs is the hooks' business.
+//
 // Resume: checkpoint() holds the module, the optimizer, the RNG states, the loader position (epoch, batch) and
 // each hook's state; restore() puts all of it back, so the resumed run continues the same loss curve.
 #pragma once
@@ -21,6 +27,7 @@
 #include <vector>
 
 #include "must/data/loader.h"
+#include "must/dist/gradient_reducer.h"
 #include "must/engine/checkpoint.h"
 #include "must/engine/mixed_precision.h"
 #include "must/engine/train_module.h"
@@ -41,6 +48,7 @@ struct TrainState {
   double lr = 0;
   int64_t images = 0;
   double step_seconds = 0, data_seconds = 0;
+  double communication_seconds = 0;  // data parallel: waited for the gradient all-reduce after backward
 };
 
 class Trainer;
@@ -68,6 +76,8 @@ struct TrainerOptions {
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFloat32;       // on CUDA; other devices run fp32
   LossScalerOptions loss_scaler;                   // used when the step runs in fp16
+  dist::ProcessGroup* group = nullptr;             // data parallel over its ranks; null: this process alone
+  dist::GradientReducerOptions buckets;
 };
 
 class Trainer {
@@ -89,6 +99,7 @@ class Trainer {
   const TrainerOptions& options() const { return options_; }
   Precision precision() const { return precision_; }
   const LossScaler& loss_scaler() const { return scaler_; }
+  int64_t world_size() const;  // ranks training together (1: this process alone)
 
  private:
   void run_step();
@@ -103,6 +114,7 @@ class Trainer {
   LossScaler scaler_;
   TrainState state_;
   bool epoch_started_ = false;
+  std::unique_ptr<dist::GradientReducer> reducer_;  // data parallel only
 };
 
 }  // namespace must::engine
