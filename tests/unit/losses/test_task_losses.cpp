@@ -155,5 +155,55 @@ TEST(LossRegistry, DefaultsFromTheTaskTableAndChecksTheTarget) {
   EXPECT_THROW(make_task_loss(Task::kDepth, {"huber"}), ConfigError);
 }
 
+// Partial labels (DESIGN §4): a batch where only some samples carry the task gives the loss of those samples
+// alone, for every loss of every task with tensor targets (its term and its gradient).
+TEST(PartialLabels, ABatchWithSomeSamplesLabelledGivesTheLossOfThoseSamplesAlone) {
+  const std::vector<std::pair<Task, std::string>> losses = {{Task::kClassification, "soft_cross_entropy"},
+                                                            {Task::kSegmentation, "cross_entropy"},
+                                                            {Task::kDepth, "l1"},
+                                                            {Task::kDepth, "silog"},
+                                                            {Task::kDepth, "ssi"},
+                                                            {Task::kNormals, "cosine"}};
+  torch::manual_seed(3);
+  const torch::Tensor present = torch::tensor({true, false, true, false});
+  const torch::Tensor kept = torch::tensor({int64_t(0), int64_t(2)});
+  for (const auto& [task, name] : losses) {
+    torch::Tensor prediction, values;
+    switch (task_spec(task).target) {
+      case TargetKind::kClassVector:
+        prediction = torch::randn({4, 5});
+        values = torch::softmax(torch::randn({4, 5}), 1);
+        break;
+      case TargetKind::kClassMap:
+        prediction = torch::randn({4, 5, 6, 7});
+        values = torch::randint(0, 5, {4, 6, 7}, torch::kLong);
+        values[0][0][0] = int64_t(task_spec(task).ignore_value);
+        break;
+      case TargetKind::kFloatMap:
+        prediction = torch::rand({4, 1, 6, 7}) + 0.5;
+        values = torch::rand({4, 1, 6, 7}) * 3 + 0.5;
+        values[2][0][1][1] = 0;  // an invalid pixel
+        break;
+      default:
+        prediction = torch::randn({4, 3, 6, 7});
+        values = torch::nn::functional::normalize(torch::randn({4, 3, 6, 7}),
+                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
+    }
+    const auto loss = make_task_loss(task, {name});
+    const std::string key = loss_key(task, name);
+    const torch::Tensor p_all = prediction.clone().requires_grad_(true);
+    const torch::Tensor p_some = prediction.index_select(0, kept).clone().requires_grad_(true);
+    const torch::Tensor partial = (*loss)(p_all, {values, present, {}}).at(key);
+    const torch::Tensor alone =
+        (*loss)(p_some, {values.index_select(0, kept), torch::ones({2}, torch::kBool), {}}).at(key);
+    EXPECT_NEAR(partial.item<double>(), alone.item<double>(), 1e-6 * std::abs(alone.item<double>())) << key;
+    partial.backward();
+    alone.backward();
+    EXPECT_TRUE(torch::allclose(p_all.grad().index_select(0, kept), p_some.grad(), 1e-5, 1e-7)) << key;
+    EXPECT_EQ(p_all.grad().index_select(0, torch::tensor({int64_t(1), int64_t(3)})).abs().max().item<double>(), 0.0)
+        << key << ": an unlabelled sample got a gradient";
+  }
+}
+
 }  // namespace
 }  // namespace must::losses
