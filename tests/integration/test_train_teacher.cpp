@@ -43,6 +43,19 @@ std::map<int64_t, std::map<std::string, double>> read_metrics(const std::filesys
   return out;
 }
 
+// Two weight files hold the same tensors, each floating-point one within `relative` of the first's largest value.
+void expect_same_weights(const std::filesystem::path& first, const std::filesystem::path& second, double relative) {
+  const auto a = models::read_state_dict(first);
+  const auto b = models::read_state_dict(second);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    if (!a[i].second.is_floating_point()) continue;
+    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
+    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, relative) << a[i].first;
+  }
+}
+
 class TrainTeacher : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -172,14 +185,7 @@ TEST_F(TrainTeacher, TwoRanksOfBatchBMatchOneProcessOfBatchTwoBWithFrozenBatchNo
   int count = 0;
   while (std::getline(lines, line)) count += contains(line, "\"loss/total\"") ? 1 : 0;
   EXPECT_EQ(count, 8);
-  const auto a = models::read_state_dict(root() / "batch8/model_final.safetensors");
-  const auto b = models::read_state_dict(root() / "batch4x2/model_final.safetensors");
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!a[i].second.is_floating_point()) continue;
-    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
-    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, 1e-5) << a[i].first;
-  }
+  expect_same_weights(root() / "batch8/model_final.safetensors", root() / "batch4x2/model_final.safetensors", 1e-5);
 }
 
 TEST_F(TrainTeacher, ARunOfTwoRanksResumesOnOne) {
@@ -210,14 +216,8 @@ TEST_F(TrainTeacher, ARunOfTwoRanksResumesOnOne) {
     const double a = expected.at(step).at("loss/total"), b = got.at(step).at("loss/total");
     EXPECT_NEAR(a, b, 1e-5 * std::abs(a)) << "step " << step;
   }
-  const auto a = models::read_state_dict(root() / "ranks_straight/model_final.safetensors");
-  const auto b = models::read_state_dict(root() / "ranks_then_one/model_final.safetensors");
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!a[i].second.is_floating_point()) continue;
-    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
-    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, 1e-5) << a[i].first;
-  }
+  expect_same_weights(root() / "ranks_straight/model_final.safetensors",
+                      root() / "ranks_then_one/model_final.safetensors", 1e-5);
 }
 
 // A batch with a label for every head of `model`, at 64 x 64.
