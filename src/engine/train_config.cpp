@@ -157,6 +157,7 @@ void train_model(const config::Config& config, const TrainRun& run) {
   trainer_options.group = run.group;
   trainer_options.max_iterations =
       options.epochs > 0 ? options.epochs * loader->batches_per_epoch() : options.max_iterations;
+  trainer_options.epoch_based = options.epochs > 0;
 
   losses::WeightingOptions weighting;
   weighting.tasks = model->tasks();

@@ -99,6 +99,15 @@ void Trainer::train() {
     std::vector<torch::Tensor> state = module_->parameters();
     for (const auto& buffer : module_->buffers()) state.push_back(buffer);
     dist::broadcast_from_root(*options_.group, state, "the module's parameters and buffers");
+    // Every rank resumed the same checkpoint (they share the output folder) or none: otherwise their step counts,
+    // and so their collectives, would differ.
+    const auto iterations =
+        options_.group->all_gather(torch::tensor({state_.iteration}), "the iteration each rank starts from");
+    for (size_t r = 0; r < iterations.size(); ++r) {
+      MUST_CHECK(iterations[r].item<int64_t>() == state_.iteration, "rank ", r, " starts from iteration ",
+                 iterations[r].item<int64_t>(), ", this rank (", options_.group->rank(), ") from ", state_.iteration,
+                 ": the ranks must share the output folder and resume the same checkpoint");
+    }
     reducer_ = std::make_unique<dist::GradientReducer>(*options_.group, module_->parameters(), options_.buckets);
     spdlog::info("data parallel over {} ranks: gradients averaged in {} buckets", options_.group->world_size(),
                  reducer_->bucket_count());
@@ -160,7 +169,9 @@ void Trainer::run_step() {
   // the reducer says whether any rank's loss was not finite.
   if (finite || reducer_) {
     if (reducer_) reducer_->prepare();
-    scaler_.scale_loss(losses.total).backward();
+    // A rank whose batch labels no task at all has a constant loss: no backward, but it still takes part in the
+    // gradient exchange (with zeros).
+    if (losses.total.requires_grad() || !reducer_) scaler_.scale_loss(losses.total).backward();
     if (reducer_) {
       const dist::ReducedStep reduced = reducer_->finish(loss_finite);
       state_.communication_seconds = reduced.communication_seconds;
@@ -262,8 +273,10 @@ void Trainer::restore(const CheckpointContents& contents) {
   state_.batch_in_epoch = metadata_int(contents, "batch_in_epoch");
   // Another number of ranks or batch size: batch k of each of W ranks of batch B ends at position k * W * B of the
   // epoch's order (ranks take alternate positions), so W' ranks of batch B' continue from batch k * W * B / (W' * B')
-  // (rounded down: a few samples may come twice, none is missed).
-  const int64_t written_world = metadata_int_or(contents, "world_size", world_size());
+  // (rounded down: a few samples may come twice, none is missed). A run counted in epochs recounts its steps in
+  // the new layout, so that it still ends after its epochs and its schedule stays where it was. Checkpoints
+  // without these entries come from one process with this batch size.
+  const int64_t written_world = metadata_int_or(contents, "world_size", 1);
   const int64_t written_batch = metadata_int_or(contents, "batch_size", loader_->batch_size());
   if (written_world != world_size() || written_batch != loader_->batch_size()) {
     const int64_t batch = state_.batch_in_epoch * written_world * written_batch / (world_size() * loader_->batch_size());
@@ -271,6 +284,10 @@ void Trainer::restore(const CheckpointContents& contents) {
                  written_world, written_batch, world_size(), loader_->batch_size(), state_.epoch, batch,
                  state_.batch_in_epoch);
     state_.batch_in_epoch = batch;
+    if (options_.epoch_based) {
+      state_.iteration = state_.epoch * loader_->batches_per_epoch() + batch;
+      spdlog::info("steps recounted for the new layout: {} of {}", state_.iteration, state_.max_iterations);
+    }
   }
   state_.skipped = metadata_int(contents, "skipped");
   // Checkpoints from before mixed precision have no scaler state; a run keeps its scale across a resume.

@@ -15,6 +15,11 @@
 // whose loss was not finite, so that all ranks skip the step together.
 //
 // Parameters and buffers start equal on every rank: broadcast_from_root() copies rank 0's.
+//
+// As in DistributedDataParallel, each rank's loss is normalised over its own batch and the gradients are averaged
+// over the ranks: a task labelled in few samples of the global batch weighs by rank, not by sample. Known cost: a
+// head that a rank's batch leaves out stalls the bucket holding it (the first ones: heads come first), and every
+// later bucket waits for finish(), so that step's communication does not overlap backward.
 #pragma once
 
 #include <torch/types.h>

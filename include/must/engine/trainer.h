@@ -69,6 +69,7 @@ enum class NonFinitePolicy { kStop, kSkip };
 
 struct TrainerOptions {
   int64_t max_iterations = 1;
+  bool epoch_based = false;  // max_iterations is whole epochs: a resume on another layout recounts the steps done
   double clip_grad_norm = 0;                       // 0: no clipping
   NonFinitePolicy non_finite = NonFinitePolicy::kStop;
   int64_t max_skips_in_a_row = 5;
