@@ -78,6 +78,10 @@ void scale_geometry(Geometry& geometry, double sy, double sx) {
 
 }  // namespace
 
+torch::Tensor resize_label(const torch::Tensor& label, Task task, int64_t height, int64_t width) {
+  return resize_map(label, task_spec(task), height, width);
+}
+
 void resize_sample(Sample& sample, int64_t height, int64_t width) {
   MUST_CHECK(height > 0 && width > 0, "resize to ", height, "x", width);
   torch::Tensor& image = pixels(sample);

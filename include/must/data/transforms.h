@@ -26,6 +26,10 @@ class Transform {
   virtual void apply(Sample& sample, std::mt19937_64& rng) const = 0;
 };
 
+// One label map of `task` resized to height x width by the task table's rule (a label that is not a map, such
+// as a class vector, comes back as it is).
+torch::Tensor resize_label(const torch::Tensor& label, Task task, int64_t height, int64_t width);
+
 // Geometric operations on a whole sample (decode first if needed).
 void resize_sample(Sample& sample, int64_t height, int64_t width);
 void crop_sample(Sample& sample, int64_t top, int64_t left, int64_t height, int64_t width);

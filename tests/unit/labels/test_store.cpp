@@ -5,7 +5,11 @@
 #include "must/core/check.h"
 #include "must/core/fs.h"
 #include "must/labels/label_codec.h"
+#include "must/data/image_io.h"
+#include "must/data/loader.h"
+#include "must/data/transforms.h"
 #include "must/labels/store.h"
+#include "must/labels/store_dataset.h"
 #include "test_support.h"
 
 namespace must::labels {
@@ -162,6 +166,85 @@ TEST(Store, AShardNeverFinishedLeavesNoFileUnderItsFinalName) {
   EXPECT_FALSE(finished_shard(store, 7, &why).has_value());
   EXPECT_EQ(why, "not written");
   for (const auto& entry : std::filesystem::directory_iterator(store / "shards")) ADD_FAILURE() << entry.path();
+}
+
+// A 12 x 16 RGB PNG whose pixels depend on `index`.
+std::string image_png(int64_t index) {
+  const torch::Tensor pixels = ((torch::arange(12 * 16 * 3, torch::kLong) + index * 7) % 251).to(torch::kUInt8);
+  return data::encode_png(pixels.data_ptr(), 12, 16, 3, 8);
+}
+
+// The images of the store below, as an input dataset would give them (with a label the store must not use).
+class InputImages final : public data::Dataset {
+ public:
+  int64_t size() const override { return 3; }
+  data::Sample get(int64_t index) const override {
+    data::Sample sample;
+    sample.source = "input/" + std::to_string(index) + ".png";
+    sample.encoded = image_png(index);
+    sample.labels[Task::kDepth] = torch::zeros({1, 12, 16});
+    return sample;
+  }
+};
+
+// 3 images of 12 x 16 whose dense labels are stored at 6 x 8 (store.dense_size), with or without the images.
+void write_student_store(const std::filesystem::path& store, bool pack_images) {
+  nlohmann::json manifest = {{"format", kStoreFormat}, {"tasks", nlohmann::json::array()}, {"shard_size", 3},
+                             {"policy", {{"pack_images", pack_images}}}, {"shards", nlohmann::json::array()}};
+  for (Task task : kAllTasks) manifest["tasks"].push_back(std::string(task_name(task)));
+  ShardWriter writer(store, 0, 0);
+  for (int64_t index = 0; index < 3; ++index) {
+    std::vector<std::pair<std::string, std::string>> members = members_of(index);
+    members[0].second = nlohmann::json({{"index", index}, {"source", "input/" + std::to_string(index) + ".png"},
+                                        {"original_size", {12, 16}}, {"stored_size", {6, 8}}})
+                            .dump();
+    if (pack_images) members.emplace_back(key_of(index) + ".png", image_png(index));
+    writer.add(key_of(index), members);
+  }
+  manifest["shards"].push_back(to_json(writer.commit()));
+  atomic_write_file(store / "manifest.json", manifest.dump(1));
+}
+
+TEST(StoreDataset, GivesImagesWithEveryTaskAtTheImageSizeAndBatchesThroughTheLoader) {
+  test::ScratchDir dir;
+  write_student_store(dir / "packed", true);
+  write_student_store(dir / "unpacked", false);
+  EXPECT_THROW(StoreDataset(dir / "unpacked"), Error);  // no images anywhere
+  const auto packed = std::make_shared<StoreDataset>(dir / "packed");
+  const auto unpacked = std::make_shared<StoreDataset>(dir / "unpacked", std::make_shared<InputImages>());
+  ASSERT_EQ(packed->size(), 3);
+  EXPECT_EQ(packed->info().tasks, kAllTasks);
+  for (int64_t index = 0; index < 3; ++index) {
+    data::Sample a = packed->get(index), b = unpacked->get(index);
+    EXPECT_EQ(a.encoded, image_png(index));
+    EXPECT_EQ(b.encoded, image_png(index));
+    EXPECT_EQ(a.image_size(), (std::array<int64_t, 2>{12, 16}));
+    const data::Sample stored = make_sample(index);
+    // Class maps by nearest pixel: each stored pixel becomes a 2 x 2 block.
+    const torch::Tensor seg = a.labels.at(Task::kSegmentation);
+    ASSERT_EQ(seg.sizes(), (std::vector<int64_t>{12, 16}));
+    EXPECT_TRUE(torch::equal(seg.index({torch::indexing::Slice(0, 12, 2), torch::indexing::Slice(0, 16, 2)}),
+                             stored.labels.at(Task::kSegmentation)));
+    EXPECT_EQ(a.labels.at(Task::kDepth).sizes(), (std::vector<int64_t>{1, 12, 16}));
+    EXPECT_EQ(a.labels.at(Task::kNormals).sizes(), (std::vector<int64_t>{3, 12, 16}));
+    EXPECT_TRUE(torch::equal(a.labels.at(Task::kClassification), stored.labels.at(Task::kClassification)));
+    EXPECT_TRUE(torch::equal(a.labels.at(Task::kDepth), b.labels.at(Task::kDepth)));  // not the input's zeros
+    EXPECT_TRUE(torch::equal(a.instances->boxes, stored.instances->boxes));  // boxes are in the image's pixels
+  }
+  // The loader's transforms and collate take it as any labelled dataset.
+  data::LoaderOptions options;
+  options.batch_size = 3;
+  options.workers = 0;
+  // A flip on every sample: the normals' x flips with the image, every map follows.
+  data::Loader loader(packed,
+                      std::make_shared<data::Compose>(std::vector<std::shared_ptr<data::Transform>>{
+                          std::make_shared<data::HorizontalFlip>(1.0), std::make_shared<data::Normalize>()}),
+                      options);
+  loader.start_epoch(0);
+  const std::optional<data::Batch> batch = loader.next();
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_EQ(batch->targets.tasks.size(), 5u);
+  EXPECT_EQ(batch->targets.tasks.at(Task::kSegmentation).values.size(1), 32);  // padded to the stride
 }
 
 }  // namespace
