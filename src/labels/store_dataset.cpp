@@ -2,17 +2,45 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "must/core/check.h"
 #include "must/data/transforms.h"
 
 namespace must::labels {
 
-StoreDataset::StoreDataset(const std::filesystem::path& store, std::shared_ptr<const data::Dataset> images)
-    : reader_(store), images_(std::move(images)) {
+namespace {
+
+bool has_task(const std::vector<Task>& tasks, Task task) {
+  return std::find(tasks.begin(), tasks.end(), task) != tasks.end();
+}
+
+}  // namespace
+
+StoreDataset::StoreDataset(const std::filesystem::path& store, std::shared_ptr<const data::Dataset> images,
+                           StoreDatasetOptions options)
+    : reader_(store), images_(std::move(images)), options_(std::move(options)) {
   info_.name = "store " + store.string();
-  info_.tasks = reader_.tasks();
   const bool packed = reader_.manifest().value("policy", nlohmann::json::object()).value("pack_images", false);
   MUST_CHECK(packed || images_, store.string(), " does not pack its images: give the dataset it was made from");
+  if (options_.pseudo_tasks.empty()) options_.pseudo_tasks = reader_.tasks();
+  for (Task task : options_.pseudo_tasks) {
+    MUST_CHECK(has_task(reader_.tasks(), task), store.string(), " has no ", task_name(task), " labels");
+  }
+  for (Task task : options_.real_tasks) {
+    MUST_CHECK(images_ && has_task(images_->info().tasks, task), "the input dataset of ", store.string(), " (",
+               images_ ? images_->info().name : std::string("none"), ") has no ", task_name(task), " labels");
+  }
+  // In task order, as readers list them.
+  for (const TaskSpec& spec : task_table()) {
+    if (has_task(options_.pseudo_tasks, spec.task) || has_task(options_.real_tasks, spec.task)) {
+      info_.tasks.push_back(spec.task);
+    }
+  }
+  for (Task task : options_.real_tasks) {
+    const auto names = images_->info().class_names.find(task);
+    if (names != images_->info().class_names.end()) info_.class_names[task] = names->second;
+  }
 }
 
 data::Sample StoreDataset::get(int64_t index) const {
@@ -20,14 +48,31 @@ data::Sample StoreDataset::get(int64_t index) const {
   const std::string& key = reader_.keys()[size_t(index)];
   data::Sample sample = reader_.get(key);
   const nlohmann::json record = reader_.record(key);
-  if (sample.encoded.empty()) {
-    data::Sample input = images_->get(record.at("index").get<int64_t>());
-    sample.encoded = std::move(input.encoded);
-    sample.image = std::move(input.image);  // readers of records give decoded images
-  }
+  // The store's labels of the tasks asked for, at the image's size.
   const auto original = record.at("original_size").get<std::array<int64_t, 2>>();
-  for (auto& [task, label] : sample.labels) {
-    label = data::resize_label(label, task, original[0], original[1]);
+  for (auto it = sample.labels.begin(); it != sample.labels.end();) {
+    if (!has_task(options_.pseudo_tasks, it->first)) {
+      it = sample.labels.erase(it);
+      continue;
+    }
+    it->second = data::resize_label(it->second, it->first, original[0], original[1]);
+    ++it;
+  }
+  if (!has_task(options_.pseudo_tasks, Task::kDetection)) sample.instances.reset();
+  if (sample.encoded.empty() || !options_.real_tasks.empty()) {
+    data::Sample input = images_->get(record.at("index").get<int64_t>());
+    if (sample.encoded.empty()) {
+      sample.encoded = std::move(input.encoded);
+      sample.image = std::move(input.image);  // readers of records give decoded images
+    }
+    for (Task task : options_.real_tasks) {  // a real label wins over the pseudo one
+      if (!input.has(task)) continue;
+      if (task == Task::kDetection) {
+        sample.instances = std::move(input.instances);
+      } else {
+        sample.labels[task] = std::move(input.labels.at(task));
+      }
+    }
   }
   return sample;
 }

@@ -7,21 +7,32 @@
 // stored at another size than the image (store.dense_size) are resized to the image as read, with the task
 // table's rule (nearest for class maps; linear over valid pixels for depth and normals), so that the joint
 // transforms see labels and image pixel for pixel.
+//
+// Real labels: when the store was made from a labelled dataset, that dataset's own labels of `real_tasks` are
+// taken too, and win over the pseudo label of the same task and image (DESIGN §4). `pseudo_tasks` limits the
+// store's tasks that are used (empty: all). A task neither source gives a sample is absent from it (no loss).
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "must/data/dataset.h"
 #include "must/labels/store.h"
 
 namespace must::labels {
 
+struct StoreDatasetOptions {
+  std::vector<Task> pseudo_tasks;  // the store's tasks to use; empty: all
+  std::vector<Task> real_tasks;    // the input dataset's own labels to use (they override pseudo labels)
+};
+
 class StoreDataset final : public data::Dataset {
  public:
-  // Throws must::Error naming the store when it is not a finished store, or when it packs no images and no
-  // `images` dataset is given.
-  StoreDataset(const std::filesystem::path& store, std::shared_ptr<const data::Dataset> images = nullptr);
+  // Throws must::Error naming the store when it is not a finished store, when it packs no images and no `images`
+  // dataset is given, or when a task asked for is not in the store / the input dataset.
+  StoreDataset(const std::filesystem::path& store, std::shared_ptr<const data::Dataset> images = nullptr,
+               StoreDatasetOptions options = {});
   int64_t size() const override { return int64_t(reader_.keys().size()); }
   data::Sample get(int64_t index) const override;
   const StoreReader& reader() const { return reader_; }
@@ -29,6 +40,7 @@ class StoreDataset final : public data::Dataset {
  private:
   StoreReader reader_;
   std::shared_ptr<const data::Dataset> images_;
+  StoreDatasetOptions options_;
 };
 
 }  // namespace must::labels

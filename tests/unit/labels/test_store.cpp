@@ -177,6 +177,10 @@ std::string image_png(int64_t index) {
 // The images of the store below, as an input dataset would give them (with a label the store must not use).
 class InputImages final : public data::Dataset {
  public:
+  InputImages() {
+    info_.name = "input images";
+    info_.tasks = {Task::kDepth};
+  }
   int64_t size() const override { return 3; }
   data::Sample get(int64_t index) const override {
     data::Sample sample;
@@ -205,7 +209,7 @@ void write_student_store(const std::filesystem::path& store, bool pack_images) {
   atomic_write_file(store / "manifest.json", manifest.dump(1));
 }
 
-TEST(StoreDataset, GivesImagesWithEveryTaskAtTheImageSizeAndBatchesThroughTheLoader) {
+TEST(StoreDataset, GivesImagesWithEveryTaskAtTheImageSizeRealLabelsWinAndBatchesThroughTheLoader) {
   test::ScratchDir dir;
   write_student_store(dir / "packed", true);
   write_student_store(dir / "unpacked", false);
@@ -231,6 +235,19 @@ TEST(StoreDataset, GivesImagesWithEveryTaskAtTheImageSizeAndBatchesThroughTheLoa
     EXPECT_TRUE(torch::equal(a.labels.at(Task::kDepth), b.labels.at(Task::kDepth)));  // not the input's zeros
     EXPECT_TRUE(torch::equal(a.instances->boxes, stored.instances->boxes));  // boxes are in the image's pixels
   }
+  // Real labels win: the input's depth replaces the pseudo depth; only the store's segmentation is taken besides.
+  StoreDatasetOptions mixed;
+  mixed.pseudo_tasks = {Task::kSegmentation, Task::kDepth};
+  mixed.real_tasks = {Task::kDepth};
+  const StoreDataset both(dir / "packed", std::make_shared<InputImages>(), mixed);
+  EXPECT_EQ(both.info().tasks, (std::vector<Task>{Task::kSegmentation, Task::kDepth}));
+  const data::Sample real = both.get(1);
+  EXPECT_TRUE(torch::equal(real.labels.at(Task::kDepth), torch::zeros({1, 12, 16})));
+  EXPECT_TRUE(real.has(Task::kSegmentation));
+  EXPECT_FALSE(real.has(Task::kNormals));
+  EXPECT_FALSE(real.has(Task::kDetection));
+  mixed.real_tasks = {Task::kNormals};  // the input has none
+  EXPECT_THROW(StoreDataset(dir / "packed", std::make_shared<InputImages>(), mixed), Error);
   // The loader's transforms and collate take it as any labelled dataset.
   data::LoaderOptions options;
   options.batch_size = 3;
