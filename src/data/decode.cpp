@@ -28,6 +28,14 @@ bool is_png(const std::string& bytes) {
   return bytes.size() > 24 && std::memcmp(bytes.data(), signature, 8) == 0;
 }
 
+}  // namespace
+
+std::string_view encoded_image_format(const std::string& bytes) {
+  return is_jpeg(bytes) ? "jpg" : is_png(bytes) ? "png" : "";
+}
+
+namespace {
+
 uint32_t big_endian_u32(const std::string& bytes, size_t at) {
   return uint32_t(uint8_t(bytes[at])) << 24 | uint32_t(uint8_t(bytes[at + 1])) << 16 |
          uint32_t(uint8_t(bytes[at + 2])) << 8 | uint32_t(uint8_t(bytes[at + 3]));

@@ -271,7 +271,6 @@ std::optional<Batch> Loader::next() {
     if (s.next_to_deliver >= s.batches.size()) return std::nullopt;
     if (options_.workers == 0) {  // this thread makes the batch (errors propagate as they are)
       s.ready[s.next_to_deliver] = produce(s.next_to_deliver);
-      s.next_to_claim = s.next_to_deliver + 1;
     }
     s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_to_deliver); });
     if (s.error) std::rethrow_exception(s.error);

@@ -84,7 +84,6 @@ void GradientReducer::prepare() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& bucket : buckets_) {
     bucket.ready = 0;
-    bucket.launched = false;
   }
   has_gradient_.assign(parameters_.size(), false);
   next_to_launch_ = 0;
@@ -104,7 +103,6 @@ void GradientReducer::launch_in_order() {
   while (next_to_launch_ < buckets_.size() && buckets_[next_to_launch_].ready == buckets_[next_to_launch_].parameters.size()) {
     Bucket& bucket = buckets_[next_to_launch_];
     bucket.pending = group_.all_reduce_sum(bucket.flat, "gradient bucket " + std::to_string(next_to_launch_));
-    bucket.launched = true;
     ++next_to_launch_;
   }
 }

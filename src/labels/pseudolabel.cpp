@@ -17,6 +17,7 @@
 #include "must/core/sha256.h"
 #include "must/core/strings.h"
 #include "must/data/data_config.h"
+#include "must/data/decode.h"
 #include "must/data/image_io.h"
 #include "must/data/loader.h"
 #include "must/eval/eval_config.h"
@@ -251,9 +252,8 @@ void apply_policy(Task task, const models::ModelOutput& output, const data::Batc
 // another format. Returns {suffix, bytes}.
 std::pair<std::string, std::string> packed_image(const data::Dataset& input, int64_t index) {
   data::Sample sample = input.get(index);
-  const std::string& bytes = sample.encoded;
-  if (bytes.rfind("\xFF\xD8\xFF", 0) == 0) return {"jpg", std::move(sample.encoded)};
-  if (bytes.rfind("\x89PNG\r\n\x1A\n", 0) == 0) return {"png", std::move(sample.encoded)};
+  const std::string_view format = data::encoded_image_format(sample.encoded);
+  if (!format.empty()) return {std::string(format), std::move(sample.encoded)};
   sample.decode();
   const torch::Tensor image = sample.image.contiguous();
   MUST_CHECK(image.scalar_type() == torch::kUInt8 && image.dim() == 3 && image.size(2) == 3, sample.source,

@@ -196,9 +196,10 @@ nlohmann::json StoreReader::record(const std::string& key) const {
   }
 }
 
-data::Sample StoreReader::get(const std::string& key) const {
+data::Sample StoreReader::get(const std::string& key) const { return get(key, record(key)); }
+
+data::Sample StoreReader::get(const std::string& key, const nlohmann::json& rec) const {
   data::Sample sample;
-  const nlohmann::json rec = record(key);
   sample.source = rec.value("source", key);
   for (Task task : tasks_) {
     const std::string suffix(task_spec(task).store_suffix);

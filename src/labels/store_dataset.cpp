@@ -46,8 +46,8 @@ StoreDataset::StoreDataset(const std::filesystem::path& store, std::shared_ptr<c
 data::Sample StoreDataset::get(int64_t index) const {
   MUST_CHECK(index >= 0 && index < size(), "store sample ", index, " outside [0, ", size(), ")");
   const std::string& key = reader_.keys()[size_t(index)];
-  data::Sample sample = reader_.get(key);
   const nlohmann::json record = reader_.record(key);
+  data::Sample sample = reader_.get(key, record);
   // The store's labels of the tasks asked for, at the image's size.
   const auto original = record.at("original_size").get<std::array<int64_t, 2>>();
   for (auto it = sample.labels.begin(); it != sample.labels.end();) {

@@ -147,6 +147,9 @@ std::pair<torch::Tensor, torch::Tensor> RoiHeadsImpl::classify_in_chunks(const s
   for (const auto& p : proposals) total += p.size(0);
   if (total <= chunk_size) return box_predictor->forward(box_head->forward(ops::multi_scale_roi_align(
       levels, proposals, padded_size, options_.pooler)));
+  // RoIAlign's CPU kernel reads channels-last maps: converted once here, not once per chunk.
+  std::vector<torch::Tensor> channels_last;
+  for (const auto& level : levels) channels_last.push_back(level.contiguous(torch::MemoryFormat::ChannelsLast));
   std::vector<torch::Tensor> logits, deltas;
   std::vector<torch::Tensor> chunk(proposals.size());
   for (size_t i = 0; i < proposals.size(); ++i) chunk[i] = proposals[i].narrow(0, 0, 0);
@@ -155,7 +158,7 @@ std::pair<torch::Tensor, torch::Tensor> RoiHeadsImpl::classify_in_chunks(const s
     for (int64_t start = 0; start < proposals[i].size(0); start += chunk_size) {
       chunk[i] = proposals[i].narrow(0, start, std::min(chunk_size, proposals[i].size(0) - start));
       auto [l, d] = box_predictor->forward(
-          box_head->forward(ops::multi_scale_roi_align(levels, chunk, padded_size, options_.pooler)));
+          box_head->forward(ops::multi_scale_roi_align(channels_last, chunk, padded_size, options_.pooler)));
       logits.push_back(std::move(l));
       deltas.push_back(std::move(d));
     }

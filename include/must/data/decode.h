@@ -14,6 +14,7 @@
 #include <array>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "must/core/check.h"
 
@@ -29,6 +30,9 @@ class DecodeError : public Error {
  private:
   std::string source_;
 };
+
+// "jpg" or "png" when the bytes carry that format's signature; "" otherwise.
+std::string_view encoded_image_format(const std::string& bytes);
 
 // {height, width} from the file header without decoding the pixels (JPEG, PNG; others are decoded).
 // `source` names the file in errors.

@@ -65,7 +65,6 @@ class GradientReducer {
     std::vector<int64_t> offsets;    // each one's first element in `flat`
     size_t ready = 0;
     ProcessGroup::Pending pending;
-    bool launched = false;
   };
   void on_gradient(size_t parameter, const torch::Tensor& gradient);
   void launch_in_order();  // under mutex_

@@ -105,6 +105,8 @@ class StoreReader {
   const std::vector<std::string>& keys() const { return keys_; }
   // The image's record (K.json) and its labels; the image itself too when the store packs images.
   data::Sample get(const std::string& key) const;
+  // The same, from the image's record already read.
+  data::Sample get(const std::string& key, const nlohmann::json& record) const;
   nlohmann::json record(const std::string& key) const;
 
  private:
