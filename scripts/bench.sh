@@ -14,6 +14,7 @@
 #           then the five world teachers at 64x64 over 1,000 world images
 #   data_parallel  must_train_teacher on the trainer benchmark's model and data: 1 process x 2 threads against 2
 #           ranks x 1 thread (scripts/launch_local.sh), images/s of each and the all-reduce wait per step
+#   student the same for must_train_student: the world student's model (all five heads) on bench/world_student.yaml
 #   loader  must_bench_loader (JPEG decode + RandomResizedCrop 224 + flip + normalise, batch 32, 2 workers) on
 #           1,000 images from ../shared/bench/make_jpegs.py, next to ../shared/bench/peer_loader.py (WORKERS=2)
 set -euo pipefail
@@ -105,24 +106,34 @@ bench_trainer() {
   tr ' ' '\n' <<<"$ratios" | grep . | sort -n | awk '{ r[NR] = $1 } END { printf "ratio trainer loop / bare step: %.2f (median of %s)\n", r[2], r[1] " " r[2] " " r[3] }'
 }
 
-# Data parallel: the trainer benchmark's model and data, one process on 2 threads against 2 ranks
-# (scripts/launch_local.sh) of 1 thread each, batch 32 per step in all (16 per rank), alternating twice.
-bench_data_parallel() {
-  local one two wait
-  make_trainer_world
+# data_parallel NAME TOOL CONFIG ROOT_KEY ITERATIONS: TOOL on CONFIG (its data root at ROOT_KEY) over the trainer
+# world, one process on 2 threads against 2 ranks (scripts/launch_local.sh) of 1 thread each, batch 32 per step in
+# all (16 per rank), alternating twice; images/s of the last logged steps of each, and the all-reduce wait per step.
+data_parallel() {
+  local name=$1 tool=$2 config=$3 root_key=$4 iterations=$5 one two wait
   for run in 1 2; do
     rm -rf "$work/dp1" "$work/dp2"
-    one=$("$bin/must_train_teacher" --config "$root/bench/world_small_trainer.yaml" --threads 2 \
-            --set data.train.root="$work/world" --output-dir "$work/dp1" 2>&1 | grep "iter 60/60")
-    two=$("$root/scripts/launch_local.sh" 2 -- "$bin/must_train_teacher" --config "$root/bench/world_small_trainer.yaml" \
-            --threads 1 --set data.train.root="$work/world" --set data.loader.batch_size=16 --set data.loader.workers=1 \
-            --output-dir "$work/dp2" 2>&1 | grep "iter 60/60")
+    one=$("$bin/$tool" --config "$config" --threads 2 --set "$root_key=$work/world" --output-dir "$work/dp1" 2>&1 |
+            grep "iter $iterations/$iterations")
+    two=$("$root/scripts/launch_local.sh" 2 -- "$bin/$tool" --config "$config" --threads 1 --set "$root_key=$work/world" \
+            --set data.loader.batch_size=16 --set data.loader.workers=1 --output-dir "$work/dp2" 2>&1 |
+            grep "iter $iterations/$iterations")
     one=$(sed -n 's/.*  \([0-9.]*\) images\/s.*/\1/p' <<<"$one")
     wait=$(sed -n 's/.*all-reduce wait \([0-9.]*\) ms\/step.*/\1/p' <<<"$two")
     two=$(sed -n 's/.*  \([0-9.]*\) images\/s.*/\1/p' <<<"$two")
-    echo "data parallel (run $run): 1 process x 2 threads $one images/s; 2 ranks x 1 thread $two images/s (all-reduce wait $wait ms/step)"
+    echo "$name data parallel (run $run): 1 process x 2 threads $one images/s; 2 ranks x 1 thread $two images/s (all-reduce wait $wait ms/step)"
     awk -v a="$two" -v b="$one" 'BEGIN { printf "ratio 2x1 / 1x2: %.2f\n", a / b }'
   done
+}
+
+bench_data_parallel() {
+  make_trainer_world
+  data_parallel teacher must_train_teacher "$root/bench/world_small_trainer.yaml" data.train.root 60
+}
+
+bench_student() {
+  make_trainer_world
+  data_parallel student must_train_student "$root/bench/world_student.yaml" sources.val.dataset.root 30
 }
 
 bench_eval() {
@@ -189,7 +200,8 @@ for what in "${@:-world}"; do
     trainer) bench_trainer ;;
     pseudolabel) bench_pseudolabel ;;
     data_parallel) bench_data_parallel ;;
-    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer, pseudolabel, data_parallel)" >&2
+    student) bench_student ;;
+    *) echo "bench.sh: unknown benchmark '$what' (known: world, model, detection, loader, eval, trainer, pseudolabel, data_parallel, student)" >&2
        exit 2 ;;
   esac
 done

@@ -1,10 +1,16 @@
-// must_train_student: Trains the multi-task student (shared ResNet-FPN backbone, one head per task) on pseudo and real labels.
-#include "must/app/tool.h"
+// must_train_student: trains the multi-task student (shared ResNet-FPN backbone, one head per task) on its
+// sources' pseudo and real labels, resumable, evaluating as it goes; data parallel when launched as several ranks
+// (scripts/launch_local.sh N -- must_train_student ...). The work is in must::engine (student.h).
+#include "must/app/train_tool.h"
+#include "must/engine/student.h"
 
 int main(int argc, char** argv) {
   must::app::ToolSpec spec;
   spec.name = "must_train_student";
-  spec.description = "Trains the multi-task student (shared ResNet-FPN backbone, one head per task) on pseudo and real labels.";
-  spec.not_built_reason = "student training needs the compute core, the data loaders and the label store (later issues)";
-  return must::app::run_tool(argc, argv, spec);
+  spec.description =
+      "Trains the config's multi-task model on its sources (pseudo-label stores and labelled datasets, mixed by "
+      "weight; evaluating on data.eval) into --output-dir: checkpoints, model_final.safetensors, metrics.jsonl and "
+      "metrics.json. --resume continues a run where it stopped, on any number of ranks.";
+  spec.defaults = must::engine::student_tool_defaults();
+  return must::app::run_training_tool(argc, argv, spec, must::engine::train_student);
 }

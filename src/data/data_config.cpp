@@ -1,5 +1,7 @@
 #include "must/data/data_config.h"
 
+#include <sstream>
+
 #include <string>
 
 #include "must/core/check.h"
@@ -44,6 +46,26 @@ std::string_view augment_and_loader_defaults() {
     drop_last: false
     stop_on_bad_image: false  # false: skip images that do not decode (logged, counted); true: stop the run
 )yaml";
+}
+
+std::string_view sources_defaults() {
+  static const std::string defaults = [] {
+    std::string dataset;  // one level deeper than data.<name>: every line indented two more
+    std::istringstream lines{std::string(dataset_defaults())};
+    for (std::string line; std::getline(lines, line);) dataset += (line.empty() ? "" : "  ") + line + "\n";
+    return R"yaml(
+sources:                      # must_train_student: where training samples come from, one entry per source (any name)
+  _any_:
+    store: ""                 # a pseudo-label store (must_pseudolabel --output-dir); "" = none
+    dataset:                  # a labelled dataset; beside a store, the images it was made from (root "" = the
+                              # store's packed images, else the input its manifest names))yaml" +
+           dataset + R"yaml(    pseudo_tasks: []          # the store's tasks to learn ([] = all of them)
+    real_tasks: []            # the dataset's own labels to learn ([] = all for a dataset alone, none beside a store);
+                              # a real label wins over the pseudo label of the same image and task
+    weight: 1.0               # the source's share of each epoch's samples
+)yaml";
+  }();
+  return defaults;
 }
 
 std::string_view data_defaults() {

@@ -19,16 +19,6 @@
 #include "must/data/decode.h"
 
 namespace must::data {
-namespace {
-
-uint64_t mix(uint64_t x) {  // splitmix64
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 void use_intra_op_threads(int threads) {
   at::internal::lazy_init_num_threads();  // ATen's own per-thread set-up first, so it does not undo the next line
@@ -46,11 +36,17 @@ std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t 
     const int64_t end = begin + base + (rank < extra ? 1 : 0);
     return std::vector<int64_t>(order.begin() + begin, order.begin() + end);
   }
-  std::mt19937_64 rng(mix(seed ^ mix(uint64_t(epoch))));
+  std::mt19937_64 rng(mix_seed(seed ^ mix_seed(uint64_t(epoch))));
   must::shuffle(order, rng);
-  if (dataset_size == 0) return {};
-  const int64_t padded = (dataset_size + world_size - 1) / world_size * world_size;
-  for (int64_t i = dataset_size; i < padded; ++i) order.push_back(order[size_t(i % dataset_size)]);
+  return shard_order(std::move(order), rank, world_size);
+}
+
+std::vector<int64_t> shard_order(std::vector<int64_t> order, int64_t rank, int64_t world_size) {
+  MUST_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank ", rank, " outside a world of ", world_size);
+  const int64_t size = int64_t(order.size());
+  if (size == 0) return {};
+  const int64_t padded = (size + world_size - 1) / world_size * world_size;
+  for (int64_t i = size; i < padded; ++i) order.push_back(order[size_t(i % size)]);
   std::vector<int64_t> mine;
   for (int64_t i = rank; i < padded; i += world_size) mine.push_back(order[size_t(i)]);
   return mine;
@@ -136,7 +132,8 @@ struct Loader::Produced {
 struct Loader::State {
   std::mutex mutex;
   std::condition_variable changed;
-  std::vector<std::vector<int64_t>> batches;  // dataset indices per batch of this epoch
+  std::vector<int64_t> order;                 // this rank's dataset indices in this epoch
+  std::vector<std::vector<int64_t>> batches;  // the same, per batch
   int64_t epoch = 0;
   size_t next_to_claim = 0, next_to_deliver = 0;
   std::map<size_t, Produced> ready;
@@ -166,9 +163,22 @@ void Loader::stop_workers() {
   state_->workers.clear();
 }
 
+std::vector<int64_t> Loader::epoch_indices(int64_t epoch) const {
+  if (options_.shuffle && options_.sampler) {
+    return shard_order(options_.sampler->order(options_.seed, epoch), options_.rank, options_.world_size);
+  }
+  return shard_indices(dataset_->size(), options_.shuffle, options_.seed, epoch, options_.rank, options_.world_size);
+}
+
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = int64_t(shard_indices(dataset_->size(), options_.shuffle, options_.seed, 0, options_.rank,
-                                          options_.world_size).size());
+  int64_t n = 0;
+  if (options_.shuffle && options_.sampler) {
+    const int64_t length = options_.sampler->epoch_length();
+    n = length == 0 ? 0 : (length + options_.world_size - 1) / options_.world_size;
+  } else {
+    n = int64_t(shard_indices(dataset_->size(), options_.shuffle, options_.seed, 0, options_.rank,
+                              options_.world_size).size());
+  }
   return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
@@ -176,8 +186,8 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   MUST_CHECK(first_batch >= 0, "first batch ", first_batch, " is negative");
   stop_workers();
   State& s = *state_;
-  const auto indices = shard_indices(dataset_->size(), options_.shuffle, options_.seed, epoch, options_.rank,
-                                     options_.world_size);
+  const std::vector<int64_t> indices = epoch_indices(epoch);
+  s.order = indices;
   s.batches.clear();
   for (size_t start = 0; start < indices.size(); start += size_t(options_.batch_size)) {
     const size_t end = std::min(indices.size(), start + size_t(options_.batch_size));
@@ -201,26 +211,36 @@ Loader::Produced Loader::produce(size_t claimed) const {
   std::vector<Sample> samples, originals;
   std::vector<int64_t> kept;
   Produced produced;
-  for (int64_t index : s.batches[claimed]) {
-    std::mt19937_64 rng(mix(options_.seed ^ mix(uint64_t(s.epoch) ^ mix(uint64_t(index)))));
-    Sample sample, original;
-    try {
-      sample = dataset_->get(index);  // may read an image header
-      if (options_.keep_original_labels) {  // tensors are shared: transforms replace labels, never write them
-        original.source = sample.source;
-        original.labels = sample.labels;
-        original.instances = sample.instances;
+  const size_t first = claimed * size_t(options_.batch_size);  // the batch's place in the rank's order
+  // Training replaces an image that does not decode by the next one of the order that does (see the header).
+  const size_t attempts = options_.shuffle ? s.order.size() : 1;
+  for (size_t j = 0; j < s.batches[claimed].size(); ++j) {
+    bool taken = false;
+    for (size_t attempt = 0; attempt < attempts && !taken; ++attempt) {
+      const int64_t index = s.order[(first + j + attempt) % s.order.size()];
+      std::mt19937_64 rng(mix_seed(options_.seed ^ mix_seed(uint64_t(s.epoch) ^ mix_seed(uint64_t(index)))));
+      Sample sample, original;
+      try {
+        sample = dataset_->get(index);  // may read an image header
+        if (options_.keep_original_labels) {  // tensors are shared: transforms replace labels, never write them
+          original.source = sample.source;
+          original.labels = sample.labels;
+          original.instances = sample.instances;
+        }
+        transform_->apply(sample, rng);
+      } catch (const DecodeError& e) {
+        if (options_.stop_on_bad_image) throw;
+        spdlog::warn("{} an image that does not decode: {}", options_.shuffle ? "replacing" : "skipping", e.what());
+        produced.skipped.emplace_back(e.source(), e.what());
+        continue;
       }
-      transform_->apply(sample, rng);
-    } catch (const DecodeError& e) {
-      if (options_.stop_on_bad_image) throw;
-      spdlog::warn("skipping an image that does not decode: {}", e.what());
-      produced.skipped.emplace_back(e.source(), e.what());
-      continue;
+      samples.push_back(std::move(sample));
+      if (options_.keep_original_labels) originals.push_back(std::move(original));
+      kept.push_back(index);
+      taken = true;
     }
-    samples.push_back(std::move(sample));
-    if (options_.keep_original_labels) originals.push_back(std::move(original));
-    kept.push_back(index);
+    MUST_CHECK(taken || !options_.shuffle, "no image of rank ", options_.rank, "'s part of epoch ", s.epoch,
+               " decodes (", s.order.size(), " tried)");
   }
   if (!samples.empty()) {
     produced.batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);

@@ -130,6 +130,14 @@ void LoggerHook::after_step(Trainer& trainer) {
   values["time/eta_s"] = eta;
   values["memory/resident_gib"] = double(resident_bytes()) / double(1ll << 30);
   if (s.skipped > 0) values["skipped_batches"] = double(s.skipped);
+  // The loss weights in force (uncertainty's change as it learns); in the line too when there are several tasks.
+  const std::map<Task, double> weights = trainer.module()->weighting->weights();
+  std::string weights_text;
+  for (const auto& [task, weight] : weights) {
+    values["weight/" + std::string(task_name(task))] = weight;
+    weights_text += fmt::format(" {} {:.3g}", task_name(task), weight);
+  }
+  if (weights.size() > 1) line += "  weights" + weights_text;
   std::snprintf(text, sizeof(text), "  lr %.3g  %.1f images/s  data %.0f%%  mem %.2f GiB  ETA %s", s.lr, rate,
                 100 * values["time/data_wait"], values["memory/resident_gib"], duration_text(eta).c_str());
   std::string communication;

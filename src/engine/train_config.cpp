@@ -14,7 +14,11 @@
 
 namespace must::engine {
 
-std::string_view train_tool_defaults() { return eval::eval_tool_defaults(); }
+std::string_view train_tool_defaults() {
+  static const std::string defaults = std::string(models::model_defaults()) + std::string(data::data_defaults()) +
+                                      std::string(eval::evaluation_defaults()) + std::string(train_defaults());
+  return defaults;
+}
 
 TrainOptions train_options_from_config(const config::Config& node) {
   TrainOptions o;
@@ -120,6 +124,13 @@ std::function<std::map<std::string, double>(Trainer&)> make_evaluation(const con
 }  // namespace
 
 void train_model(const config::Config& config, const TrainRun& run) {
+  TrainingData data;
+  data.dataset = data::make_dataset(data::dataset_options_from_config(config.at("data.train")));
+  data.config_key = "data.train.root";
+  train_model(config, run, std::move(data));
+}
+
+void train_model(const config::Config& config, const TrainRun& run, TrainingData data) {
   const TrainOptions options = train_options_from_config(config.at("train"));
   const bool has_run = std::filesystem::exists(run.output_dir / "last_checkpoint");
   if (has_run && !run.resume) {
@@ -137,20 +148,19 @@ void train_model(const config::Config& config, const TrainRun& run) {
   }
 
   // Data: the training set must carry every task the model learns.
-  const data::DatasetOptions train_data = data::dataset_options_from_config(config.at("data.train"));
-  std::shared_ptr<data::Dataset> dataset = data::make_dataset(train_data);
   try {
-    eval::tasks_to_evaluate(model->tasks(), dataset->info().tasks, dataset->info());
+    eval::tasks_to_evaluate(model->tasks(), data.dataset->info().tasks, data.dataset->info());
   } catch (const ConfigError& e) {
-    config.at("data.train").fail("root", e.what());
+    config.fail(data.config_key, e.what());
   }
   data::LoaderOptions loader_options = data::loader_options_from_config(config.at("data.loader"), /*training=*/true);
+  loader_options.sampler = data.sampler;
   const bool lead = !run.group || run.group->rank() == 0;  // the rank that checkpoints, evaluates and logs
   if (run.group) {
     loader_options.rank = run.group->rank();
     loader_options.world_size = run.group->world_size();
   }
-  auto loader = std::make_unique<data::Loader>(dataset, data::transform_from_config(config.at("data.augment"), true),
+  auto loader = std::make_unique<data::Loader>(data.dataset, data::transform_from_config(config.at("data.augment"), true),
                                                loader_options);
   TrainerOptions trainer_options = options.trainer;
   trainer_options.device = run.device;
@@ -159,9 +169,18 @@ void train_model(const config::Config& config, const TrainRun& run) {
       options.epochs > 0 ? options.epochs * loader->batches_per_epoch() : options.max_iterations;
   trainer_options.epoch_based = options.epochs > 0;
 
-  losses::WeightingOptions weighting;
+  losses::WeightingOptions weighting = data.weighting;
   weighting.tasks = model->tasks();
-  TrainModule module(model, losses::weighting_registry().create("fixed", weighting));
+  weighting.student_batch_size = double(loader_options.batch_size * loader_options.world_size);
+  weighting.student_lr = options.optimizer.lr;
+  TrainModule module(model, losses::weighting_registry().create(weighting.type, weighting));
+  if (model->tasks().size() > 1) {
+    std::string weights;
+    for (const auto& [task, weight] : module->weighting->weights()) {
+      weights += fmt::format("{}{} {:.4g}", weights.empty() ? "" : ", ", task_name(task), weight);
+    }
+    spdlog::info("loss weighting {}: {}", weighting.type, weights);
+  }
   module->to(run.device);
   auto optimizer = make_optimizer(*module, options.optimizer);
   Trainer trainer(module, std::move(optimizer), std::move(loader), trainer_options);

@@ -36,8 +36,12 @@ evaluation:
 }
 
 std::string_view eval_tool_defaults() {
+  // Every training tool's schema at once (must_train_teacher's, and must_train_student's sources and student
+  // sections), so must_eval reads the config of whatever trained the weights; it uses model, data.eval and
+  // evaluation.
   static const std::string defaults = std::string(models::model_defaults()) + std::string(data::data_defaults()) +
-                                      std::string(evaluation_defaults()) + std::string(engine::train_defaults());
+                                      std::string(evaluation_defaults()) + std::string(engine::train_defaults()) +
+                                      std::string(data::sources_defaults()) + std::string(engine::student_defaults());
   return defaults;
 }
 

@@ -132,12 +132,6 @@ class ShardInput final : public data::Dataset {
   int64_t first_, count_;
 };
 
-std::string input_list_sha256(const data::Dataset& input) {
-  Sha256 hash;
-  for (int64_t i = 0; i < input.size(); ++i) hash.update(input.source(i) + "\n");
-  return hash.hex_digest();
-}
-
 // The manifest's plan: what must agree between the runs that write one store.
 nlohmann::json plan(const std::vector<Teacher>& teachers, const Policy& policy, const data::Dataset& input,
                     const data::DatasetOptions& input_options, int64_t shard_size) {

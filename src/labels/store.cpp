@@ -42,6 +42,12 @@ std::string shard_name(int64_t shard) {
   return name;
 }
 
+std::string input_list_sha256(const data::Dataset& input) {
+  Sha256 hash;
+  for (int64_t i = 0; i < input.size(); ++i) hash.update(input.source(i) + "\n");
+  return hash.hex_digest();
+}
+
 std::string key_of(int64_t index) {
   char key[32];
   std::snprintf(key, sizeof(key), "%09lld", static_cast<long long>(index));

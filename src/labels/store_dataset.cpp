@@ -21,8 +21,27 @@ StoreDataset::StoreDataset(const std::filesystem::path& store, std::shared_ptr<c
                            StoreDatasetOptions options)
     : reader_(store), images_(std::move(images)), options_(std::move(options)) {
   info_.name = "store " + store.string();
+  const nlohmann::json& input = reader_.manifest().at("input");
   const bool packed = reader_.manifest().value("policy", nlohmann::json::object()).value("pack_images", false);
-  MUST_CHECK(packed || images_, store.string(), " does not pack its images: give the dataset it was made from");
+  if (!images_ && (!packed || !options_.real_tasks.empty())) {  // the input as the manifest names it
+    data::DatasetOptions made_from;
+    made_from.format = input.value("format", "");
+    made_from.root = input.value("root", "");
+    made_from.split = input.value("split", "");
+    try {
+      images_ = data::make_dataset(made_from);
+    } catch (const Error& e) {
+      MUST_THROW(Error, store.string(), " does not pack its images and its input (", made_from.format, " at ",
+                 made_from.root.string(), ") does not open: ", e.what(), "; give the dataset it was made from");
+    }
+  }
+  if (images_) {  // the same images in the same order, or the labels would go to other images
+    MUST_CHECK(images_->size() == input.value("count", int64_t(-1)) &&
+                   input_list_sha256(*images_) == input.value("list_sha256", ""),
+               store.string(), " was made from other images than ", images_->info().name, " (", images_->size(),
+               " images; the store's input had ", input.value("count", int64_t(-1)),
+               ", or their names or order differ)");
+  }
   if (options_.pseudo_tasks.empty()) options_.pseudo_tasks = reader_.tasks();
   for (Task task : options_.pseudo_tasks) {
     MUST_CHECK(has_task(reader_.tasks(), task), store.string(), " has no ", task_name(task), " labels");

@@ -28,6 +28,19 @@ class FixedWeighting final : public LossWeightingImpl {
   std::map<Task, double> weights_;
 };
 
+// The config's weights, 1 for each task it does not name; a weight for a task not learnt is a mistake.
+std::map<Task, double> fixed_weights(const WeightingOptions& o) {
+  std::map<Task, double> weights;
+  for (Task task : o.tasks) weights[task] = 1.0;
+  for (const auto& [task, weight] : o.weights) {
+    if (!o.tasks.empty() && !weights.count(task)) {
+      MUST_THROW(ConfigError, "a loss weight for ", task_name(task), ", which the model does not learn");
+    }
+    weights[task] = weight;
+  }
+  return weights;
+}
+
 std::map<Task, double> paper_weights(const WeightingOptions& o) {
   MUST_CHECK(o.student_batch_size > 0 && o.student_lr > 0,
              "paper loss weighting needs the student's batch size and learning rate, got ", o.student_batch_size,
@@ -83,7 +96,7 @@ class UncertaintyWeighting final : public LossWeightingImpl {
 WeightingRegistry& weighting_registry() {
   static WeightingRegistry* registry = [] {
     auto* r = new WeightingRegistry("loss weighting");
-    r->add("fixed", [](const WeightingOptions& o) { return std::make_shared<FixedWeighting>(o.weights); });
+    r->add("fixed", [](const WeightingOptions& o) { return std::make_shared<FixedWeighting>(fixed_weights(o)); });
     r->add("paper", [](const WeightingOptions& o) { return std::make_shared<FixedWeighting>(paper_weights(o)); });
     r->add("uncertainty", [](const WeightingOptions& o) { return std::make_shared<UncertaintyWeighting>(o.tasks); });
     return r;

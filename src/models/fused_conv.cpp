@@ -24,6 +24,10 @@ FusedConv2d::FusedConv2d(const torch::nn::Conv2d& conv, const BatchNorm2d& norm)
   MUST_CHECK(padding != nullptr, "fused convolutions need explicit padding");
   padding_ = as_vector(*padding);
   groups_ = o.groups();
+  sources_ = {conv->weight};
+  if (conv->bias.defined()) sources_.push_back(conv->bias);
+  if (!norm.is_empty()) sources_.insert(sources_.end(), {norm->weight, norm->bias, norm->running_mean, norm->running_var});
+  for (const auto& source : sources_) versions_.emplace_back(source._version(), source.data_ptr());
   torch::Tensor weight = conv->weight.detach().contiguous();
   torch::Tensor bias = conv->bias.defined() ? conv->bias.detach() : torch::zeros({weight.size(0)});
   if (!norm.is_empty()) {
@@ -36,6 +40,13 @@ FusedConv2d::FusedConv2d(const torch::nn::Conv2d& conv, const BatchNorm2d& norm)
 }
 
 torch::Tensor FusedConv2d::operator()(const torch::Tensor& x) const {
+  // The fused copy must not outlive the weights it was made from: weights loaded, swapped (EMA) or stepped since
+  // would silently not be used.
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    MUST_CHECK(sources_[i]._version() == versions_[i].first && sources_[i].data_ptr() == versions_[i].second,
+               "the model's weights changed after fuse_for_inference(): call train() (or eval() and "
+               "fuse_for_inference() again) so the fused copies are remade");
+  }
   return at::mkldnn_convolution(x, weight_, bias_, padding_, stride_, dilation_, groups_);
 }
 

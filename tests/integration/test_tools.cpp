@@ -44,15 +44,6 @@ TEST_F(Tools, EveryToolPrintsHelpWithTheStandardFlags) {
   }
 }
 
-TEST_F(Tools, ToolsNotBuiltYetSaySoAndExitOne) {
-  for (const auto& tool : {"must_train_student"}) {
-    const auto result = run_command(tool_path(tool) + " --output-dir " + (dir_ / tool).string());
-    EXPECT_EQ(result.exit_code, 1) << tool;
-    EXPECT_TRUE(contains(result.output, "not built yet")) << result.output;
-    EXPECT_FALSE(std::filesystem::exists(dir_ / tool)) << "a tool that did nothing wrote output";
-  }
-}
-
 TEST_F(Tools, MisspelledKeyExitsTwoNamingKeyAndFile) {
   const std::string config = write("typo.yaml", "_base_: " + test::source_path("configs/quick/world.yaml").string() +
                                                     "\nworld:\n  imag_size: [16, 16]\n");

@@ -12,6 +12,7 @@
 
 #include "must/core/fs.h"
 #include "must/data/data_config.h"
+#include "must/engine/student.h"
 #include "must/engine/train_config.h"
 #include "must/eval/eval_config.h"
 #include "must/labels/pseudolabel.h"
@@ -20,6 +21,7 @@
 #include "must/models/state_dict_file.h"
 #include "must/world/world_writer.h"
 #include "test_support.h"
+#include "train_support.h"
 
 namespace must {
 namespace {
@@ -27,34 +29,9 @@ namespace {
 using test::run_command;
 using test::tool_path;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// metrics.jsonl as {step: {key: value}}, later lines of a step replacing earlier ones key by key.
-std::map<int64_t, std::map<std::string, double>> read_metrics(const std::filesystem::path& file) {
-  std::map<int64_t, std::map<std::string, double>> out;
-  std::istringstream lines(read_file(file));
-  std::string line;
-  while (std::getline(lines, line)) {
-    const auto json = nlohmann::json::parse(line);
-    for (const auto& [key, value] : json.items()) {
-      if (key != "step" && value.is_number()) out[json["step"].get<int64_t>()][key] = value.get<double>();
-    }
-  }
-  return out;
-}
-
-// Two weight files hold the same tensors, each floating-point one within `relative` of the first's largest value.
-void expect_same_weights(const std::filesystem::path& first, const std::filesystem::path& second, double relative) {
-  const auto a = models::read_state_dict(first);
-  const auto b = models::read_state_dict(second);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].first, b[i].first);
-    if (!a[i].second.is_floating_point()) continue;
-    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
-    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, relative) << a[i].first;
-  }
-}
+using test::contains;
+using test::expect_same_weights;
+using test::read_metrics;
 
 class TrainTeacher : public ::testing::Test {
  protected:
@@ -271,7 +248,9 @@ TEST(Configs, EveryConfigLoadsAndEveryModelTakesAStep) {
       data::dataset_options_from_config(c.at("input"));
       continue;
     }
-    const auto c = config::Config::load(engine::train_tool_defaults(), entry.path(),
+    const bool student = contains(text, "\nsources:");  // must_train_student's, else must_train_teacher's or must_eval's
+    const auto c = config::Config::load(student ? engine::student_tool_defaults() : engine::train_tool_defaults(),
+                                        entry.path(),
                                         {"model.backbone.width_multiplier=0.125", "model.fpn_channels=16",
                                          "model.dense_channels=16", "model.detection.representation=32"});
     engine::train_options_from_config(c.at("train"));

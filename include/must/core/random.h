@@ -10,6 +10,15 @@
 
 namespace must {
 
+// splitmix64's finaliser: seeds derived from (seed, epoch, index, ...) by mixing, so nearby inputs give unrelated
+// streams.
+inline uint64_t mix_seed(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // Uniform in [0, 1), 53 bits.
 template <class Engine>
 double uniform_unit(Engine& rng) {

@@ -24,6 +24,9 @@ std::string_view data_defaults();
 // and the `augment:` and `loader:` entries of the section.
 std::string_view dataset_defaults();
 std::string_view augment_and_loader_defaults();
+// must_train_student's `sources:` section (engine/student.h reads it): each entry a pseudo-label store and/or a
+// labelled dataset, with the tasks taken from each and its sampling weight.
+std::string_view sources_defaults();
 // Each throws must::ConfigError naming the key on a bad value.
 DatasetOptions dataset_options_from_config(const config::Config& dataset);
 std::shared_ptr<Transform> transform_from_config(const config::Config& augment, bool training);

@@ -1,10 +1,10 @@
 // Batches from a dataset: C++ worker threads read, decode and transform whole batches ahead of the consumer
 // (at most prefetch_batches in flight), and hand them over in order.
 //
-// Order is a pure function of (seed, epoch, rank, world_size): training shuffles the whole dataset with a
-// generator seeded by (seed, epoch), pads it to a multiple of world_size by repeating its start (as PyTorch's
-// DistributedSampler) and gives rank r the positions r, r + world_size, ...; inference gives each rank one
-// contiguous, unpadded block. The transforms of each sample draw from a generator seeded by (seed, epoch,
+// Order is a pure function of (seed, epoch, rank, world_size): training takes the epoch's order over all ranks
+// (a shuffle of the whole dataset with a generator seeded by (seed, epoch), or the order an EpochSampler gives),
+// pads it to a multiple of world_size by repeating its start (as PyTorch's DistributedSampler) and gives rank r
+// the positions r, r + world_size, ...; inference gives each rank one contiguous, unpadded block. The transforms of each sample draw from a generator seeded by (seed, epoch,
 // dataset index), so batches do not depend on the number of workers.
 //
 // Collate (structures::Targets layouts): images padded to a multiple of size_divisible with each size kept;
@@ -12,9 +12,12 @@
 // value; boxes kept per sample. A task no sample of the batch has gets no entry (so it adds no loss term).
 // Each sample's Geometry travels with it.
 //
-// Bad input: an image that does not decode (DecodeError) is skipped, logged with its path and counted in
-// stats() — or stops the loader when stop_on_bad_image; any other error (missing file, malformed annotation)
-// stops it, and next() rethrows it naming the file and record.
+// Bad input: an image that does not decode (DecodeError) is logged with its path and counted in stats() — or
+// stops the loader when stop_on_bad_image. In training it is replaced by the next sample of the rank's epoch
+// order that decodes, so every batch is full and every rank makes the same number of steps (data parallel
+// collectives would otherwise hang); in inference it is skipped (a batch may come out smaller, and one whose
+// images all fail is not delivered). Any other error (missing file, malformed annotation) stops the loader, and
+// next() rethrows it naming the file and record.
 #pragma once
 
 #include <memory>
@@ -29,11 +32,21 @@
 
 namespace must::data {
 
+// The order of one training epoch's dataset indices over all ranks, before sharding: a pure function of
+// (seed, epoch). Indices may repeat (a source drawn more often than its size).
+class EpochSampler {
+ public:
+  virtual ~EpochSampler() = default;
+  virtual std::vector<int64_t> order(uint64_t seed, int64_t epoch) const = 0;
+  virtual int64_t epoch_length() const = 0;  // order(...).size() for every epoch
+};
+
 struct LoaderOptions {
   int64_t batch_size = 8;
   int workers = 2;  // 0: next() makes each batch on the calling thread (PyTorch's num_workers=0)
   int prefetch_batches = 4;
   bool shuffle = true;  // training order (shuffled, sharded, padded); false: inference order
+  std::shared_ptr<const EpochSampler> sampler;  // training order over all ranks; none: a shuffle of the dataset
   bool drop_last = false;
   uint64_t seed = 0;
   int64_t rank = 0, world_size = 1;
@@ -49,6 +62,9 @@ void use_intra_op_threads(int threads);
 // The dataset indices rank `rank` visits in `epoch`, in order.
 std::vector<int64_t> shard_indices(int64_t dataset_size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank,
                                    int64_t world_size);
+// Rank `rank`'s part of an epoch's order over all ranks: padded to a multiple of world_size by repeating its
+// start, then positions rank, rank + world_size, ...
+std::vector<int64_t> shard_order(std::vector<int64_t> order, int64_t rank, int64_t world_size);
 
 struct Batch {
   structures::ImageList images;
@@ -90,6 +106,7 @@ class Loader {
  private:
   struct State;
   struct Produced;
+  std::vector<int64_t> epoch_indices(int64_t epoch) const;  // this rank's, in order
   Produced produce(size_t batch) const;  // reads, transforms and collates batch `batch` of the epoch
   void work();
   void stop_workers();

@@ -15,10 +15,11 @@
 #include "must/engine/optimizer.h"
 #include "must/engine/train_defaults.h"
 #include "must/engine/trainer.h"
+#include "must/losses/loss_weighting.h"
 
 namespace must::engine {
 
-// must_train_teacher's whole schema, the same as must_eval's: model, data, evaluation and train sections.
+// must_train_teacher's whole schema: model, data, evaluation and train sections (must_eval takes these configs too).
 std::string_view train_tool_defaults();
 
 struct TrainOptions {
@@ -49,5 +50,14 @@ struct TrainRun {
 // train.eval_period steps and at the end. Refuses an output folder that holds a run unless resuming (nothing is
 // overwritten). Throws must::ConfigError for a bad config, must::Error for a failed run.
 void train_model(const config::Config& config, const TrainRun& run);
+
+// What a run trains on, when it is not data.train with its one task (the student's sources, student.h).
+struct TrainingData {
+  std::shared_ptr<data::Dataset> dataset;             // must label every task of the model (in some samples)
+  std::shared_ptr<const data::EpochSampler> sampler;  // each epoch's order; none: a shuffle of the dataset
+  losses::WeightingOptions weighting;  // type and per-type values; tasks, student batch and LR are filled in
+  std::string config_key;              // where the data is configured (errors about it name this key)
+};
+void train_model(const config::Config& config, const TrainRun& run, TrainingData data);
 
 }  // namespace must::engine

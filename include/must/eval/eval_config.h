@@ -18,7 +18,7 @@ namespace must::eval {
 
 // The commented `evaluation:` section.
 std::string_view evaluation_defaults();
-// must_eval's whole schema: model, data, evaluation and train sections (training configs evaluate as they are).
+// must_eval's whole schema: every training tool's sections (teachers' and the student's configs evaluate as they are).
 std::string_view eval_tool_defaults();
 
 // Throws must::ConfigError naming the key on a bad value. `dataset` names the metrics when evaluation.name is "".

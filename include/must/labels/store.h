@@ -58,6 +58,10 @@ struct ShardRecord {
   std::vector<FailedImage> failed;
 };
 
+// The manifest's input.list_sha256: of each input's source() name and a newline, in index order. A dataset
+// with the same images in the same order gives the same value.
+std::string input_list_sha256(const data::Dataset& input);
+
 std::string shard_name(int64_t shard);          // "labels-000042"
 std::string key_of(int64_t index);              // "000000042"
 std::filesystem::path shard_tar(const std::filesystem::path& store, int64_t shard);

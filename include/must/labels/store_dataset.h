@@ -3,7 +3,9 @@
 // and collate apply as to any labelled dataset.
 //
 // The image: the store's own copy when it packs images (store.pack_images), else the input dataset's sample of the
-// record's input index (the same reader and split the store was made from; its labels are dropped). Dense labels
+// record's input index (its labels are dropped): the dataset given, or else the one the manifest's input names
+// (format, root, split). Either way it must list the same images in the same order as the store's input (count
+// and list_sha256), or the store is refused. Dense labels
 // stored at another size than the image (store.dense_size) are resized to the image as read, with the task
 // table's rule (nearest for class maps; linear over valid pixels for depth and normals), so that the joint
 // transforms see labels and image pixel for pixel.
@@ -29,8 +31,9 @@ struct StoreDatasetOptions {
 
 class StoreDataset final : public data::Dataset {
  public:
-  // Throws must::Error naming the store when it is not a finished store, when it packs no images and no `images`
-  // dataset is given, or when a task asked for is not in the store / the input dataset.
+  // Throws must::Error naming the store when it is not a finished store, when its images cannot be found (not
+  // packed, and the input dataset neither given nor opening) or are not the store's input, or when a task asked
+  // for is not in the store / the input dataset.
   StoreDataset(const std::filesystem::path& store, std::shared_ptr<const data::Dataset> images = nullptr,
                StoreDatasetOptions options = {});
   int64_t size() const override { return int64_t(reader_.keys().size()); }

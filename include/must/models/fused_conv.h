@@ -7,6 +7,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/types.h>
 
+#include <utility>
 #include <vector>
 
 #include "must/models/batch_norm.h"
@@ -21,13 +22,16 @@ class FusedConv2d {
   FusedConv2d() = default;
   // Folds `norm` (may be null) into `conv`: w' = w g / sqrt(v + eps), b' = (b - m) g / sqrt(v + eps) + beta.
   FusedConv2d(const torch::nn::Conv2d& conv, const BatchNorm2d& norm);
-  // A oneDNN (is_mkldnn) tensor in, one out.
+  // A oneDNN (is_mkldnn) tensor in, one out. Throws must::Error when the convolution's or norm's tensors were
+  // written or replaced since the fusion (the copy would be stale).
   torch::Tensor operator()(const torch::Tensor& x) const;
   // A dense tensor in, one out (converting both ways: for a lone convolution among dense ops).
   torch::Tensor on_dense(const torch::Tensor& x) const;
 
  private:
   torch::Tensor weight_, bias_;
+  std::vector<torch::Tensor> sources_;                    // what the fused copy was made from
+  std::vector<std::pair<int64_t, const void*>> versions_;  // their version counters and storage then
   std::vector<int64_t> stride_, padding_, dilation_;
   int64_t groups_ = 1;
 };

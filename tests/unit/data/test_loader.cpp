@@ -148,6 +148,46 @@ TEST(Loader, ImagesThatDoNotDecodeAreSkippedAndCounted) {
   EXPECT_THROW({ while (strict.next()) {} }, Error);
 }
 
+TEST(Loader, TrainingReplacesImagesThatDoNotDecodeSoRanksKeepFullBatches) {
+  // Ranks must make the same number of steps with the same batch size (their collectives pair up), whichever of
+  // their images are broken (a third of them here).
+  auto dataset = std::make_shared<SyntheticDataset>(12, std::set<int64_t>{0, 2, 4, 6});
+  std::vector<size_t> batch_counts;
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    LoaderOptions options;
+    options.batch_size = 3;
+    options.workers = 1;
+    options.rank = rank;
+    options.world_size = 2;
+    Loader loader(dataset, std::make_shared<Normalize>(), options);
+    const std::vector<Batch> batches = epoch(loader, 0);
+    batch_counts.push_back(batches.size());
+    // Each broken image's place goes to the next image of the rank's order that decodes.
+    const std::vector<int64_t> order = shard_indices(12, true, 0, 0, rank, 2);
+    auto broken = [](int64_t index) { return index % 2 == 0 && index <= 6; };
+    std::vector<int64_t> expected, delivered;
+    for (size_t p = 0; p < order.size(); ++p) {
+      size_t q = p;
+      while (broken(order[q % order.size()])) ++q;
+      expected.push_back(order[q % order.size()]);
+    }
+    for (const auto& batch : batches) {
+      ASSERT_EQ(batch.indices.size(), 3u);
+      delivered.insert(delivered.end(), batch.indices.begin(), batch.indices.end());
+    }
+    EXPECT_EQ(delivered, expected);
+    EXPECT_EQ(loader.stats().samples, 6);
+  }
+  EXPECT_EQ(batch_counts[0], batch_counts[1]);
+  // Nothing decodes: a clear error, not an endless search.
+  auto broken = std::make_shared<SyntheticDataset>(3, std::set<int64_t>{0, 1, 2});
+  LoaderOptions options;
+  options.batch_size = 2;
+  Loader loader(broken, std::make_shared<Normalize>(), options);
+  loader.start_epoch(0);
+  EXPECT_THROW(loader.next(), Error);
+}
+
 TEST(Loader, OtherErrorsStopTheRunNamingTheRecord) {
   auto dataset = std::make_shared<SyntheticDataset>(10, std::set<int64_t>{}, std::set<int64_t>{5});
   LoaderOptions options;

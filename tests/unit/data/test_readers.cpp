@@ -19,13 +19,20 @@ namespace {
 class Readers : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    fresh_fixtures();
+    reference_ = new std::map<std::string, torch::Tensor>(test::read_tensors(dir_->path() / "reference.pth"));
+  }
+  // A fresh copy of the fixtures for each test: some tests damage a file to see the error.
+  void SetUp() override { fresh_fixtures(); }
+  static void fresh_fixtures() {
+    delete dir_;
     dir_ = new test::ScratchDir();
     test::copy_cached_fixtures("data", test::source_path("tests/data/make_data_fixtures.py"), dir_->path());
-    reference_ = new std::map<std::string, torch::Tensor>(test::read_tensors(dir_->path() / "reference.pth"));
   }
   static void TearDownTestSuite() {
     delete reference_;
     delete dir_;
+    dir_ = nullptr;
   }
   static std::filesystem::path path(const std::string& relative) { return dir_->path() / relative; }
   static const torch::Tensor& ref(const std::string& key) { return reference_->at(key); }

@@ -177,24 +177,29 @@ std::string image_png(int64_t index) {
 // The images of the store below, as an input dataset would give them (with a label the store must not use).
 class InputImages final : public data::Dataset {
  public:
-  InputImages() {
+  explicit InputImages(std::string folder = "input") : folder_(std::move(folder)) {
     info_.name = "input images";
     info_.tasks = {Task::kDepth};
   }
   int64_t size() const override { return 3; }
   data::Sample get(int64_t index) const override {
     data::Sample sample;
-    sample.source = "input/" + std::to_string(index) + ".png";
+    sample.source = folder_ + "/" + std::to_string(index) + ".png";
     sample.encoded = image_png(index);
     sample.labels[Task::kDepth] = torch::zeros({1, 12, 16});
     return sample;
   }
+
+ private:
+  std::string folder_;
 };
 
 // 3 images of 12 x 16 whose dense labels are stored at 6 x 8 (store.dense_size), with or without the images.
 void write_student_store(const std::filesystem::path& store, bool pack_images) {
   nlohmann::json manifest = {{"format", kStoreFormat}, {"tasks", nlohmann::json::array()}, {"shard_size", 3},
-                             {"policy", {{"pack_images", pack_images}}}, {"shards", nlohmann::json::array()}};
+                             {"policy", {{"pack_images", pack_images}}}, {"shards", nlohmann::json::array()},
+                             {"input", {{"format", "images"}, {"root", (store / "nowhere").string()}, {"split", ""},
+                                        {"count", 3}, {"list_sha256", input_list_sha256(InputImages())}}}};
   for (Task task : kAllTasks) manifest["tasks"].push_back(std::string(task_name(task)));
   ShardWriter writer(store, 0, 0);
   for (int64_t index = 0; index < 3; ++index) {
@@ -214,6 +219,13 @@ TEST(StoreDataset, GivesImagesWithEveryTaskAtTheImageSizeRealLabelsWinAndBatches
   write_student_store(dir / "packed", true);
   write_student_store(dir / "unpacked", false);
   EXPECT_THROW(StoreDataset(dir / "unpacked"), Error);  // no images anywhere
+  try {  // other images than the store's input: their labels would go to the wrong images
+    StoreDataset(dir / "unpacked", std::make_shared<InputImages>("elsewhere"));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unpacked was made from other images than input images"), std::string::npos)
+        << e.what();
+  }
   const auto packed = std::make_shared<StoreDataset>(dir / "packed");
   const auto unpacked = std::make_shared<StoreDataset>(dir / "unpacked", std::make_shared<InputImages>());
   ASSERT_EQ(packed->size(), 3);

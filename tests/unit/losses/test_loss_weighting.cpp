@@ -19,6 +19,12 @@ TEST(LossWeighting, FixedUsesGivenWeightsAndOneOtherwise) {
   options.weights = {{Task::kDepth, 0.5}};
   auto weighting = weighting_registry().create("fixed", options);
   EXPECT_DOUBLE_EQ(weighting->forward(two_losses()).item<double>(), 0.5 * 2 + 3);
+  // The weights in force (logged) name every task learnt.
+  options.tasks = {Task::kDepth, Task::kNormals};
+  EXPECT_EQ(weighting_registry().create("fixed", options)->weights(),
+            (std::map<Task, double>{{Task::kDepth, 0.5}, {Task::kNormals, 1.0}}));
+  options.weights[Task::kSegmentation] = 2.0;  // not learnt: a mistake in the config
+  EXPECT_THROW(weighting_registry().create("fixed", options), ConfigError);
 }
 
 TEST(LossWeighting, PaperRuleFromBatchSizesAndLearningRates) {

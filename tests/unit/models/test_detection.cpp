@@ -125,10 +125,9 @@ TEST(DetectionHead, TorchvisionDetectorImportsAndDetectsTheSame) {
   ASSERT_EQ(detections.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     const std::string tag = std::to_string(i);
-    ASSERT_EQ(detections[i].boxes.sizes(), io.at("boxes." + tag).sizes());
-    EXPECT_LE((detections[i].boxes - io.at("boxes." + tag)).abs().max().item<double>(), 0.01);
-    EXPECT_LE((detections[i].scores - io.at("scores." + tag)).abs().max().item<double>(), 1e-4);
-    EXPECT_TRUE(torch::equal(detections[i].labels + 1, io.at("labels." + tag)));  // ours are 0-based
+    test::expect_same_detections(detections[i].boxes, detections[i].scores, detections[i].labels + 1,  // ours: 0-based
+                                 io.at("boxes." + tag), io.at("scores." + tag), io.at("labels." + tag), 0.01, 1e-4,
+                                 "image " + tag);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "must/models/model_config.h"
+#include "must/models/fused_conv.h"
 #include "must/models/multi_task_model.h"
 
 #include <gtest/gtest.h>
@@ -81,6 +82,10 @@ TEST(MultiTaskModel, FusedInferenceMatchesAndTrainUndoesIt) {
   for (const auto& [task, prediction] : plain.predictions) {
     const double scale = prediction.abs().max().item<double>();
     EXPECT_LE((fused.predictions.at(task) - prediction).abs().max().item<double>(), 1e-4 * scale) << task_name(task);
+  }
+  if (fused_inference_available()) {  // weights written after fusing (as loading or an EMA swap would): refused
+    model->parameters().front().add_(0.0);
+    EXPECT_THROW(model->forward(x), Error);
   }
   model->train();
   model->eval();

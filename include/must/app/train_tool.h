@@ -1,0 +1,18 @@
+// The command line both training tools share: the standard flags (tool.h), --init-from, --dist-timeout; under a
+// launcher (scripts/launch_local.sh N -- TOOL ...) the ranks form a process group and train data parallel;
+// metrics go to DIR/metrics.jsonl. `train` is the tool's entry point (engine::train_model, engine::train_student).
+#pragma once
+
+#include <functional>
+
+#include "must/app/tool.h"
+#include "must/engine/train_config.h"
+
+namespace must::app {
+
+using TrainEntry = std::function<void(const config::Config&, const engine::TrainRun&)>;
+
+// spec.add_flags and spec.run are filled in here.
+int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train);
+
+}  // namespace must::app

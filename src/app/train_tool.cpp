@@ -1,0 +1,35 @@
+#include "must/app/train_tool.h"
+
+#include <CLI/CLI.hpp>
+
+#include "must/app/metrics_log.h"
+#include "must/dist/process_group.h"
+
+namespace must::app {
+
+int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train) {
+  std::string init_from;
+  double timeout_s = 1800;
+  spec.add_flags = [&](CLI::App& cli) {
+    cli.add_option("--init-from", init_from, "weights to start from: a torchvision/PyTorch .pth or a .safetensors "
+                                             "(overrides model.init_from; the import report is logged)");
+    cli.add_option("--dist-timeout", timeout_s, "seconds a rank waits for the others (meeting, each collective)")
+        ->check(CLI::PositiveNumber);
+  };
+  spec.run = [&](ToolContext& context) {
+    const auto group =
+        dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(timeout_s * 1000)));
+    MetricsLog metrics(context.output_dir / "metrics.jsonl");
+    engine::TrainRun run;
+    run.output_dir = context.output_dir;
+    run.resume = context.resume;
+    run.init_from = init_from;
+    run.device = torch::Device(context.device);
+    run.group = group.get();
+    run.metrics = [&](int64_t step, const std::map<std::string, double>& values) { metrics.write(step, values); };
+    train(context.config, run);
+  };
+  return run_tool(argc, argv, spec);
+}
+
+}  // namespace must::app

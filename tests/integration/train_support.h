@@ -1,0 +1,48 @@
+// What the training tools' integration tests share: their metrics read back, and weight files compared.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "must/core/fs.h"
+#include "must/models/state_dict_file.h"
+
+namespace must::test {
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// metrics.jsonl as {step: {key: value}}, later lines of a step replacing earlier ones key by key.
+inline std::map<int64_t, std::map<std::string, double>> read_metrics(const std::filesystem::path& file) {
+  std::map<int64_t, std::map<std::string, double>> out;
+  std::istringstream lines(read_file(file));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto json = nlohmann::json::parse(line);
+    for (const auto& [key, value] : json.items()) {
+      if (key != "step" && value.is_number()) out[json["step"].get<int64_t>()][key] = value.get<double>();
+    }
+  }
+  return out;
+}
+
+// Two weight files hold the same tensors, each floating-point one within `relative` of the first's largest value.
+inline void expect_same_weights(const std::filesystem::path& first, const std::filesystem::path& second, double relative) {
+  const auto a = models::read_state_dict(first);
+  const auto b = models::read_state_dict(second);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    if (!a[i].second.is_floating_point()) continue;
+    const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
+    EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, relative) << a[i].first;
+  }
+}
+
+}  // namespace must::test
