@@ -18,6 +18,7 @@
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
 #include "test_support.h"
+#include "train_support.h"
 
 namespace must {
 namespace {
@@ -42,17 +43,7 @@ class Pseudolabel : public ::testing::Test {
     ASSERT_EQ(made.exit_code, 0) << made.output;
     // The quick teachers with freshly initialised weights (the labels' values do not matter here, only that
     // every run computes the same ones).
-    std::string teachers = "teachers:\n";
-    for (size_t t = 0; t < kTasks.size(); ++t) {
-      const std::string config = test::source_path("configs/quick/teachers/" + kTasks[t] + ".yaml").string();
-      const fs::path weights = root() / "teachers" / kTasks[t] / "model_final.safetensors";
-      torch::manual_seed(int64_t(t));
-      models::MultiTaskModel model(models::model_options_from_config(
-          config::Config::load(eval::eval_tool_defaults(), config).at("model")));
-      fs::create_directories(weights.parent_path());
-      models::write_safetensors(weights, models::module_state_dict(*model));
-      teachers += "  " + kTasks[t] + ": {config: " + config + ", weights: " + weights.string() + "}\n";
-    }
+    const std::string teachers = test::write_random_quick_teachers(root() / "teachers");
     test::write_text(root() / "pseudolabel.yaml",
                      teachers + "input: {format: world, root: " + world + ", split: unlabeled}\n" +
                          "data:\n  loader: {batch_size: 4, workers: 1}\nstore: {shard_size: 12}\n");

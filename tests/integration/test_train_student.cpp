@@ -34,17 +34,7 @@ class TrainStudent : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::ScratchDir();
     test::write_quick_world(root() / "world");
-    std::string teachers = "teachers:\n";
-    for (size_t t = 0; t < kTasks.size(); ++t) {
-      const std::string config = test::source_path("configs/quick/teachers/" + kTasks[t] + ".yaml").string();
-      const fs::path weights = root() / "teachers" / kTasks[t] / "model_final.safetensors";
-      torch::manual_seed(int64_t(t));
-      models::MultiTaskModel model(models::model_options_from_config(
-          config::Config::load(eval::eval_tool_defaults(), config).at("model")));
-      fs::create_directories(weights.parent_path());
-      models::write_safetensors(weights, models::module_state_dict(*model));
-      teachers += "  " + kTasks[t] + ": {config: " + config + ", weights: " + weights.string() + "}\n";
-    }
+    const std::string teachers = test::write_random_quick_teachers(root() / "teachers");
     // Thresholds low enough that random teachers still leave boxes and class maps to learn from.
     test::write_text(root() / "pseudolabel.yaml",
                      teachers + "input: {format: world, root: " + (root() / "world").string() + ", split: unlabeled}\n" +

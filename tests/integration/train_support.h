@@ -10,9 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "must/config/config.h"
 #include "must/core/fs.h"
+#include "must/eval/eval_config.h"
+#include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
+#include "test_support.h"
 
 namespace must::test {
 
@@ -43,6 +48,25 @@ inline void expect_same_weights(const std::filesystem::path& first, const std::f
     const double scale = std::max(a[i].second.abs().max().item<double>(), 1e-12);
     EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>() / scale, relative) << a[i].first;
   }
+}
+
+// The five quick teachers (configs/quick/teachers) with freshly initialised weights (seed = the task's place), written
+// to DIR/<task>/model_final.safetensors; returns must_pseudolabel's `teachers:` section naming them. For tests
+// where the labels' values do not matter, only that every run computes the same ones.
+inline std::string write_random_quick_teachers(const std::filesystem::path& dir) {
+  const std::vector<std::string> tasks = {"classification", "detection", "segmentation", "depth", "normals"};
+  std::string teachers = "teachers:\n";
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    const std::string config = source_path("configs/quick/teachers/" + tasks[t] + ".yaml").string();
+    const std::filesystem::path weights = dir / tasks[t] / "model_final.safetensors";
+    torch::manual_seed(int64_t(t));
+    models::MultiTaskModel model(
+        models::model_options_from_config(config::Config::load(eval::eval_tool_defaults(), config).at("model")));
+    std::filesystem::create_directories(weights.parent_path());
+    models::write_safetensors(weights, models::module_state_dict(*model));
+    teachers += "  " + tasks[t] + ": {config: " + config + ", weights: " + weights.string() + "}\n";
+  }
+  return teachers;
 }
 
 }  // namespace must::test
