@@ -47,20 +47,25 @@ void ProcessGroup::Pending::wait() {
 }
 
 ProcessGroup::ProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
-                           const std::string& master_addr, std::chrono::milliseconds timeout)
-    : rank_(rank), world_size_(world_size), timeout_(timeout) {
+                           const std::string& master_addr, std::chrono::milliseconds timeout, const std::string& name)
+    : store_(store), master_addr_(master_addr), rank_(rank), world_size_(world_size), timeout_(timeout) {
   MUST_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank ", rank, " outside a world of ", world_size);
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   options->devices.push_back(gloo_device(master_addr));
   options->threads = 2;  // Gloo's own worker threads: one collective in flight while the next is queued
   try {
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>("process_group", store), rank, world_size, options);
+        c10::make_intrusive<c10d::PrefixStore>(name, store), rank, world_size, options);
   } catch (const std::exception& e) {
     MUST_THROW(Error, "rank ", rank, ": the Gloo process group of ", world_size, " ranks did not form within ",
                timeout.count() / 1000.0, " s: ", e.what());
   }
-  spdlog::info("rank {} of {}: Gloo process group formed", rank, world_size);
+  spdlog::info("rank {} of {}: Gloo process group {} formed", rank, world_size, name);
+}
+
+std::unique_ptr<ProcessGroup> ProcessGroup::another(const std::string& name) const {
+  MUST_CHECK(name != "process_group", "another process group needs a name of its own");
+  return std::make_unique<ProcessGroup>(store_, rank_, world_size_, master_addr_, timeout_, name);
 }
 
 ProcessGroup::~ProcessGroup() = default;

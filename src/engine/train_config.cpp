@@ -64,6 +64,7 @@ TrainOptions train_options_from_config(const config::Config& node) {
   o.schedule.power = not_negative(schedule, "power");
   o.schedule.final_factor = not_negative(schedule, "final_factor");
   o.trainer.clip_grad_norm = not_negative(node, "clip_grad_norm");
+  o.trainer.sync_batch_norm = node.get_bool("sync_batch_norm");
   try {
     o.trainer.precision = precision_from_name(node.get_string("precision"));
   } catch (const ConfigError& e) {

@@ -25,6 +25,8 @@ train:
     power: 0.9                # poly
     final_factor: 0.0         # cosine: the rate at the last step, as a fraction of lr
   clip_grad_norm: 0.0         # cap on the global gradient norm (0 = off)
+  sync_batch_norm: false      # data parallel: batch norms not frozen normalise over every rank's batch (as
+                              # torch.nn.SyncBatchNorm); every head then runs backward on every rank, every step
   precision: fp32             # fp32, bf16 or fp16 autocast of the forward pass on CUDA (other devices: fp32)
   loss_scale:                 # fp16 only: dynamic loss scaling, as torch.cuda.amp.GradScaler
     initial: 65536.0

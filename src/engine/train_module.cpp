@@ -13,10 +13,16 @@ TrainModuleImpl::TrainModuleImpl(models::MultiTaskModel model_, std::shared_ptr<
 
 StepLosses TrainModuleImpl::forward(const structures::ImageList& images, const structures::Targets& targets) {
   StepLosses out;
-  out.terms = model->forward(images, &targets).losses;
+  models::ModelOutput output = model->forward(images, &targets);
+  out.terms = std::move(output.losses);
   MUST_CHECK(!out.terms.empty(), "the batch carries no label of the model's tasks");
   out.tasks = losses::losses_by_task(out.terms);
   out.total = weighting->forward(out.tasks);
+  if (every_head_in_backward_) {
+    for (const auto& [task, prediction] : output.predictions) {
+      if (!out.tasks.count(task) && prediction.requires_grad()) out.total = out.total + 0 * prediction.sum();
+    }
+  }
   return out;
 }
 

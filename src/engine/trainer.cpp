@@ -13,6 +13,7 @@
 
 #include "must/core/check.h"
 #include "must/core/strings.h"
+#include "must/models/batch_norm.h"
 #include "must/models/weight_import.h"
 
 namespace must::engine {
@@ -36,6 +37,21 @@ int64_t metadata_int(const CheckpointContents& contents, const std::string& key)
   MUST_CHECK(found != contents.metadata.end(), "the checkpoint has no '", key, "'");
   return std::stoll(found->second);
 }
+
+// Synchronised batch norm's sums over the ranks, on a process group of their own: they run inside forward and
+// backward, in an order of their own, while the gradient buckets' all-reduces are in flight on the run's group.
+class ProcessGroupSum : public models::CrossRankSum {
+ public:
+  explicit ProcessGroupSum(std::unique_ptr<dist::ProcessGroup> group) : group_(std::move(group)) {}
+  torch::Tensor sum(const torch::Tensor& local) override {
+    torch::Tensor total = local.contiguous().clone();
+    group_->all_reduce_sum(total, "synchronised batch norm statistics").wait();
+    return total;
+  }
+
+ private:
+  std::unique_ptr<dist::ProcessGroup> group_;
+};
 
 // A metadata entry written by later versions, or `otherwise` for older checkpoints.
 int64_t metadata_int_or(const CheckpointContents& contents, const std::string& key, int64_t otherwise) {
@@ -111,6 +127,15 @@ void Trainer::train() {
     reducer_ = std::make_unique<dist::GradientReducer>(*options_.group, module_->parameters(), options_.buckets);
     spdlog::info("data parallel over {} ranks: gradients averaged in {} buckets", options_.group->world_size(),
                  reducer_->bucket_count());
+    if (options_.sync_batch_norm) {
+      const auto ranks = std::make_shared<ProcessGroupSum>(options_.group->another("sync_batch_norm"));
+      std::vector<std::string> left_out;
+      const int64_t layers = module_->model->synchronize_batch_norms(ranks, &left_out);
+      module_->put_every_head_in_backward(true);
+      spdlog::info("synchronised batch norm: {} layer(s) normalise over the {} ranks' batch{}", layers,
+                   options_.group->world_size(),
+                   left_out.empty() ? "" : "; per rank still: the " + join(left_out, ", ") + " head(s)");
+    }
   }
   for (auto& hook : hooks_) hook->before_train(*this);
   while (state_.iteration < state_.max_iterations) {

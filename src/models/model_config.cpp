@@ -33,6 +33,8 @@ model:
     representation: 1024      # width of the box head's fully connected layer(s)
     anchor_sizes: [32, 64, 128, 256, 512]  # pixels, one per level p2..p6
     aspect_ratios: [0.5, 1.0, 2.0]         # height / width, every level
+    random_sampling: true     # false: the losses take the first anchors and proposals in index order, not random
+                              # ones (reproducible runs: the draws then do not depend on how ranks split a batch)
     rpn:
       pre_nms_top_n_train: 2000  # per level
       pre_nms_top_n_test: 1000
@@ -59,6 +61,7 @@ void detector_options_from_config(const config::Config& node, HeadOptions& head)
   } catch (const ConfigError& e) {
     node.fail("box_head", e.what());
   }
+  head.rpn.random_sampling = head.roi_heads.random_sampling = node.get_bool("random_sampling");
   head.roi_heads.representation = node.get_int("representation");
   if (head.roi_heads.representation <= 0) node.fail("representation", "must be positive");
   head.rpn.anchors.sizes.clear();

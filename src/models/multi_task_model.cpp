@@ -55,6 +55,20 @@ void MultiTaskModelImpl::fuse_for_inference() {
   for (auto& [task, head] : heads_) head->fuse_for_inference();
 }
 
+int64_t MultiTaskModelImpl::synchronize_batch_norms(const std::shared_ptr<CrossRankSum>& ranks,
+                                                    std::vector<std::string>* left_out) {
+  int64_t count = models::synchronize_batch_norms(*backbone, ranks);
+  if (dense_trunk) count += models::synchronize_batch_norms(*dense_trunk, ranks);
+  for (auto& [task, head] : heads_) {
+    if (head->runs_whole_every_training_step()) {
+      count += models::synchronize_batch_norms(*head, ranks);
+    } else if (left_out) {
+      left_out->push_back(std::string(task_name(task)));
+    }
+  }
+  return count;
+}
+
 std::vector<Task> MultiTaskModelImpl::tasks() const {
   std::vector<Task> out;
   for (const auto& entry : heads_) out.push_back(entry.first);

@@ -139,7 +139,9 @@ TEST_F(Pseudolabel, RankKilledAtARandomMomentThenRerunCompletesTheSameStore) {
     // Whatever carries a final name is whole at this moment: every tar lists to its end blocks.
     if (fs::exists(root() / store / "shards")) {
       for (const auto& entry : fs::directory_iterator(root() / store / "shards")) {
-        if (entry.path().extension() == ".tar") EXPECT_NO_THROW(io::list_tar(entry.path())) << entry.path();
+        if (entry.path().extension() == ".tar") {
+          EXPECT_NO_THROW(io::list_tar(entry.path())) << entry.path();
+        }
       }
     }
     const auto rerun = label("2", store);

@@ -49,12 +49,18 @@ class ProcessGroup {
     std::chrono::milliseconds timeout_{0};
   };
 
-  // Meets the other ranks (waits up to `timeout`). `master_addr` is where the store is hosted (LaunchEnv).
+  // Meets the other ranks (waits up to `timeout`). `master_addr` is where the store is hosted (LaunchEnv); `name`
+  // keeps this group's keys apart from other groups' on the same store.
   ProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size, const std::string& master_addr,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, const std::string& name = "process_group");
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  // A second group over the same ranks (a collective: every rank calls it with the same name), for collectives
+  // issued in an order of their own, which must not interleave with this group's: synchronised batch norm's run
+  // inside forward and backward while the gradient buckets' are in flight.
+  std::unique_ptr<ProcessGroup> another(const std::string& name) const;
 
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
@@ -72,6 +78,8 @@ class ProcessGroup {
   void barrier(const std::string& what);
 
  private:
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::string master_addr_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
   int rank_, world_size_;
   std::chrono::milliseconds timeout_;

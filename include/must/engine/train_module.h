@@ -29,9 +29,16 @@ class TrainModuleImpl : public torch::nn::Module {
   TrainModuleImpl(models::MultiTaskModel model, std::shared_ptr<losses::LossWeightingImpl> weighting);
   // The losses of one batch (the model in training mode, targets on the model's device).
   StepLosses forward(const structures::ImageList& images, const structures::Targets& targets);
+  // Every head in backward, whatever the batch labels: a head without a loss adds 0 x its prediction to the
+  // total. Synchronised batch norm needs it (its backward is a collective every rank must make); the cost is the
+  // backward of heads that learn nothing from the batch, and zero gradients (not none) for their parameters.
+  void put_every_head_in_backward(bool on) { every_head_in_backward_ = on; }
 
   models::MultiTaskModel model{nullptr};
   std::shared_ptr<losses::LossWeightingImpl> weighting;
+
+ private:
+  bool every_head_in_backward_ = false;
 };
 TORCH_MODULE(TrainModule);
 

@@ -79,6 +79,7 @@ struct TrainerOptions {
   LossScalerOptions loss_scaler;                   // used when the step runs in fp16
   dist::ProcessGroup* group = nullptr;             // data parallel over its ranks; null: this process alone
   dist::GradientReducerOptions buckets;
+  bool sync_batch_norm = false;  // data parallel: batch norms that are not frozen take every rank's batch (SyncBN)
 };
 
 class Trainer {

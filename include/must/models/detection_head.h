@@ -17,6 +17,9 @@ class DetectionHeadImpl final : public TaskHeadImpl {
  public:
   explicit DetectionHeadImpl(const HeadOptions& options);
   HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets) override;
+  // In training, the second stage runs on the proposals of the samples labelled for detection alone (none: not
+  // at all), so its batch norms (box_head 4conv1fc) cannot be synchronised.
+  bool runs_whole_every_training_step() const override { return false; }
 
   RegionProposalNetwork rpn{nullptr};
   RoiHeads roi_heads{nullptr};

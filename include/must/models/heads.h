@@ -72,6 +72,9 @@ class TaskHeadImpl : public torch::nn::Module {
   virtual HeadOutput forward(const HeadInputs& inputs, const structures::TaskTargets* targets) = 0;
   // See ResNetImpl::fuse_for_inference. Heads without convolutions need nothing.
   virtual void fuse_for_inference() {}
+  // Whether every layer of the head runs in every training step, whatever the batch labels: then its batch norms
+  // can be synchronised over the ranks (each of their forwards is a collective every rank must make).
+  virtual bool runs_whole_every_training_step() const { return true; }
 
  private:
   Task task_;

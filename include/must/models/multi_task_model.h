@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "must/models/batch_norm.h"
 #include "must/models/fpn.h"
 #include "must/models/heads.h"
 #include "must/models/resnet.h"
@@ -57,6 +58,10 @@ class MultiTaskModelImpl : public torch::nn::Module {
   // Eval-mode CPU inference with batch norm folded into oneDNN convolutions (backbone body and dense heads);
   // see ResNetImpl::fuse_for_inference. train() undoes it.
   void fuse_for_inference();
+  // Synchronised batch norm (batch_norm.h) for the backbone, the dense trunk and the heads that run whole every
+  // training step; returns the layers synchronised. The heads left out (detection's box head) keep per-rank
+  // statistics: their names go to `left_out`.
+  int64_t synchronize_batch_norms(const std::shared_ptr<CrossRankSum>& ranks, std::vector<std::string>* left_out);
   const MultiTaskModelOptions& options() const { return options_; }
 
   BackboneWithFpn backbone{nullptr};
