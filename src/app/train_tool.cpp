@@ -7,6 +7,18 @@
 
 namespace must::app {
 
+void run_training(const ToolContext& context, engine::TrainRun run, double dist_timeout_s, const TrainEntry& train) {
+  const auto group =
+      dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(dist_timeout_s * 1000)));
+  MetricsLog metrics(context.output_dir / "metrics.jsonl");
+  run.output_dir = context.output_dir;
+  run.resume = context.resume;
+  run.device = torch::Device(context.device);
+  run.group = group.get();
+  run.metrics = [&](int64_t step, const std::map<std::string, double>& values) { metrics.write(step, values); };
+  train(context.config, run);
+}
+
 int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train) {
   std::string init_from;
   double timeout_s = 1800;
@@ -17,17 +29,9 @@ int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train) {
         ->check(CLI::PositiveNumber);
   };
   spec.run = [&](ToolContext& context) {
-    const auto group =
-        dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(timeout_s * 1000)));
-    MetricsLog metrics(context.output_dir / "metrics.jsonl");
     engine::TrainRun run;
-    run.output_dir = context.output_dir;
-    run.resume = context.resume;
     run.init_from = init_from;
-    run.device = torch::Device(context.device);
-    run.group = group.get();
-    run.metrics = [&](int64_t step, const std::map<std::string, double>& values) { metrics.write(step, values); };
-    train(context.config, run);
+    run_training(context, run, timeout_s, train);
   };
   return run_tool(argc, argv, spec);
 }

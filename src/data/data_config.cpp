@@ -19,6 +19,8 @@ std::string_view dataset_defaults() {
     annotations: ""           # a label file not at its standard place (COCO JSON, image list, NYU .mat)
     class_names: []           # image lists: the class names
     depth_scale: 1000.0       # 16-bit depth PNGs: stored units per metre
+    fraction: 1.0             # < 1: a fixed subset of this share of the samples (the same everywhere)
+    subset_seed: 0            # which subset
 )yaml";
 }
 
@@ -89,6 +91,9 @@ DatasetOptions dataset_options_from_config(const config::Config& node) {
   options.class_names = node.get_string_list("class_names");
   options.depth_scale = node.get_float("depth_scale");
   if (options.depth_scale <= 0) node.fail("depth_scale", "must be positive");
+  options.fraction = node.get_float("fraction");
+  if (options.fraction <= 0 || options.fraction > 1) node.fail("fraction", "must lie in (0, 1]");
+  options.subset_seed = uint64_t(node.get_int("subset_seed"));
   return options;
 }
 

@@ -1,10 +1,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
+#include "must/core/random.h"
 #include "must/data/decode.h"
 #include "readers.h"
 
@@ -57,8 +59,45 @@ DatasetRegistry& dataset_registry() {
   return *registry;
 }
 
+namespace {
+
+// A dataset's samples at the given indices, in that order.
+class SubsetDataset final : public Dataset {
+ public:
+  SubsetDataset(std::shared_ptr<Dataset> whole, std::vector<int64_t> indices)
+      : whole_(std::move(whole)), indices_(std::move(indices)) {
+    info_ = whole_->info();
+    info_.name += " (" + std::to_string(indices_.size()) + " of " + std::to_string(whole_->size()) + ")";
+    if (!info_.image_ids.empty()) {
+      info_.image_ids.clear();
+      for (int64_t i : indices_) info_.image_ids.push_back(whole_->info().image_ids[size_t(i)]);
+    }
+  }
+  int64_t size() const override { return int64_t(indices_.size()); }
+  Sample get(int64_t index) const override { return whole_->get(indices_[size_t(index)]); }
+  std::string source(int64_t index) const override { return whole_->source(indices_[size_t(index)]); }
+
+ private:
+  std::shared_ptr<Dataset> whole_;
+  std::vector<int64_t> indices_;
+};
+
+}  // namespace
+
 std::shared_ptr<Dataset> make_dataset(const DatasetOptions& options) {
-  return dataset_registry().create(options.format, options);
+  std::shared_ptr<Dataset> dataset = dataset_registry().create(options.format, options);
+  if (options.fraction >= 1.0) return dataset;
+  MUST_CHECK(options.fraction > 0, "a dataset's fraction must lie in (0, 1], got ", options.fraction);
+  std::vector<std::pair<uint64_t, int64_t>> keyed;
+  for (int64_t i = 0; i < dataset->size(); ++i) {
+    keyed.emplace_back(mix_seed(options.subset_seed ^ mix_seed(uint64_t(i))), i);
+  }
+  const auto count = size_t(std::llround(options.fraction * double(keyed.size())));
+  std::partial_sort(keyed.begin(), keyed.begin() + long(count), keyed.end());
+  std::vector<int64_t> indices;
+  for (size_t k = 0; k < count; ++k) indices.push_back(keyed[k].second);
+  std::sort(indices.begin(), indices.end());
+  return std::make_shared<SubsetDataset>(std::move(dataset), std::move(indices));
 }
 
 namespace readers {

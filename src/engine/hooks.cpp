@@ -34,8 +34,8 @@ int64_t resident_bytes() {
 
 void LrScheduleHook::before_step(Trainer& trainer) {
   const double factor = lr_factor(schedule_, trainer.state().iteration, trainer.state().max_iterations);
-  set_learning_rate(trainer.optimizer(), base_lr_, factor);
-  trainer.state().lr = base_lr_ * factor;
+  set_learning_rate(trainer.optimizer(), optimizer_, factor);
+  trainer.state().lr = optimizer_.lr * factor;
 }
 
 void EmaHook::after_step(Trainer& trainer) { ema_.update(*trainer.module()->model); }

@@ -8,20 +8,44 @@
 
 namespace must::engine {
 
+namespace {
+
+// The learning-rate multiplier of each parameter group, in make_optimizer's order.
+std::vector<double> group_multipliers(const OptimizerOptions& options) {
+  std::vector<double> out = {1.0, 1.0};
+  for (const auto& entry : options.lr_multipliers) out.insert(out.end(), 2, entry.second);
+  return out;
+}
+
+}  // namespace
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& module, const OptimizerOptions& options) {
-  std::vector<torch::Tensor> decayed, not_decayed;
-  for (const auto& parameter : module.parameters()) {
+  // Per multiplier (1, then lr_multipliers' in key order): decayed, then not decayed.
+  std::vector<std::vector<torch::Tensor>> members(2 * (1 + options.lr_multipliers.size()));
+  bool any = false;
+  for (const auto& item : module.named_parameters()) {
+    const torch::Tensor& parameter = item.value();
     if (!parameter.requires_grad()) continue;
-    (parameter.dim() <= 1 && !options.decay_norm_and_bias ? not_decayed : decayed).push_back(parameter);
+    size_t set = 0, index = 1, longest = 0;
+    for (const auto& entry : options.lr_multipliers) {
+      const std::string& prefix = entry.first;
+      if (item.key().rfind(prefix, 0) == 0 && prefix.size() >= longest) set = index, longest = prefix.size();
+      ++index;
+    }
+    const bool decayed = parameter.dim() > 1 || options.decay_norm_and_bias;
+    members[2 * set + (decayed ? 0 : 1)].push_back(parameter);
+    any = true;
   }
-  MUST_CHECK(!decayed.empty() || !not_decayed.empty(), "the model has no trainable parameter");
+  MUST_CHECK(any, "the model has no trainable parameter");
+  const std::vector<double> multipliers = group_multipliers(options);
   auto groups = [&](auto base) {
     std::vector<torch::optim::OptimizerParamGroup> out;
-    auto with_decay = std::make_unique<decltype(base)>(base);
-    out.emplace_back(decayed, std::move(with_decay));
-    auto without = std::make_unique<decltype(base)>(base);
-    without->weight_decay(0.0);
-    out.emplace_back(not_decayed, std::move(without));
+    for (size_t g = 0; g < members.size(); ++g) {
+      auto group_options = std::make_unique<decltype(base)>(base);
+      group_options->lr(options.lr * multipliers[g]);
+      if (g % 2 == 1) group_options->weight_decay(0.0);
+      out.emplace_back(members[g], std::move(group_options));
+    }
     return out;
   };
   if (options.type == "sgd") {
@@ -62,8 +86,13 @@ double lr_factor(const LrScheduleOptions& o, int64_t iteration, int64_t max_iter
   return decay;
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double base_lr, double factor) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(base_lr * factor);
+void set_learning_rate(torch::optim::Optimizer& optimizer, const OptimizerOptions& options, double factor) {
+  const std::vector<double> multipliers = group_multipliers(options);
+  MUST_CHECK(optimizer.param_groups().size() == multipliers.size(), "the optimizer has ",
+             optimizer.param_groups().size(), " parameter groups; its options give ", multipliers.size());
+  for (size_t g = 0; g < multipliers.size(); ++g) {
+    optimizer.param_groups()[g].options().set_lr(options.lr * factor * multipliers[g]);
+  }
 }
 
 }  // namespace must::engine

@@ -50,6 +50,9 @@ TrainOptions train_options_from_config(const config::Config& node) {
     opt.fail("betas", "must be two values in [0, 1)");
   }
   o.optimizer.betas = {betas[0], betas[1]};
+  const double backbone_multiplier = not_negative(opt, "backbone_lr_multiplier");
+  // TrainModule holds the model as `model`: its backbone's parameters are model.backbone.*.
+  if (backbone_multiplier != 1.0) o.optimizer.lr_multipliers["model.backbone."] = backbone_multiplier;
   const config::Config schedule = node.at("schedule");
   o.schedule.type = schedule.get_string("type");
   try {
@@ -145,7 +148,9 @@ void train_model(const config::Config& config, const TrainRun& run, TrainingData
       run.init_from.empty() ? std::filesystem::path(model_options.init_from) : run.init_from;
   if (!init_from.empty() && !(run.resume && has_run)) {
     if (!std::filesystem::exists(init_from)) MUST_THROW(ConfigError, "init from ", init_from.string(), ": no such file");
-    models::load_weights_file(*model, init_from);
+    models::ImportOptions import;
+    import.only = run.init_keys.empty() ? model_options.init_keys : run.init_keys;
+    models::load_weights_file(*model, init_from, import);
   }
 
   // Data: the training set must carry every task the model learns.
@@ -189,7 +194,7 @@ void train_model(const config::Config& config, const TrainRun& run, TrainingData
   // Hook order, before and after each step alike: the schedule sets this step's rate; the EMA takes the new
   // weights before the checkpoint saves them; the checkpoint comes before evaluation, so a failing evaluation
   // loses no training; the logger runs last, with the step's values complete.
-  std::vector<std::shared_ptr<HookBase>> hooks = {std::make_shared<LrScheduleHook>(options.optimizer.lr, options.schedule)};
+  std::vector<std::shared_ptr<HookBase>> hooks = {std::make_shared<LrScheduleHook>(options.optimizer, options.schedule)};
   std::shared_ptr<EmaHook> ema;
   if (options.ema_decay > 0) {
     ema = std::make_shared<EmaHook>(*module->model, options.ema_decay);
@@ -219,6 +224,19 @@ void train_model(const config::Config& config, const TrainRun& run, TrainingData
     }
   }
   trainer.train();
+}
+
+void finetune_model(const config::Config& config, const std::filesystem::path& weights, TrainRun run) {
+  if (weights.empty()) {
+    if (!config.get_string("model.init_from").empty()) {
+      config.fail("model.init_from", "a from-scratch fine-tune (--weights none) starts from no weights");
+    }
+    spdlog::info("fine-tuning from scratch: no weights");
+  } else {
+    run.init_from = weights;
+    if (config.get_string_list("model.init_keys").empty()) run.init_keys = {"backbone."};
+  }
+  train_model(config, run);
 }
 
 }  // namespace must::engine

@@ -16,6 +16,7 @@ train:
     weight_decay: 0.0001      # not applied to norm layers and biases (1-D parameters) ...
     decay_norm_and_bias: false  # ... unless this is true
     betas: [0.9, 0.999]       # adamw
+    backbone_lr_multiplier: 1.0  # the backbone (ResNet + FPN) learns at lr x this (fine-tuning: e.g. 0.1)
   schedule:
     type: cosine              # constant, cosine, step or poly, after the warm-up
     warmup_iterations: 0      # linear warm-up from warmup_factor x lr to lr

@@ -39,6 +39,13 @@ void BatchNorm2dImpl::freeze() {
   bias.set_requires_grad(false);
 }
 
+void freeze(torch::nn::Module& module) {
+  for (auto& parameter : module.parameters()) parameter.set_requires_grad(false);
+  for (auto& child : module.modules()) {
+    if (auto* norm = child->as<BatchNorm2d>()) norm->freeze();
+  }
+}
+
 torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& input) { return normalize(input, /*relu=*/false); }
 
 torch::Tensor BatchNorm2dImpl::forward_relu(const torch::Tensor& input) { return normalize(input, /*relu=*/true); }

@@ -18,6 +18,9 @@ model:
   dense_channels: 128         # shared dense trunk (p2..p5 summed at p2, then 1x1 to this)
   dense_levels: [p2, p3, p4, p5]
   init_from: ""               # weights to start from: a torchvision/PyTorch .pth or a .safetensors
+  init_keys: []               # model-key prefixes init_from fills, e.g. [backbone.] ([] = every key the file has)
+  frozen_modules: []          # submodules that learn no further (parameters fixed, batch norm frozen), e.g.
+                              # [backbone] for a linear probe; names: backbone, backbone.body, backbone.fpn, ...
   # One entry per task: classification, detection, segmentation, depth, normals.
   heads:
     _any_:
@@ -123,6 +126,8 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
   if (options.dense_channels <= 0) model.fail("dense_channels", "must be positive");
   options.dense_levels = model.get_string_list("dense_levels");
   options.init_from = model.get_string("init_from");
+  options.init_keys = model.get_string_list("init_keys");
+  options.frozen_modules = model.get_string_list("frozen_modules");
   if (options.dense_levels.empty()) model.fail("dense_levels", "needs at least one level");
   for (const auto& name : model.keys("heads")) {
     const config::Config node = model.at("heads." + name);

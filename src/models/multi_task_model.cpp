@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "must/core/check.h"
+#include "must/core/strings.h"
 
 namespace must::models {
 
@@ -46,6 +49,18 @@ MultiTaskModelImpl::MultiTaskModelImpl(MultiTaskModelOptions options) : options_
   }
   auto head_parent = register_module("heads", std::make_shared<torch::nn::Module>());
   for (const auto& [task, head] : heads_) head_parent->register_module(std::string(task_name(task)), head);
+  const auto submodules = named_modules("", /*include_self=*/false);
+  for (const std::string& name : options_.frozen_modules) {
+    const auto* module = submodules.find(name);
+    if (module == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& item : submodules) {
+        if (std::count(item.key().begin(), item.key().end(), '.') <= 1) names.push_back(item.key());
+      }
+      MUST_THROW(ConfigError, "model.frozen_modules: '", name, "' is not a submodule of the model (", join(names), ")");
+    }
+    freeze(**module);
+  }
   if (options_.backbone.channels_last()) to_channels_last(*this);
 }
 

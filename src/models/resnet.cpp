@@ -29,13 +29,6 @@ Layout layout_of(int depth) {
   MUST_THROW(ConfigError, "ResNet depth must be 18, 34, 50, 101 or 152, got ", depth);
 }
 
-void freeze(nn::Module& module) {
-  for (auto& p : module.parameters()) p.set_requires_grad(false);
-  for (auto& child : module.modules()) {
-    if (auto* norm = child->as<BatchNorm2d>()) norm->freeze();
-  }
-}
-
 int64_t stage_width(const ResNetOptions& options, int stage) {
   return std::max<int64_t>(8, int64_t(std::lround((64 << stage) * options.width_multiplier())));
 }

@@ -58,6 +58,13 @@ ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors
     }
   }
 
+  auto wanted = [&](const std::string& key) {
+    if (options.only.empty()) return true;
+    for (const std::string& prefix : options.only) {
+      if (key.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
   torch::NoGradGuard no_grad;
   std::set<std::string> filled;
   for (const auto& [name, tensor] : tensors) {
@@ -65,6 +72,10 @@ ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors
     auto target = targets.find(key);
     if (target == targets.end()) {
       report.unexpected.push_back(name);
+      continue;
+    }
+    if (!wanted(key)) {
+      report.left_out.push_back(name);
       continue;
     }
     if (!target->second.sizes().equals(tensor.sizes())) {
@@ -77,7 +88,7 @@ ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors
   }
   for (const auto& [key, tensor] : targets) {
     // Frozen batch norm in torchvision has no counter; it carries no information worth reporting.
-    if (!filled.count(key) && !ends_with(key, "num_batches_tracked")) report.missing.push_back(key);
+    if (!filled.count(key) && wanted(key) && !ends_with(key, "num_batches_tracked")) report.missing.push_back(key);
   }
   if (options.strict && (!report.missing.empty() || !report.unexpected.empty())) {
     MUST_THROW(Error, source, ": strict import failed: ", report.missing.size(), " missing (",
@@ -90,8 +101,10 @@ ImportReport load_state_dict(torch::nn::Module& module, const StateDict& tensors
 ImportReport load_weights_file(torch::nn::Module& module, const std::filesystem::path& path,
                                const ImportOptions& options) {
   const ImportReport report = load_state_dict(module, read_state_dict(path), options, "'" + path.string() + "'");
-  spdlog::info("init from {}: {} tensors loaded (key prefix '{}'), {} missing, {} unexpected", path.string(),
-               report.loaded.size(), report.prefix, report.missing.size(), report.unexpected.size());
+  spdlog::info("init from {}: {} tensors loaded (key prefix '{}'{}), {} missing, {} unexpected{}", path.string(),
+               report.loaded.size(), report.prefix, options.only.empty() ? "" : "; only " + join(options.only),
+               report.missing.size(), report.unexpected.size(),
+               report.left_out.empty() ? "" : fmt::format(", {} left out", report.left_out.size()));
   if (!report.missing.empty()) spdlog::info("  missing: {}", join(report.missing));
   if (!report.unexpected.empty()) spdlog::info("  unexpected: {}", join(report.unexpected));
   return report;

@@ -199,6 +199,65 @@ TEST_F(EvalTool, ReportComparesRuns) {
   EXPECT_TRUE(contains(missing.output, "nothing/metrics.json")) << missing.output;
 }
 
+// The transfer protocol: the 5-head checkpoint's backbone under a fresh depth head, trained on the quick world's
+// downstream split and scored on its downstream validation split.
+TEST_F(EvalTool, FinetuneTakesTheBackboneTrainsAFreshHeadAndResumesToTheSameMetrics) {
+  const std::string world = (root() / "world").string();
+  auto finetune = [&](const std::string& run, const std::string& weights, const std::string& extra) {
+    return tool_path("must_eval") + " --mode finetune --threads 2 --config " +
+           test::source_path("configs/world/eval/downstream_depth.yaml").string() + " --weights " + weights +
+           " --output-dir " + (root() / run).string() + " --set data.train.root=" + world + " --set data.eval.root=" +
+           world + " --set train.epochs=0 --set train.max_iterations=16 --set train.checkpoint_period=2" +
+           " --set train.log_period=1 --set data.loader.batch_size=4 --set data.loader.workers=1" +
+           " --set evaluation.progress_seconds=0 " + extra;
+  };
+  const std::string student = (root() / "weights.safetensors").string();
+  const auto straight = run_command(finetune("ft_straight", student, ""));
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  EXPECT_TRUE(contains(straight.output, "only backbone.")) << straight.output;
+  EXPECT_TRUE(contains(straight.output, "left out")) << straight.output;  // the checkpoint's five heads
+  EXPECT_TRUE(contains(straight.output, "world_downstream: 8 images")) << straight.output;
+  const auto expected = metrics("ft_straight");
+  ASSERT_TRUE(expected.contains("world_downstream/depth/AbsRel")) << expected.dump(1);
+  // The backbone came from the checkpoint and was then trained; the head is not the checkpoint's.
+  const auto source = models::read_state_dict(student);
+  const auto tuned = models::read_state_dict(root() / "ft_straight/model_final.safetensors");
+  for (const auto& [name, tensor] : tuned) EXPECT_TRUE(name.rfind("heads.depth.", 0) == 0 || name.rfind("heads.", 0) != 0) << name;
+
+  // Killed after a checkpoint, then resumed: the same final metrics as the run that went straight through.
+  const auto killed_dir = root() / "ft_killed";
+  const auto killed = run_command("(" + finetune("ft_killed", student, "") + " > " + (root() / "ft_killed.log").string() +
+                                  " 2>&1 & pid=$!; until grep -qs '\"iteration\": \\([4-9]\\|1[0-9]\\)' " +
+                                  (killed_dir / "last_checkpoint").string() +
+                                  "; do sleep 0.01; done; kill -9 $pid; wait $pid; echo killed $?)");
+  ASSERT_TRUE(contains(killed.output, "killed 137")) << killed.output << read_file(root() / "ft_killed.log");
+  ASSERT_FALSE(std::filesystem::exists(killed_dir / "metrics.json")) << "the run ended before the kill";
+  const auto resumed = run_command(finetune("ft_killed", student, "--resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "resumed at iteration")) << resumed.output;
+  EXPECT_EQ(metrics("ft_killed"), expected);
+
+  // A linear probe: the backbone, batch-norm statistics included, ends as it was loaded.
+  const auto probe = run_command(finetune("ft_probe", student, "--set model.frozen_modules=[backbone]"));
+  ASSERT_EQ(probe.exit_code, 0) << probe.output;
+  std::map<std::string, torch::Tensor> loaded(source.begin(), source.end());
+  int compared = 0;
+  for (const auto& [name, tensor] : models::read_state_dict(root() / "ft_probe/model_final.safetensors")) {
+    if (name.rfind("backbone.", 0) != 0) continue;
+    EXPECT_TRUE(torch::equal(tensor, loaded.at(name))) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 50);
+
+  const auto scratch = run_command(finetune("ft_scratch", "none", ""));
+  ASSERT_EQ(scratch.exit_code, 0) << scratch.output;
+  EXPECT_TRUE(contains(scratch.output, "from scratch")) << scratch.output;
+  EXPECT_FALSE(contains(scratch.output, "init from")) << scratch.output;
+  const auto wrong = run_command(finetune("ft_wrong", student, "--set model.frozen_modules=[trunk]"));
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.output;
+  EXPECT_TRUE(contains(wrong.output, "model.frozen_modules: 'trunk'")) << wrong.output;
+}
+
 }  // namespace
 }  // namespace must
 

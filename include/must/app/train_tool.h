@@ -15,4 +15,9 @@ using TrainEntry = std::function<void(const config::Config&, const engine::Train
 // spec.add_flags and spec.run are filled in here.
 int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train);
 
+// One run of `train` in a tool's context: under a launcher the ranks form a process group (each waiting at most
+// `dist_timeout_s` for the others); metrics go to DIR/metrics.jsonl. `run` carries what the tool's own flags set
+// (init_from, init_keys); output folder, resume, device, group and metrics are filled in here.
+void run_training(const ToolContext& context, engine::TrainRun run, double dist_timeout_s, const TrainEntry& train);
+
 }  // namespace must::app

@@ -92,6 +92,10 @@ struct DatasetOptions {
   std::filesystem::path annotations;  // a format's label file when it is not at its standard place
   std::vector<std::string> class_names;  // list files: names of the classes (their count fixes C)
   double depth_scale = 1000.0;        // 16-bit depth PNGs: stored units per metre (millimetres)
+  // < 1: a fixed subset of round(fraction x size) samples, the same on every machine (the indices with the
+  // smallest mix_seed(subset_seed, index)), kept in index order: "fine-tune on 10% of the training set".
+  double fraction = 1.0;
+  uint64_t subset_seed = 0;
 };
 
 // Readers by format name:

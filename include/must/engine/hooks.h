@@ -28,11 +28,12 @@ using MetricsSink = std::function<void(int64_t step, const std::map<std::string,
 
 class LrScheduleHook final : public HookBase {
  public:
-  LrScheduleHook(double base_lr, LrScheduleOptions schedule) : base_lr_(base_lr), schedule_(std::move(schedule)) {}
+  LrScheduleHook(OptimizerOptions optimizer, LrScheduleOptions schedule)
+      : optimizer_(std::move(optimizer)), schedule_(std::move(schedule)) {}
   void before_step(Trainer& trainer) override;
 
  private:
-  double base_lr_;
+  OptimizerOptions optimizer_;  // the base rate and each parameter group's multiplier
   LrScheduleOptions schedule_;
 };
 

@@ -12,6 +12,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,9 +28,13 @@ struct OptimizerOptions {
   std::array<double, 2> betas{0.9, 0.999};  // adamw
   double eps = 1e-8;                    // adamw
   bool decay_norm_and_bias = false;     // also decay 1-D parameters
+  // Parameters whose name starts with a key learn at lr x its value (the longest matching key wins): a fine-tuned
+  // backbone's smaller rate ({"model.backbone.", 0.1}). The others learn at lr.
+  std::map<std::string, double> lr_multipliers;
 };
 
-// Group 0: parameters with weight decay; group 1: 1-D parameters without (when decay_norm_and_bias is false).
+// Two groups per learning-rate multiplier, 1 first, then lr_multipliers' in key order: the parameters with weight
+// decay, then the 1-D parameters without it (when decay_norm_and_bias is false); a group may be empty.
 // Throws must::ConfigError for an unknown type, must::Error when the module has nothing to train.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& module, const OptimizerOptions& options);
 
@@ -45,7 +50,7 @@ struct LrScheduleOptions {
 
 // The learning-rate multiplier for the step that follows `iteration` completed steps of `max_iterations`.
 double lr_factor(const LrScheduleOptions& options, int64_t iteration, int64_t max_iterations);
-// Sets every parameter group's rate to `base_lr` x `factor`.
-void set_learning_rate(torch::optim::Optimizer& optimizer, double base_lr, double factor);
+// Sets every parameter group's rate to options.lr x `factor` x the group's multiplier (make_optimizer's groups).
+void set_learning_rate(torch::optim::Optimizer& optimizer, const OptimizerOptions& options, double factor);
 
 }  // namespace must::engine

@@ -40,6 +40,7 @@ struct TrainRun {
   std::filesystem::path output_dir;
   bool resume = false;                 // continue from the last whole checkpoint in output_dir
   std::filesystem::path init_from;     // weights to start from (overrides model.init_from)
+  std::vector<std::string> init_keys;  // the model-key prefixes it fills (overrides model.init_keys when given)
   torch::Device device = torch::kCPU;
   MetricsSink metrics;                 // each log line's and evaluation's values (metrics.jsonl)
   dist::ProcessGroup* group = nullptr;  // data parallel over its ranks (rank 0 checkpoints, evaluates, logs)
@@ -59,5 +60,11 @@ struct TrainingData {
   std::string config_key;              // where the data is configured (errors about it name this key)
 };
 void train_model(const config::Config& config, const TrainRun& run, TrainingData data);
+
+// The transfer protocol (must_eval --mode finetune): the config's model — the benchmark's head, fresh — starts from
+// the backbone of `weights` (the keys model.init_keys names; backbone.* when it names none), or from scratch when
+// `weights` is empty; then trains on data.train and evaluates on data.eval as train_model does, resumable alike.
+// model.frozen_modules: [backbone] makes it a linear probe; train.optimizer.backbone_lr_multiplier slows the backbone.
+void finetune_model(const config::Config& config, const std::filesystem::path& weights, TrainRun run);
 
 }  // namespace must::engine

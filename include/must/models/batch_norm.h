@@ -57,6 +57,10 @@ class BatchNorm2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BatchNorm2d);
 
+// Stops `module` learning: its parameters no longer require gradients and its batch norms become frozen (running
+// statistics fixed, as FrozenBatchNorm2d). ResNet's freeze_at, a model's frozen_modules (a linear probe).
+void freeze(torch::nn::Module& module);
+
 // Synchronises every batch norm of `module` that is not frozen over `ranks` (as
 // torch.nn.SyncBatchNorm.convert_sync_batchnorm); returns how many.
 int64_t synchronize_batch_norms(torch::nn::Module& module, const std::shared_ptr<CrossRankSum>& ranks);

@@ -27,6 +27,8 @@ struct MultiTaskModelOptions {
   std::vector<std::string> dense_levels{"p2", "p3", "p4", "p5"};  // pyramid levels fused for dense heads
   std::vector<HeadOptions> heads;                                // at most one per task
   std::string init_from;  // weights the training tools load after building the model ("" = none)
+  std::vector<std::string> init_keys;       // model-key prefixes init_from fills (none: every key the file has)
+  std::vector<std::string> frozen_modules;  // submodules that learn no further, e.g. "backbone" (a linear probe)
 };
 
 struct ModelOutput {

@@ -17,6 +17,9 @@ struct ImportOptions {
   // model's backbone as it is.
   std::string prefix = "auto";
   bool strict = false;  // missing or unexpected keys are errors instead of being reported
+  // Model-key prefixes to fill (none: all). File keys whose model key lies elsewhere are left out, and only model
+  // keys under these count as missing: a fine-tune takes a student's backbone and leaves its heads ({"backbone."}).
+  std::vector<std::string> only;
 };
 
 struct ImportReport {
@@ -24,6 +27,7 @@ struct ImportReport {
   std::vector<std::string> loaded;      // model keys filled from the file
   std::vector<std::string> missing;     // model keys the file lacks (num_batches_tracked not counted)
   std::vector<std::string> unexpected;  // file keys the model lacks
+  std::vector<std::string> left_out;    // file keys the model has, outside options.only
 };
 
 // Copies matching tensors into `module` (converting dtype, keeping the module's device and memory format).

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -37,6 +38,38 @@ class TinyDataset final : public Dataset {
 ConcatDataset two_sources(int64_t a, int64_t b) {
   return ConcatDataset({std::make_shared<TinyDataset>("a", a, Task::kClassification),
                         std::make_shared<TinyDataset>("b", b, Task::kDepth)});
+}
+
+TEST(DatasetFraction, AFixedSubsetInIndexOrderTheSameEveryTime) {
+  static const bool registered = [] {
+    dataset_registry().add("tiny_for_fraction", [](const DatasetOptions&) -> std::shared_ptr<Dataset> {
+      return std::make_shared<TinyDataset>("tiny", 1000, Task::kDepth);
+    });
+    return true;
+  }();
+  ASSERT_TRUE(registered);
+  DatasetOptions options;
+  options.format = "tiny_for_fraction";
+  EXPECT_EQ(make_dataset(options)->size(), 1000);
+  options.fraction = 0.1;
+  const auto subset = make_dataset(options);
+  ASSERT_EQ(subset->size(), 100);
+  EXPECT_EQ(subset->info().name, "tiny (100 of 1000)");
+  std::vector<int64_t> indices;
+  for (int64_t i = 0; i < subset->size(); ++i) {
+    indices.push_back(std::stoll(subset->source(i).substr(5)));
+    EXPECT_EQ(subset->get(i).source, subset->source(i));
+  }
+  EXPECT_TRUE(std::is_sorted(indices.begin(), indices.end()));
+  EXPECT_EQ(std::set<int64_t>(indices.begin(), indices.end()).size(), 100u);
+  EXPECT_GT(indices.back() - indices.front(), 500);  // spread over the whole set, not its first tenth
+  const auto again = make_dataset(options);
+  for (int64_t i = 0; i < again->size(); ++i) EXPECT_EQ(again->source(i), subset->source(i));
+  options.subset_seed = 1;
+  const auto other = make_dataset(options);
+  int same = 0;
+  for (int64_t i = 0; i < other->size(); ++i) same += other->source(i) == subset->source(i);
+  EXPECT_LT(same, 50);
 }
 
 TEST(ConcatDataset, IndexesThePartsInOrderAndUnitesTheirTasks) {

@@ -53,10 +53,37 @@ TEST(Optimizer, NoWeightDecayOnNormAndBias) {
   options.type = "adamw";
   auto adamw = make_optimizer(*net, options);
   EXPECT_EQ(static_cast<torch::optim::AdamWOptions&>(adamw->param_groups()[0].options()).weight_decay(), 0.1);
-  set_learning_rate(*adamw, 0.5, 0.1);
+  options.lr = 0.5;
+  set_learning_rate(*adamw, options, 0.1);
   EXPECT_DOUBLE_EQ(adamw->param_groups()[1].options().get_lr(), 0.05);
   options.type = "lamb";
   EXPECT_THROW(make_optimizer(*net, options), ConfigError);
+}
+
+TEST(Optimizer, LearningRateMultipliersByParameterName) {
+  torch::nn::Sequential net(torch::nn::Linear(2, 2), torch::nn::Linear(2, 2));  // parameters 0.weight ... 1.bias
+  OptimizerOptions options;
+  options.lr = 0.1;
+  options.lr_multipliers = {{"1.", 0.5}};
+  auto sgd = make_optimizer(*net, options);
+  ASSERT_EQ(sgd->param_groups().size(), 4u);  // (1: decayed, not), (0.5: decayed, not)
+  EXPECT_TRUE(sgd->param_groups()[0].params()[0].is_same(net[0]->named_parameters()["weight"]));
+  EXPECT_TRUE(sgd->param_groups()[1].params()[0].is_same(net[0]->named_parameters()["bias"]));
+  EXPECT_TRUE(sgd->param_groups()[2].params()[0].is_same(net[1]->named_parameters()["weight"]));
+  EXPECT_TRUE(sgd->param_groups()[3].params()[0].is_same(net[1]->named_parameters()["bias"]));
+  EXPECT_DOUBLE_EQ(sgd->param_groups()[2].options().get_lr(), 0.05);
+  set_learning_rate(*sgd, options, 0.1);
+  EXPECT_DOUBLE_EQ(sgd->param_groups()[0].options().get_lr(), 0.01);
+  EXPECT_DOUBLE_EQ(sgd->param_groups()[3].options().get_lr(), 0.005);
+  EXPECT_EQ(static_cast<torch::optim::SGDOptions&>(sgd->param_groups()[3].options()).weight_decay(), 0.0);
+  // A frozen part leaves its groups empty; the rates still line up.
+  for (auto& p : net[1]->parameters()) p.set_requires_grad(false);
+  auto without = make_optimizer(*net, options);
+  ASSERT_EQ(without->param_groups().size(), 4u);
+  EXPECT_TRUE(without->param_groups()[2].params().empty());
+  OptimizerOptions other = options;
+  other.lr_multipliers.clear();
+  EXPECT_THROW(set_learning_rate(*without, other, 1.0), Error);
 }
 
 TEST(ModelEma, AveragesAndSwaps) {

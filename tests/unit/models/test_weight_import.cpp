@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "must/models/batch_norm.h"
 #include "must/models/multi_task_model.h"
 #include "must/models/resnet.h"
 
@@ -33,6 +34,56 @@ TEST(WeightImport, BareResNetLandsInTheModelBackboneByAutoPrefix) {
                            imagenet->named_parameters()["conv1.weight"]));
 }
 
+TEST(WeightImport, OnlyFillsTheNamedPrefixesAndLeavesTheRestOut) {
+  // A student's backbone into a model whose head differs (the fine-tuning protocol): the heads are left out,
+  // never a shape error, and only backbone keys can be missing.
+  MultiTaskModelOptions student_options = small_model();
+  student_options.heads[0].task = Task::kSegmentation;
+  student_options.heads[0].num_outputs = 7;
+  MultiTaskModel student(student_options);
+  MultiTaskModelOptions target_options = small_model();
+  target_options.heads[0].task = Task::kSegmentation;
+  target_options.heads[0].num_outputs = 3;
+  MultiTaskModel target(target_options);
+  EXPECT_THROW(load_state_dict(*target, module_state_dict(*student)), Error);  // the heads' shapes differ
+  ImportOptions only_backbone;
+  only_backbone.only = {"backbone."};
+  const ImportReport report = load_state_dict(*target, module_state_dict(*student), only_backbone);
+  EXPECT_TRUE(report.missing.empty());
+  EXPECT_TRUE(report.unexpected.empty());
+  ASSERT_FALSE(report.left_out.empty());
+  for (const auto& key : report.left_out) EXPECT_EQ(key.rfind("backbone.", 0), std::string::npos) << key;
+  for (const auto& key : report.loaded) EXPECT_EQ(key.rfind("backbone.", 0), 0u) << key;
+  EXPECT_TRUE(torch::equal(target->backbone->fpn->named_parameters().begin()->value(),
+                           student->backbone->fpn->named_parameters().begin()->value()));
+}
+
+TEST(FrozenModules, StopLearningAndFreezeTheirBatchNorms) {
+  MultiTaskModelOptions options = small_model();
+  options.frozen_modules = {"backbone"};
+  MultiTaskModel model(options);
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_EQ(item.value().requires_grad(), item.key().rfind("backbone.", 0) != 0) << item.key();
+  }
+  int frozen_norms = 0;
+  for (const auto& child : model->backbone->modules()) {
+    if (auto* norm = child->as<BatchNorm2d>()) frozen_norms += norm->frozen() ? 1 : -1000;
+  }
+  EXPECT_GT(frozen_norms, 0);
+  options.frozen_modules = {"backbone.fpn"};
+  MultiTaskModel fpn_only(options);
+  EXPECT_TRUE(fpn_only->backbone->body->named_parameters()["conv1.weight"].requires_grad());
+  EXPECT_FALSE(fpn_only->backbone->fpn->named_parameters().begin()->value().requires_grad());
+  options.frozen_modules = {"trunk"};
+  try {
+    MultiTaskModel wrong(options);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.frozen_modules: 'trunk' is not a submodule"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("backbone.fpn"), std::string::npos) << e.what();
+  }
+}
+
 TEST(WeightImport, ShapeMismatchNamesTheKeyAndBothShapes) {
   ResNet wide(ResNetOptions(18).width_multiplier(0.5));
   ResNet narrow(ResNetOptions(18).width_multiplier(0.25));
@@ -50,8 +101,8 @@ TEST(WeightImport, StrictModeFailsOnMissingOrUnexpectedKeys) {
   ResNet with_fc(ResNetOptions(18).width_multiplier(0.25).num_classes(5));
   ResNet without_fc(ResNetOptions(18).width_multiplier(0.25));
   EXPECT_NO_THROW(load_state_dict(*without_fc, module_state_dict(*with_fc)));
-  EXPECT_THROW(load_state_dict(*without_fc, module_state_dict(*with_fc), {"auto", true}), Error);
-  EXPECT_THROW(load_state_dict(*with_fc, module_state_dict(*without_fc), {"auto", true}), Error);
+  EXPECT_THROW(load_state_dict(*without_fc, module_state_dict(*with_fc), {"auto", true, {}}), Error);
+  EXPECT_THROW(load_state_dict(*with_fc, module_state_dict(*without_fc), {"auto", true, {}}), Error);
 }
 
 TEST(WeightImport, FrozenBatchNormNeedsNoCounter) {
@@ -61,7 +112,7 @@ TEST(WeightImport, FrozenBatchNormNeedsNoCounter) {
     if (name.find("num_batches_tracked") == std::string::npos) without_counters.emplace_back(name, tensor);
   }
   ResNet frozen(ResNetOptions(18).width_multiplier(0.25).frozen_batch_norm(true));
-  const ImportReport report = load_state_dict(*frozen, without_counters, {"", true});
+  const ImportReport report = load_state_dict(*frozen, without_counters, {"", true, {}});
   EXPECT_TRUE(report.missing.empty());
 }
 
