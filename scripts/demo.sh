@@ -13,7 +13,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 quick=0
 if [[ ${1:-} == --quick ]]; then quick=1; shift; fi
-out="${1:-$root/runs/demo$([[ $quick == 1 ]] && echo _quick)}"
+default_out="$root/runs/demo"
+[[ $quick == 1 ]] && default_out+=_quick
+out="${1:-$default_out}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 bin="$root/build/bin"
