@@ -126,10 +126,13 @@ TEST_F(Pseudolabel, RankKilledAtARandomMomentThenRerunCompletesTheSameStore) {
     const std::string victim = std::uniform_int_distribution<int>(0, 1)(random) == 0 ? "-o" : "-n";  // rank 0 or 1
     const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
                              (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / store).string();
-    // The launcher in the background; after `delay` seconds SIGKILL to one of its ranks (the pattern is anchored
-    // at the tool's path: the launcher's own command line holds the same arguments).
+    // The launcher in the background; `delay` seconds after both ranks have started, SIGKILL to one of them (the
+    // pattern is anchored at the tool's path: the launcher's own command line holds the same arguments). Counting
+    // from the ranks' start, not the launcher's: on a loaded machine the launcher alone can take longer than the
+    // shortest delay, and the kill then found no rank.
     const auto killed = run_command(test::source_path("scripts/launch_local.sh").string() + " 2 -- " + tool +
-                                    " > " + (root() / (store + ".log")).string() + " 2>&1 & launcher=$!; sleep " +
+                                    " > " + (root() / (store + ".log")).string() + " 2>&1 & launcher=$!; " +
+                                    "until [ $(pgrep -c -f -- '^" + tool + "') -ge 2 ]; do sleep 0.01; done; sleep " +
                                     std::to_string(delay) + "; pkill -KILL " + victim + " -f -- '^" + tool +
                                     "'; wait $launcher; echo launcher=$?");
     SCOPED_TRACE("trial " + std::to_string(trial) + ": SIGKILL after " + std::to_string(delay) + " s\n" + killed.output +
