@@ -27,18 +27,22 @@ stage_start=0
 stage() { stage_start=$(date +%s); echo "== $*"; }
 stage_done() { echo "   done in $(( $(date +%s) - stage_start )) s"; }
 
-# run LOG COMMAND...: runs COMMAND with its whole log in LOG, showing its progress lines (step / total, ETA) and
-# evaluation lines; on failure, the end of the log.
+# fail STATUS LOG COMMAND...: says which command failed and shows the end of its log, then stops the demo.
+fail() {
+  local status=$1 log=$2
+  shift 2
+  echo "   FAILED (exit $status): $*" >&2
+  tail -5 "$log" | sed 's/^/   /' >&2
+  exit 1
+}
+# run LOG COMMAND...: runs COMMAND with its whole log in LOG.
 run() {
   local log=$1
   shift
   mkdir -p "$(dirname "$log")"
-  if ! "$@" > "$log" 2>&1; then
-    echo "   FAILED: $*" >&2
-    tail -5 "$log" | sed 's/^/   /' >&2
-    exit 1
-  fi
+  "$@" > "$log" 2>&1 || fail $? "$log" "$@"
 }
+# run_with_progress LOG COMMAND...: the same, showing the progress lines (step / total, images/s, ETA) on one line.
 run_with_progress() {
   local log=$1
   shift
@@ -48,11 +52,7 @@ run_with_progress() {
     awk '{ printf "\r%s   ", $0; fflush() } END { if (NR) print "" }'
   local status=${PIPESTATUS[0]}
   set -e
-  if [[ $status != 0 ]]; then
-    echo "   FAILED (exit $status): $*" >&2
-    tail -5 "$log" | sed 's/^/   /' >&2
-    exit 1
-  fi
+  [[ $status == 0 ]] || fail "$status" "$log" "$@"
 }
 # train DIR LOG COMMAND...: a training run into DIR, skipped when finished, resumed when a checkpoint is there.
 train() {
@@ -71,7 +71,7 @@ stage_done
 # Sizes: the demo world and the configs' schedules, or the tests' quick world and a few steps.
 if [[ $quick == 1 ]]; then
   world_config=configs/quick/world.yaml
-  teacher_config() { echo "configs/quick/teachers/$1.yaml"; }
+  teacher_configs=configs/quick/teachers
   student_config=configs/quick/student.yaml
   student_sets=(--set sources.teacher_depth.dataset.root="$out/world")
   short=(--set train.epochs=0 --set train.max_iterations=6 --set train.log_period=2 --set data.loader.batch_size=4
@@ -79,7 +79,7 @@ if [[ $quick == 1 ]]; then
   fashion_sets=(--set data.train.fraction=0.002 --set data.eval.fraction=0.05)
 else
   world_config=configs/world/world.yaml
-  teacher_config() { echo "configs/world/teachers/$1.yaml"; }
+  teacher_configs=configs/world/teachers
   student_config=configs/world/student.yaml
   student_sets=()
   short=()
@@ -100,7 +100,7 @@ stage_done
 stage "3. five specialised teachers, one after the other: $out/teachers"
 for task in "${tasks[@]}"; do
   echo "   $task teacher"
-  train "$out/teachers/$task" "$out/logs/teacher_$task.log" "$bin/must_train_teacher" --config "$(teacher_config "$task")" \
+  train "$out/teachers/$task" "$out/logs/teacher_$task.log" "$bin/must_train_teacher" --config "$teacher_configs/$task.yaml" \
     "${roots[@]}"
 done
 stage_done
@@ -111,7 +111,7 @@ if "$bin/must_pseudolabel" --verify "$out/labels" > /dev/null 2>&1; then
 else
   teachers=()
   for task in "${tasks[@]}"; do
-    teachers+=(--set "teachers.$task.config=$(teacher_config "$task")"
+    teachers+=(--set "teachers.$task.config=$teacher_configs/$task.yaml"
                --set "teachers.$task.weights=$out/teachers/$task/model_final.safetensors")
   done
   store_sets=()
@@ -131,7 +131,7 @@ stage_done
 
 stage "6. the student and each teacher on the world's validation split: $out/direct"
 # The student trained with evaluation on the validation split: its metrics.json is the score. Each teacher the same.
-for run_dir in student teachers/{classification,detection,segmentation,depth,normals}; do
+for run_dir in student "${tasks[@]/#/teachers/}"; do
   mkdir -p "$out/direct/${run_dir//\//_}"
   cp "$out/$run_dir/metrics.json" "$out/direct/${run_dir//\//_}/metrics.json"
 done
@@ -162,15 +162,15 @@ stage_done
 stage "8. the table: $out/report.md"
 # One column per starting point: the student, the specialised teacher of each row's task, scratch. Rows: each task
 # on the validation split (student vs teacher, no fine-tuning), then each fine-tuned benchmark.
-/usr/bin/python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" "${tasks[*]}" "${benchmarks[*]}" <<'PY'
 import json, os, sys
-out = sys.argv[1]
+out, tasks, benchmarks = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 columns = {"student": {}, "teacher": {}, "scratch": {}}
 columns["student"].update(json.load(open(f"{out}/direct/student/metrics.json")))
-for task in ["classification", "detection", "segmentation", "depth", "normals"]:
+for task in tasks:
     metrics = json.load(open(f"{out}/direct/teachers_{task}/metrics.json"))
     columns["teacher"].update({k: v for k, v in metrics.items() if k.split("/")[1] == task})
-for benchmark in ["classification", "detection", "segmentation", "depth", "normals", "fashion_mnist"]:
+for benchmark in benchmarks:
     for start in columns:
         columns[start].update(json.load(open(f"{out}/transfer/{benchmark}/{start}/metrics.json")))
 for start, metrics in columns.items():
@@ -179,6 +179,6 @@ for start, metrics in columns.items():
 PY
 run "$out/logs/report.log" "$bin/must_eval" report "$out/table/student" "$out/table/teacher" "$out/table/scratch" \
   --output "$out/report.md"
-cat "$out/report.md" | sed -n '/^|/p'
+sed -n '/^|/p' "$out/report.md"
 stage_done
 echo "== all of MuST in $(( $(date +%s) - demo_start )) s; the table: $out/report.md, the chart: $out/report.png"

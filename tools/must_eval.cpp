@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
       result = must::eval::score_saved_predictions(context.config, predictions, context.output_dir, context.threads);
     } else if (mode == "finetune") {
       if (weights.empty()) MUST_THROW(must::ConfigError, "--mode finetune needs --weights FILE (or none: from scratch)");
-      must::app::run_training(context, {}, /*dist_timeout_s=*/1800, [&](const auto& config, const auto& run) {
+      must::app::run_training(context, {}, [&](const auto& config, const auto& run) {
         must::engine::finetune_model(config, weights == "none" ? "" : weights, run);
       });
       spdlog::info("wrote {}", (context.output_dir / "metrics.json").string());

@@ -7,7 +7,7 @@
 
 namespace must::app {
 
-void run_training(const ToolContext& context, engine::TrainRun run, double dist_timeout_s, const TrainEntry& train) {
+void run_training(const ToolContext& context, engine::TrainRun run, const TrainEntry& train, double dist_timeout_s) {
   const auto group =
       dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(dist_timeout_s * 1000)));
   MetricsLog metrics(context.output_dir / "metrics.jsonl");
@@ -21,7 +21,7 @@ void run_training(const ToolContext& context, engine::TrainRun run, double dist_
 
 int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train) {
   std::string init_from;
-  double timeout_s = 1800;
+  double timeout_s = kDistTimeoutSeconds;
   spec.add_flags = [&](CLI::App& cli) {
     cli.add_option("--init-from", init_from, "weights to start from: a torchvision/PyTorch .pth or a .safetensors "
                                              "(overrides model.init_from; the import report is logged)");
@@ -31,7 +31,7 @@ int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train) {
   spec.run = [&](ToolContext& context) {
     engine::TrainRun run;
     run.init_from = init_from;
-    run_training(context, run, timeout_s, train);
+    run_training(context, run, train, timeout_s);
   };
   return run_tool(argc, argv, spec);
 }

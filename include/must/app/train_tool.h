@@ -18,6 +18,8 @@ int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train);
 // One run of `train` in a tool's context: under a launcher the ranks form a process group (each waiting at most
 // `dist_timeout_s` for the others); metrics go to DIR/metrics.jsonl. `run` carries what the tool's own flags set
 // (init_from, init_keys); output folder, resume, device, group and metrics are filled in here.
-void run_training(const ToolContext& context, engine::TrainRun run, double dist_timeout_s, const TrainEntry& train);
+constexpr double kDistTimeoutSeconds = 1800;  // --dist-timeout's default
+void run_training(const ToolContext& context, engine::TrainRun run, const TrainEntry& train,
+                  double dist_timeout_s = kDistTimeoutSeconds);
 
 }  // namespace must::app
