@@ -50,11 +50,21 @@ std::string_view augment_and_loader_defaults() {
 )yaml";
 }
 
+namespace {
+
+// A dataset block one level deeper than data.<name>: every line indented two more.
+std::string indented(std::string_view block) {
+  std::string out;
+  std::istringstream lines{std::string(block)};
+  for (std::string line; std::getline(lines, line);) out += (line.empty() ? "" : "  ") + line + "\n";
+  return out;
+}
+
+}  // namespace
+
 std::string_view sources_defaults() {
   static const std::string defaults = [] {
-    std::string dataset;  // one level deeper than data.<name>: every line indented two more
-    std::istringstream lines{std::string(dataset_defaults())};
-    for (std::string line; std::getline(lines, line);) dataset += (line.empty() ? "" : "  ") + line + "\n";
+    const std::string dataset = indented(dataset_defaults());
     return R"yaml(
 sources:                      # must_train_student: where training samples come from, one entry per source (any name)
   _any_:
@@ -74,7 +84,11 @@ std::string_view data_defaults() {
   // One dataset block, written out for `train` and `eval` (not a YAML alias: yaml-cpp would share the node,
   // and an override of one would change both).
   static const std::string defaults = "\ndata:\n  train:                      # what training reads" +
-                                      std::string(dataset_defaults()) + "  eval:                       # what evaluation reads" +
+                                      std::string(dataset_defaults()) +
+                                      "  train_extra:                # more training datasets by any name, read after "
+                                      "train as one\n                              # (VOC 2007 + 2012): same tasks "
+                                      "and classes\n    _any_:" + indented(dataset_defaults()) +
+                                      "  eval:                       # what evaluation reads" +
                                       std::string(dataset_defaults()) + std::string(augment_and_loader_defaults());
   return defaults;
 }
@@ -95,6 +109,17 @@ DatasetOptions dataset_options_from_config(const config::Config& node) {
   if (options.fraction <= 0 || options.fraction > 1) node.fail("fraction", "must lie in (0, 1]");
   options.subset_seed = uint64_t(node.get_int("subset_seed"));
   return options;
+}
+
+std::vector<DatasetOptions> training_datasets_from_config(const config::Config& data) {
+  std::vector<DatasetOptions> parts{dataset_options_from_config(data.at("train"))};
+  for (const auto& name : data.keys("train_extra")) {
+    parts.push_back(dataset_options_from_config(data.at("train_extra." + name)));
+    if (parts.back().format != parts.front().format) {
+      data.fail("train_extra." + name + ".format", "must be data.train's format ('" + parts.front().format + "')");
+    }
+  }
+  return parts;
 }
 
 std::shared_ptr<Transform> transform_from_config(const config::Config& node, bool training) {

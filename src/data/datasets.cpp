@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <set>
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
@@ -82,7 +83,57 @@ class SubsetDataset final : public Dataset {
   std::vector<int64_t> indices_;
 };
 
+class ConcatDataset final : public Dataset {
+ public:
+  explicit ConcatDataset(std::vector<std::shared_ptr<Dataset>> parts) : parts_(std::move(parts)) {
+    info_ = parts_.front()->info();
+    std::set<int64_t> image_ids(info_.image_ids.begin(), info_.image_ids.end());
+    bool ids_unique = !info_.image_ids.empty();
+    int64_t total = 0;
+    for (size_t p = 0; p < parts_.size(); ++p) {
+      const DatasetInfo& info = parts_[p]->info();
+      MUST_CHECK(info.tasks == info_.tasks && info.class_names == info_.class_names, "datasets read as one must carry "
+                 "the same tasks and classes: ", info.name, " differs from ", info_.name);
+      total += parts_[p]->size();
+      ends_.push_back(total);
+      if (p > 0) {
+        info_.name += " + " + info.name;
+        for (int64_t id : info.image_ids) ids_unique = ids_unique && image_ids.insert(id).second;
+        info_.image_ids.insert(info_.image_ids.end(), info.image_ids.begin(), info.image_ids.end());
+      }
+    }
+    if (!ids_unique) info_.image_ids.clear();  // the dataset index then names each image
+  }
+  int64_t size() const override { return ends_.back(); }
+  Sample get(int64_t index) const override {
+    const auto [part, local] = locate(index);
+    return part.get(local);
+  }
+  std::string source(int64_t index) const override {
+    const auto [part, local] = locate(index);
+    return part.source(local);
+  }
+
+ private:
+  std::pair<const Dataset&, int64_t> locate(int64_t index) const {
+    MUST_CHECK(index >= 0 && index < size(), info_.name, ": index ", index, " outside [0, ", size(), ")");
+    const size_t part = size_t(std::upper_bound(ends_.begin(), ends_.end(), index) - ends_.begin());
+    return {*parts_[part], index - (part == 0 ? 0 : ends_[part - 1])};
+  }
+
+  std::vector<std::shared_ptr<Dataset>> parts_;
+  std::vector<int64_t> ends_;  // cumulative sizes
+};
+
 }  // namespace
+
+std::shared_ptr<Dataset> make_dataset(const std::vector<DatasetOptions>& parts) {
+  MUST_CHECK(!parts.empty(), "no dataset to read");
+  std::vector<std::shared_ptr<Dataset>> datasets;
+  for (const auto& options : parts) datasets.push_back(make_dataset(options));
+  if (datasets.size() == 1) return datasets.front();
+  return std::make_shared<ConcatDataset>(std::move(datasets));
+}
 
 std::shared_ptr<Dataset> make_dataset(const DatasetOptions& options) {
   std::shared_ptr<Dataset> dataset = dataset_registry().create(options.format, options);

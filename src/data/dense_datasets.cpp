@@ -261,9 +261,11 @@ class DiodeDataset final : public Dataset {
 
 std::shared_ptr<Dataset> voc_segmentation(const DatasetOptions& options) {
   const std::string split = options.split.empty() ? "train" : options.split;
+  const std::filesystem::path labels =
+      options.annotations.empty() ? options.root / "SegmentationClass" : options.annotations;
   std::vector<SegmentationPair> pairs;
   for (const auto& id : read_lines(options.root / "ImageSets" / "Segmentation" / (split + ".txt"))) {
-    pairs.push_back({options.root / "JPEGImages" / (id + ".jpg"), options.root / "SegmentationClass" / (id + ".png")});
+    pairs.push_back({options.root / "JPEGImages" / (id + ".jpg"), labels / (id + ".png")});
   }
   std::vector<std::string> classes = {"background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",
                                       "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",

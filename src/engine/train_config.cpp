@@ -129,7 +129,7 @@ std::function<std::map<std::string, double>(Trainer&)> make_evaluation(const con
 
 void train_model(const config::Config& config, const TrainRun& run) {
   TrainingData data;
-  data.dataset = data::make_dataset(data::dataset_options_from_config(config.at("data.train")));
+  data.dataset = data::make_dataset(data::training_datasets_from_config(config.at("data")));
   data.config_key = "data.train.root";
   train_model(config, run, std::move(data));
 }

@@ -7,7 +7,8 @@ writes, under OUT_DIR, small datasets in their native layouts (formats.md): VOC 
 difficult and truncated, 8-bit palette PNGs with the devkit's bitget palette and void = 255), Cityscapes (mode
 "L" labelIds including void ids), ADE20K, CIFAR-10/100 binary records (and CIFAR-100's python pickle made from
 the same records, for torchvision), an ImageFolder, COCO JSON with a crowd box, IDX (plain and gzip), DIODE .npy
-files (depth (H, W, 1), mask (H, W), normals (H, W, 3) with zeros), a BTS-style NYU PNG export; then
+files (depth (H, W, 1), mask (H, W), normals (H, W, 3) with zeros), a BTS-style NYU PNG export, each with the
+split names the paper benchmarks' configs use (configs/paper/benchmarks: VOC 2012, SBD's augmented set); then
 OUT_DIR/reference.pth: a dict of tensors read by torchvision's dataset classes (VOCDetection, VOCSegmentation,
 Cityscapes, CIFAR100, ImageFolder) and by PIL/numpy.
 """
@@ -15,6 +16,7 @@ import gzip
 import json
 import os
 import pickle
+import shutil
 import struct
 import sys
 
@@ -72,6 +74,16 @@ def voc(out, ref, rng):
     for sub in ("Main", "Segmentation"):
         with open(os.path.join(root, "ImageSets", sub, "train.txt"), "w") as f:
             f.write("\n".join(ids) + "\n")
+    # The paper benchmarks' splits: VOC 2007 trainval / test, VOC 2012 trainval and segmentation val, and SBD's
+    # augmented set as mmsegmentation lays it out (aug.txt, 8-bit grey SegmentationClassAug PNGs).
+    for sub, split in (("Main", "trainval"), ("Main", "test"), ("Segmentation", "val"), ("Segmentation", "aug")):
+        shutil.copy(os.path.join(root, "ImageSets", sub, "train.txt"), os.path.join(root, "ImageSets", sub, split + ".txt"))
+    os.makedirs(os.path.join(root, "SegmentationClassAug"), exist_ok=True)
+    for i in ids:
+        mask = np.array(Image.open(os.path.join(root, "SegmentationClass", i + ".png")))
+        Image.fromarray(np.where(mask == 255, 0, mask).astype(np.uint8), mode="L").save(
+            os.path.join(root, "SegmentationClassAug", i + ".png"))
+    shutil.copytree(root, os.path.join(out, "VOCdevkit", "VOC2012"))
     from torchvision.datasets import VOCDetection, VOCSegmentation
     det = VOCDetection(out, year="2007", image_set="train", download=False)
     seg = VOCSegmentation(out, year="2007", image_set="train", download=False)
@@ -112,6 +124,8 @@ def ade20k(out, ref, rng):
     labels = (np.arange(20 * 24) % 152).astype(np.uint8).reshape(20, 24)  # 0..151: 0 and 151 are not classes
     Image.fromarray(labels, mode="L").save(os.path.join(root, "annotations", "training", "ADE_train_00000001.png"))
     ref["ade20k.raw"] = torch.from_numpy(labels).long()
+    for sub in ("images", "annotations"):
+        shutil.copytree(os.path.join(root, sub, "training"), os.path.join(root, sub, "validation"))
 
 
 def cifar(out, ref, rng):
@@ -217,6 +231,7 @@ def diode(out, ref, rng):
     np.save(stem + "_normal.npy", normals)
     ref["diode.depth"] = torch.from_numpy(depth[:, :, 0] * mask)
     ref["diode.normals"] = torch.from_numpy(normals).permute(2, 0, 1).contiguous()
+    shutil.copytree(os.path.join(out, "diode", "val"), os.path.join(out, "diode", "train"))
 
 
 def nyu_png(out, ref, rng):
@@ -228,6 +243,7 @@ def nyu_png(out, ref, rng):
     Image.fromarray(depth).save(os.path.join(root, "sync_depth_00000.png"))
     with open(os.path.join(root, "test.txt"), "w") as f:
         f.write("rgb_00000.jpg sync_depth_00000.png\n")
+    shutil.copy(os.path.join(root, "test.txt"), os.path.join(root, "train.txt"))
     ref["nyu.depth_mm"] = torch.from_numpy(depth.astype(np.int32))
 
 

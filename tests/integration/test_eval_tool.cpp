@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "must/core/fs.h"
 #include "must/data/data_config.h"
@@ -11,6 +12,7 @@
 #include "must/eval/eval_config.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
+#include "nyu_mat.h"
 #include "test_support.h"
 
 namespace must {
@@ -286,6 +288,56 @@ TEST(EvalConfigs, EveryEvaluationConfigLoads) {
       EXPECT_TRUE(has_head) << task_name(task);
     }
   }
+}
+
+// Each paper benchmark's datasets — training (with its extra parts), evaluation — open format-exact fixtures of
+// their formats under the config's own split names (tests/data/make_data_fixtures.py: the config's paths under
+// data/ are taken under the fixtures' folder), and the config's training and evaluation transforms apply to what
+// they read. The datasets themselves are not shipped; the models are built and stepped by
+// Configs.EveryConfigLoadsAndEveryModelTakesAStep.
+TEST(EvalConfigs, EachPaperBenchmarkReadsFixturesOfItsFormats) {
+  namespace fs = std::filesystem;
+  test::ScratchDir dir;
+  test::copy_cached_fixtures("data", test::source_path("tests/data/make_data_fixtures.py"), dir.path());
+  test::write_nyu_mat(dir.path() / "nyu/nyu_depth_v2_labeled.mat", torch::randint(0, 256, {2, 3, 40, 32}, torch::kUInt8),
+                      torch::rand({2, 40, 32}) * 9 + 0.5);
+  test::write_text(dir.path() / "nyu/test_indices.txt", "2\n1\n");
+  auto fixture = [&](const fs::path& path) {
+    const std::string text = path.string();
+    return text.rfind("data/", 0) == 0 ? dir.path() / text.substr(5) : path;
+  };
+  int configs = 0;
+  for (const auto& entry : fs::directory_iterator(test::source_path("configs/paper/benchmarks"))) {
+    SCOPED_TRACE(entry.path().string());
+    const auto c = config::Config::load(eval::eval_tool_defaults(), entry.path());
+    const auto evaluation = eval::evaluation_options_from_config(
+        c.at("evaluation"), data::dataset_options_from_config(c.at("data.eval")));
+    std::vector<data::DatasetOptions> train = data::training_datasets_from_config(c.at("data"));
+    std::vector<data::DatasetOptions> evaluated = {data::dataset_options_from_config(c.at("data.eval"))};
+    for (auto* parts : {&train, &evaluated}) {
+      for (auto& options : *parts) {
+        options.root = fixture(options.root);
+        if (!options.annotations.empty()) options.annotations = fixture(options.annotations);
+        if (options.split.find('/') != std::string::npos) options.split = fixture(options.split).string();
+      }
+      const bool training = parts == &train;
+      const auto dataset = data::make_dataset(*parts);
+      int64_t parts_size = 0;
+      for (const auto& options : *parts) parts_size += data::make_dataset(options)->size();
+      ASSERT_GT(dataset->size(), 0) << dataset->info().name;
+      EXPECT_EQ(dataset->size(), parts_size) << dataset->info().name;
+      const auto transform = data::transform_from_config(c.at("data.augment"), training);
+      std::mt19937_64 rng(0);
+      data::Sample sample = dataset->get(dataset->size() - 1);  // the last part's last sample
+      sample.decode();
+      transform->apply(sample, rng);
+      EXPECT_EQ(sample.image.dim(), 3) << dataset->info().name;
+      EXPECT_EQ(sample.image.size(0), 3) << dataset->info().name;
+      for (Task task : evaluation.tasks) EXPECT_TRUE(sample.has(task)) << dataset->info().name << " " << task_name(task);
+    }
+    ++configs;
+  }
+  EXPECT_EQ(configs, 7);
 }
 
 }  // namespace

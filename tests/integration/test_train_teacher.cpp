@@ -296,7 +296,8 @@ TEST(Configs, EveryDefaultKeyIsConsumedSomewhere) {
       const auto c = config::Config::load(engine::train_tool_defaults(), entry.path());
       // What must_train_teacher and must_eval read.
       models::model_options_from_config(c.at("model"));
-      for (const char* dataset : {"data.train", "data.eval"}) data::dataset_options_from_config(c.at(dataset));
+      data::training_datasets_from_config(c.at("data"));
+      data::dataset_options_from_config(c.at("data.eval"));
       for (bool training : {true, false}) {
         data::transform_from_config(c.at("data.augment"), training);
         data::loader_options_from_config(c.at("data.loader"), training);

@@ -3,6 +3,7 @@
 //
 //   data:
 //     train / eval:  a dataset (format, root, split, annotations, class_names, depth_scale; see dataset.h)
+//     train_extra:   more training datasets by any name, read after train as one (VOC 2007 + 2012 trainval)
 //     augment:       training transforms, applied in this order: resize, random_resized_crop, crop, flip,
 //                    color_jitter, then normalize (evaluation uses resize and normalize only)
 //     loader:        batch size, workers, prefetch, seed, stride padding, what to do with undecodable images
@@ -29,6 +30,9 @@ std::string_view augment_and_loader_defaults();
 std::string_view sources_defaults();
 // Each throws must::ConfigError naming the key on a bad value.
 DatasetOptions dataset_options_from_config(const config::Config& dataset);
+// The `data:` section's training datasets: train, then each train_extra entry (of train's format); hand them to
+// make_dataset, which reads several as one.
+std::vector<DatasetOptions> training_datasets_from_config(const config::Config& data);
 std::shared_ptr<Transform> transform_from_config(const config::Config& augment, bool training);
 LoaderOptions loader_options_from_config(const config::Config& loader, bool training);
 

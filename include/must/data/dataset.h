@@ -109,7 +109,8 @@ struct DatasetOptions {
 //   coco            `annotations` (instances JSON) with images under root; iscrowd boxes are ignore regions
 //   voc_detection   root = VOCdevkit/VOC2007 (or 2012): ImageSets/Main/<split>.txt, Annotations/*.xml; difficult
 //                   boxes are ignore regions
-//   voc_segmentation  ImageSets/Segmentation/<split>.txt, SegmentationClass/*.png palette indices (255 = void)
+//   voc_segmentation  ImageSets/Segmentation/<split>.txt, SegmentationClass/*.png palette indices (255 = void);
+//                   `annotations`: another label folder (SBD's SegmentationClassAug, as mmsegmentation's aug set)
 //   ade20k          root = ADEChallengeData2016: images/<split>/*.jpg, annotations/<split>/*.png (0 -> ignore,
 //                   k -> k - 1); split training or validation
 //   cityscapes      leftImg8bit/<split>/<city>/*_leftImg8bit.png, gtFine/.../*_gtFine_labelIds.png -> 19 trainIds
@@ -122,6 +123,10 @@ struct DatasetOptions {
 using DatasetRegistry = Registry<std::shared_ptr<Dataset>, const DatasetOptions&>;
 DatasetRegistry& dataset_registry();
 std::shared_ptr<Dataset> make_dataset(const DatasetOptions& options);
+// Several datasets read as one, in order (torch's ConcatDataset; detectron2's VOC 2007 + 2012 training set): one
+// dataset for a single entry; the parts must carry the same tasks and class names (else must::Error naming
+// both parts). COCO image ids are kept only when no two parts share one.
+std::shared_ptr<Dataset> make_dataset(const std::vector<DatasetOptions>& parts);
 
 // One-hot probability vector [classes] for a hard label.
 torch::Tensor one_hot(int64_t label, int64_t classes);

@@ -63,5 +63,21 @@ TEST(DataConfig, ErrorsNameTheirKey) {
             std::string::npos);
 }
 
+TEST(DataConfig, ExtraTrainingDatasetsFollowTrainInTheirFormat) {
+  EXPECT_EQ(training_datasets_from_config(data_config({})).size(), 1u);
+  const auto config = data_config({"data.train.format=voc_detection", "data.train.root=/voc/VOC2007",
+                                   "data.train_extra.voc2012.format=voc_detection",
+                                   "data.train_extra.voc2012.root=/voc/VOC2012", "data.train_extra.voc2012.split=trainval"});
+  const std::vector<DatasetOptions> parts = training_datasets_from_config(config);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].root, "/voc/VOC2007");
+  EXPECT_EQ(parts[1].root, "/voc/VOC2012");
+  EXPECT_EQ(parts[1].split, "trainval");
+  EXPECT_NE(error_of([] {
+              training_datasets_from_config(data_config({"data.train.format=voc_detection", "data.train_extra.x.format=coco"}));
+            }).find("key 'data.train_extra.x.format': must be data.train's format ('voc_detection')"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace must::data

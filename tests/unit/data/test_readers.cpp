@@ -1,7 +1,6 @@
 // Readers against format-exact fixtures written by tests/data/make_data_fixtures.py, and against what
 // Debian's torchvision dataset classes read from the same files.
 #include <gtest/gtest.h>
-#include <hdf5.h>
 #include <torch/torch.h>
 
 #include <fstream>
@@ -11,6 +10,7 @@
 #include "must/data/dataset.h"
 #include "must/data/decode.h"
 #include "must/io/npy.h"
+#include "nyu_mat.h"
 #include "parity.h"
 
 namespace must::data {
@@ -157,6 +157,32 @@ TEST_F(Readers, ImageFolderEqualsTorchvision) {
   EXPECT_EQ(open("images", "folder/dog")->size(), 2);
 }
 
+// Several datasets read as one (torch's ConcatDataset), in order; their classes must agree.
+TEST_F(Readers, DatasetsReadAsOne) {
+  DatasetOptions folder;
+  folder.format = "image_folder";
+  folder.root = path("folder");
+  const auto twice = make_dataset(std::vector<DatasetOptions>{folder, folder});
+  const auto once = make_dataset(folder);
+  ASSERT_EQ(twice->size(), 2 * once->size());
+  for (int64_t i = 0; i < twice->size(); ++i) {
+    EXPECT_EQ(twice->source(i), once->source(i % once->size()));
+    EXPECT_TRUE(torch::equal(decoded(*twice, i).labels.at(Task::kClassification),
+                             decoded(*once, i % once->size()).labels.at(Task::kClassification)));
+  }
+  EXPECT_EQ(twice->info().class_names, once->info().class_names);
+  std::filesystem::create_directories(path("other/bird"));
+  std::filesystem::copy(path("folder/cat/z.png"), path("other/bird/z.png"));
+  DatasetOptions other = folder;
+  other.root = path("other");
+  try {
+    make_dataset(std::vector<DatasetOptions>{folder, other});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the same tasks and classes"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Readers, CocoBoxesCategoriesAndCrowd) {
   const auto coco = open("coco", "coco", "", "coco/instances.json");
   ASSERT_EQ(coco->size(), 2);
@@ -219,30 +245,10 @@ TEST_F(Readers, NpyRoundTripAndHeader) {
   EXPECT_THROW(io::read_npy(path("cut.npy")), Error);
 }
 
-// NYU's labeled .mat is HDF5 (MATLAB 7.3, 512-byte user block) with MATLAB's dims reversed.
-void write_nyu_mat(const std::filesystem::path& file, const torch::Tensor& images, const torch::Tensor& depths,
-                   bool with_depths) {
-  const hid_t properties = H5Pcreate(H5P_FILE_CREATE);
-  H5Pset_userblock(properties, 512);
-  const hid_t h5 = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, properties, H5P_DEFAULT);
-  auto write = [&](const char* name, const torch::Tensor& t, hid_t type) {
-    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-    const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
-    const hid_t set = H5Dcreate2(h5, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.contiguous().data_ptr());
-    H5Dclose(set);
-    H5Sclose(space);
-  };
-  write("images", images, H5T_NATIVE_UINT8);
-  if (with_depths) write("depths", depths, H5T_NATIVE_FLOAT);
-  H5Fclose(h5);
-  H5Pclose(properties);
-}
-
 TEST_F(Readers, NyuLabeledMatIsReadThroughHdf5) {
   const auto images = torch::randint(0, 256, {3, 3, 8, 6}, torch::kUInt8);  // (N, 3, W, H)
   const auto depths = torch::rand({3, 8, 6}) * 9 + 0.5;                     // (N, W, H) metres
-  write_nyu_mat(path("nyu.mat"), images, depths, true);
+  test::write_nyu_mat(path("nyu.mat"), images, depths, true);
   DatasetOptions options;
   options.format = "nyu_labeled";
   options.annotations = path("nyu.mat");
@@ -253,7 +259,7 @@ TEST_F(Readers, NyuLabeledMatIsReadThroughHdf5) {
   const Sample sample = nyu->get(0);  // image 3
   EXPECT_TRUE(torch::equal(sample.image, images[2].permute({2, 1, 0})));
   EXPECT_TRUE(torch::equal(sample.labels.at(Task::kDepth)[0], depths[2].t()));
-  write_nyu_mat(path("broken.mat"), images, depths, false);
+  test::write_nyu_mat(path("broken.mat"), images, depths, false);
   options.annotations = path("broken.mat");
   try {
     make_dataset(options);
