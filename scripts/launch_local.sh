@@ -40,9 +40,11 @@ for ((rank = 0; rank < world_size; ++rank)); do
   rank_of[$!]=$rank
 done
 
-for ((left = world_size; left > 0; --left)); do
+# Waits on the ranks still running only: bash reports a pid it has already reaped as "no such job".
+running=("${pids[@]}")
+while ((${#running[@]} > 0)); do
   finished=""
-  wait -n -p finished "${pids[@]}"
+  wait -n -p finished "${running[@]}"
   status=$?
   if [[ $status != 0 ]]; then
     echo "launch_local: rank ${rank_of[$finished]:-?} (pid $finished) exited with status $status; stopping the others" >&2
@@ -50,5 +52,8 @@ for ((left = world_size; left > 0; --left)); do
     wait 2>/dev/null
     exit "$status"
   fi
+  still=()
+  for pid in "${running[@]}"; do [[ $pid != "$finished" ]] && still+=("$pid"); done
+  running=("${still[@]}")
 done
 exit 0
