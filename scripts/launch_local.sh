@@ -40,11 +40,11 @@ for ((rank = 0; rank < world_size; ++rank)); do
   rank_of[$!]=$rank
 done
 
-# Waits on the ranks still running only: bash reports a pid it has already reaped as "no such job".
-running=("${pids[@]}")
-while ((${#running[@]} > 0)); do
+# The ranks are this script's only children: `wait -n` without ids takes the next one to end (a list of ids would
+# name ranks already reaped, which bash reports as "no such job").
+for ((left = world_size; left > 0; --left)); do
   finished=""
-  wait -n -p finished "${running[@]}"
+  wait -n -p finished
   status=$?
   if [[ $status != 0 ]]; then
     echo "launch_local: rank ${rank_of[$finished]:-?} (pid $finished) exited with status $status; stopping the others" >&2
@@ -52,8 +52,5 @@ while ((${#running[@]} > 0)); do
     wait 2>/dev/null
     exit "$status"
   fi
-  still=()
-  for pid in "${running[@]}"; do [[ $pid != "$finished" ]] && still+=("$pid"); done
-  running=("${still[@]}")
 done
 exit 0

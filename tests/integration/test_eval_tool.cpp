@@ -310,10 +310,9 @@ TEST(EvalConfigs, EachPaperBenchmarkReadsFixturesOfItsFormats) {
   for (const auto& entry : fs::directory_iterator(test::source_path("configs/paper/benchmarks"))) {
     SCOPED_TRACE(entry.path().string());
     const auto c = config::Config::load(eval::eval_tool_defaults(), entry.path());
-    const auto evaluation = eval::evaluation_options_from_config(
-        c.at("evaluation"), data::dataset_options_from_config(c.at("data.eval")));
     std::vector<data::DatasetOptions> train = data::training_datasets_from_config(c.at("data"));
     std::vector<data::DatasetOptions> evaluated = {data::dataset_options_from_config(c.at("data.eval"))};
+    const auto evaluation = eval::evaluation_options_from_config(c.at("evaluation"), evaluated.front());
     for (auto* parts : {&train, &evaluated}) {
       for (auto& options : *parts) {
         options.root = fixture(options.root);
