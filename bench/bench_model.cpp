@@ -15,6 +15,7 @@
 
 #include "flop_counter.h"
 #include "must/core/memory.h"
+#include "must/core/openmp_spin.h"
 #include "must/losses/task_losses.h"
 #include "must/ops/resize.h"
 #include "must/models/multi_task_model.h"
@@ -205,6 +206,7 @@ void run(const Workload& w, int iters, const std::string& profile) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  must::reexec_with_short_openmp_spin(argv);  // the same OpenMP setting as the tools (openmp_spin.h)
   CLI::App cli("Throughput of the multi-task model (forward, training step) and its FLOPs", "must_bench_model");
   int threads = int(std::thread::hardware_concurrency());
   int iters = 5;

@@ -14,6 +14,7 @@
 #include "must/core/check.h"
 #include "must/core/fs.h"
 #include "must/core/memory.h"
+#include "must/core/openmp_spin.h"
 
 namespace must::app {
 namespace {
@@ -56,6 +57,7 @@ int report(const std::string& tool, const std::string& kind, const std::string& 
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 int run_tool(int argc, char** argv, const ToolSpec& spec) {
+  reexec_with_short_openmp_spin(argv);
   CLI::App cli(spec.description, spec.name);
   cli.get_formatter()->column_width(34);
   std::string config_file;
@@ -108,7 +110,7 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
       setup_logging(context.launch, context.output_dir / log_name);
       if (context.launch.rank == 0) context.config.write(context.output_dir / "config.yaml");
     }
-    spdlog::info("{} with {} thread(s) on {}{}", spec.name, threads, device,
+    spdlog::info("{} with {} thread(s) ({}) on {}{}", spec.name, threads, openmp_spin_description(), device,
                  output_dir.empty() ? "" : "; outputs in " + output_dir);
     spec.run(context);
     return 0;

@@ -43,6 +43,7 @@ std::string_view augment_and_loader_defaults() {
     batch_size: 8
     workers: 2                # decode/augment threads; 0: on the training thread between steps
     prefetch_batches: 4       # batches prepared ahead of the training step
+    idle_priority: true       # workers use only CPU time the step leaves idle (Linux SCHED_IDLE)
     seed: 0                   # order and augmentation are a function of (seed, epoch, rank, world size)
     size_divisible: 32        # images padded to this multiple (the backbone's largest stride)
     drop_last: false
@@ -185,6 +186,7 @@ LoaderOptions loader_options_from_config(const config::Config& node, bool traini
   options.workers = int(node.get_int("workers"));
   if (options.workers < 0) node.fail("workers", "must be 0 (batches made on the training thread) or more");
   options.prefetch_batches = int(positive("prefetch_batches"));
+  options.idle_priority = node.get_bool("idle_priority");
   options.size_divisible = positive("size_divisible");
   options.seed = uint64_t(node.get_int("seed"));
   options.drop_last = training && node.get_bool("drop_last");

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <omp.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -129,15 +130,25 @@ struct Loader::Produced {
   std::vector<std::pair<std::string, std::string>> skipped;  // its images that did not decode, and why
 };
 
+// One epoch of this rank: its dataset indices in order, and the same per batch.
+struct Loader::EpochPlan {
+  int64_t epoch = 0;
+  std::vector<int64_t> order;
+  std::vector<std::vector<int64_t>> batches;
+};
+
 struct Loader::State {
   std::mutex mutex;
   std::condition_variable changed;
-  std::vector<int64_t> order;                 // this rank's dataset indices in this epoch
-  std::vector<std::vector<int64_t>> batches;  // the same, per batch
-  int64_t epoch = 0;
-  size_t next_to_claim = 0, next_to_deliver = 0;
-  std::map<size_t, Produced> ready;
+  // The epoch being delivered and, in training, the next one: once every batch of an epoch is claimed the
+  // workers go on into the next (within the same prefetch window), so an epoch's first steps do not wait for
+  // the workers to start over.
+  std::map<int64_t, std::shared_ptr<const EpochPlan>> plans;
+  Position next_to_claim{0, 0}, next_to_deliver{0, 0};
+  size_t in_flight = 0;  // batches claimed and not yet delivered
+  std::map<Position, Produced> ready;
   std::exception_ptr error;
+  Position error_at{0, 0};  // the batch whose making failed: the batches before it are still delivered
   bool stopping = false;
   LoaderStats stats;
   std::vector<std::thread> workers;
@@ -170,6 +181,19 @@ std::vector<int64_t> Loader::epoch_indices(int64_t epoch) const {
   return shard_indices(dataset_->size(), options_.shuffle, options_.seed, epoch, options_.rank, options_.world_size);
 }
 
+std::shared_ptr<const Loader::EpochPlan> Loader::plan_epoch(int64_t epoch) const {
+  auto plan = std::make_shared<EpochPlan>();
+  plan->epoch = epoch;
+  plan->order = epoch_indices(epoch);
+  const std::vector<int64_t>& indices = plan->order;
+  for (size_t start = 0; start < indices.size(); start += size_t(options_.batch_size)) {
+    const size_t end = std::min(indices.size(), start + size_t(options_.batch_size));
+    if (options_.drop_last && end - start < size_t(options_.batch_size)) break;
+    plan->batches.emplace_back(indices.begin() + long(start), indices.begin() + long(end));
+  }
+  return plan;
+}
+
 int64_t Loader::batches_per_epoch() const {
   int64_t n = 0;
   if (options_.shuffle && options_.sampler) {
@@ -184,20 +208,30 @@ int64_t Loader::batches_per_epoch() const {
 
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   MUST_CHECK(first_batch >= 0, "first batch ", first_batch, " is negative");
-  stop_workers();
   State& s = *state_;
-  const std::vector<int64_t> indices = epoch_indices(epoch);
-  s.order = indices;
-  s.batches.clear();
-  for (size_t start = 0; start < indices.size(); start += size_t(options_.batch_size)) {
-    const size_t end = std::min(indices.size(), start + size_t(options_.batch_size));
-    if (options_.drop_last && end - start < size_t(options_.batch_size)) break;
-    s.batches.emplace_back(indices.begin() + long(start), indices.begin() + long(end));
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    const bool delivered_all =
+        s.started && s.next_to_deliver.second >= s.plans.at(s.next_to_deliver.first)->batches.size();
+    if (delivered_all && !s.workers.empty() && !s.error && epoch == s.next_to_deliver.first + 1 && first_batch == 0) {
+      // The epoch that follows the one just delivered: the workers are already on it.
+      s.plans.erase(s.next_to_deliver.first);
+      s.next_to_deliver = {epoch, 0};
+      if (!s.plans.count(epoch)) s.plans[epoch] = plan_epoch(epoch);
+      s.next_to_claim = std::max(s.next_to_claim, s.next_to_deliver);
+      s.stats = {};
+      s.changed.notify_all();
+      return;
+    }
   }
-  s.epoch = epoch;
+  stop_workers();
+  auto plan = plan_epoch(epoch);
   // Batches are a function of (seed, epoch, indices) alone, so a resumed epoch skips the ones it had without
   // reading them.
-  s.next_to_claim = s.next_to_deliver = std::min(size_t(first_batch), s.batches.size());
+  const Position first{epoch, std::min(size_t(first_batch), plan->batches.size())};
+  s.plans = {{epoch, std::move(plan)}};
+  s.next_to_claim = s.next_to_deliver = first;
+  s.in_flight = 0;
   s.ready.clear();
   s.error = nullptr;
   s.stopping = false;
@@ -206,19 +240,18 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   for (int i = 0; i < options_.workers; ++i) s.workers.emplace_back([this] { work(); });
 }
 
-Loader::Produced Loader::produce(size_t claimed) const {
-  const State& s = *state_;
+Loader::Produced Loader::produce(const EpochPlan& plan, size_t claimed) const {
   std::vector<Sample> samples, originals;
   std::vector<int64_t> kept;
   Produced produced;
   const size_t first = claimed * size_t(options_.batch_size);  // the batch's place in the rank's order
   // Training replaces an image that does not decode by the next one of the order that does (see the header).
-  const size_t attempts = options_.shuffle ? s.order.size() : 1;
-  for (size_t j = 0; j < s.batches[claimed].size(); ++j) {
+  const size_t attempts = options_.shuffle ? plan.order.size() : 1;
+  for (size_t j = 0; j < plan.batches[claimed].size(); ++j) {
     bool taken = false;
     for (size_t attempt = 0; attempt < attempts && !taken; ++attempt) {
-      const int64_t index = s.order[(first + j + attempt) % s.order.size()];
-      std::mt19937_64 rng(mix_seed(options_.seed ^ mix_seed(uint64_t(s.epoch) ^ mix_seed(uint64_t(index)))));
+      const int64_t index = plan.order[(first + j + attempt) % plan.order.size()];
+      std::mt19937_64 rng(mix_seed(options_.seed ^ mix_seed(uint64_t(plan.epoch) ^ mix_seed(uint64_t(index)))));
       Sample sample, original;
       try {
         sample = dataset_->get(index);  // may read an image header
@@ -239,8 +272,8 @@ Loader::Produced Loader::produce(size_t claimed) const {
       kept.push_back(index);
       taken = true;
     }
-    MUST_CHECK(taken || !options_.shuffle, "no image of rank ", options_.rank, "'s part of epoch ", s.epoch,
-               " decodes (", s.order.size(), " tried)");
+    MUST_CHECK(taken || !options_.shuffle, "no image of rank ", options_.rank, "'s part of epoch ", plan.epoch,
+               " decodes (", plan.order.size(), " tried)");
   }
   if (!samples.empty()) {
     produced.batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
@@ -254,24 +287,45 @@ void Loader::work() {
   // in each): otherwise each worker's first ATen parallel loop starts an OpenMP team of its own, and those teams'
   // spinning threads take the cores from the training step.
   use_intra_op_threads(1);
+  if (options_.idle_priority) {
+    // This thread only: on Linux, pid 0 names the calling thread. Failure leaves it at normal priority.
+    sched_param param{};
+    sched_setscheduler(0, SCHED_IDLE, &param);
+  }
   State& s = *state_;
+  // Training goes on into the next epoch; inference makes one pass. An epoch without batches ends either.
+  const auto claimable = [&] {
+    const EpochPlan& plan = *s.plans.at(s.next_to_claim.first);
+    const bool more = s.next_to_claim.second < plan.batches.size() || (options_.shuffle && !plan.batches.empty());
+    return more && s.in_flight < size_t(options_.prefetch_batches);
+  };
   for (;;) {
-    size_t claimed = 0;
+    Position claimed;
+    std::shared_ptr<const EpochPlan> plan;
     {
       std::unique_lock<std::mutex> lock(s.mutex);
-      s.changed.wait(lock, [&] {
-        return s.stopping || s.error || s.next_to_claim >= s.batches.size() ||
-               s.next_to_claim < s.next_to_deliver + size_t(options_.prefetch_batches);
-      });
-      if (s.stopping || s.error || s.next_to_claim >= s.batches.size()) return;
-      claimed = s.next_to_claim++;
+      s.changed.wait(lock, [&] { return s.stopping || s.error || claimable(); });
+      if (s.stopping || s.error) return;
+      if (s.next_to_claim.second >= s.plans.at(s.next_to_claim.first)->batches.size()) {
+        const int64_t next_epoch = s.next_to_claim.first + 1;
+        if (!s.plans.count(next_epoch)) s.plans[next_epoch] = plan_epoch(next_epoch);
+        s.next_to_claim = {next_epoch, 0};
+        if (!claimable()) continue;
+      }
+      claimed = s.next_to_claim;
+      ++s.next_to_claim.second;
+      ++s.in_flight;
+      plan = s.plans.at(claimed.first);
     }
     Produced produced;
     try {
-      produced = produce(claimed);
+      produced = produce(*plan, claimed.second);
     } catch (...) {
       std::lock_guard<std::mutex> lock(s.mutex);
-      if (!s.error) s.error = std::current_exception();
+      if (!s.error || claimed < s.error_at) {
+        s.error = std::current_exception();
+        s.error_at = claimed;
+      }
       s.changed.notify_all();
       return;
     }
@@ -288,15 +342,20 @@ std::optional<Batch> Loader::next() {
   std::unique_lock<std::mutex> lock(s.mutex);
   MUST_CHECK(s.started, "call start_epoch() before next()");
   for (;;) {
-    if (s.next_to_deliver >= s.batches.size()) return std::nullopt;
+    const Position position = s.next_to_deliver;
+    const EpochPlan& plan = *s.plans.at(position.first);
+    if (position.second >= plan.batches.size()) return std::nullopt;
     if (options_.workers == 0) {  // this thread makes the batch (errors propagate as they are)
-      s.ready[s.next_to_deliver] = produce(s.next_to_deliver);
+      s.ready[position] = produce(plan, position.second);
+      ++s.in_flight;
     }
-    s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_to_deliver); });
-    if (s.error) std::rethrow_exception(s.error);
+    s.changed.wait(lock, [&] { return s.ready.count(position) || (s.error && s.error_at == position); });
+    if (!s.ready.count(position)) std::rethrow_exception(s.error);
     // Counted as delivered, in batch order, so stats do not depend on which worker finished first.
-    Produced produced = std::move(s.ready.at(s.next_to_deliver));
-    s.ready.erase(s.next_to_deliver++);
+    Produced produced = std::move(s.ready.at(position));
+    s.ready.erase(position);
+    ++s.next_to_deliver.second;
+    --s.in_flight;
     s.stats.skipped += int64_t(produced.skipped.size());
     for (const auto& [source, reason] : produced.skipped) {
       s.stats.skipped_sources.push_back(source);

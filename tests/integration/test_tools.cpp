@@ -118,6 +118,19 @@ TEST_F(Tools, MakeWorldWritesTheQuickWorldTheResolvedConfigAndMetrics) {
   EXPECT_TRUE(contains(read_file(dir_ / "out/log.txt"), "wrote 109 images"));
 }
 
+TEST_F(Tools, ToolsRunWithShortOpenMPSpinsUnlessTheUserChoseOne) {
+  // libgomp reads its settings when it loads: the tool re-executes itself with GOMP_SPINCOUNT set (core/
+  // openmp_spin.h), and says so in its log; a setting of the user's is kept.
+  const std::string args = " --threads 2 --output-dir " + (dir_ / "out").string() + " --config " +
+                           test::source_path("configs/quick/world.yaml").string() + " --set world.splits.val.count=1";
+  const auto plain = run_command("env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY " + tool_path("must_make_world") + args);
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_TRUE(contains(plain.output, "with 2 thread(s) (GOMP_SPINCOUNT=1000) on cpu")) << plain.output;
+  const auto chosen = run_command("env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive " + tool_path("must_make_world") + args);
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.output;
+  EXPECT_TRUE(contains(chosen.output, "with 2 thread(s) (OMP_WAIT_POLICY=passive) on cpu")) << chosen.output;
+}
+
 TEST_F(Tools, MakeWorldPreviewWritesOneContactSheet) {
   const auto result = make_world("--config " + test::source_path("configs/quick/world.yaml").string() + " --preview 3");
   ASSERT_EQ(result.exit_code, 0) << result.output;

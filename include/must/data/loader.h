@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "must/data/dataset.h"
@@ -45,6 +46,11 @@ struct LoaderOptions {
   int64_t batch_size = 8;
   int workers = 2;  // 0: next() makes each batch on the calling thread (PyTorch's num_workers=0)
   int prefetch_batches = 4;
+  // Workers at idle priority (Linux SCHED_IDLE): they run on the core time the step leaves idle and never take a
+  // core from its OpenMP threads, whose parallel regions would otherwise wait for the one a worker holds (on
+  // 2 cores, the trainer benchmark's loop/bare step rose from 0.86 to 0.95; see core/openmp_spin.h). A worker
+  // left without idle time is not starved: the step then waits for data, and its core idles.
+  bool idle_priority = true;
   bool shuffle = true;  // training order (shuffled, sharded, padded); false: inference order
   std::shared_ptr<const EpochSampler> sampler;  // training order over all ranks; none: a shuffle of the dataset
   bool drop_last = false;
@@ -96,6 +102,8 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   // Starts (or restarts) an epoch at its batch `first_batch` (a resumed run's position); the workers begin at once.
+  // In training the workers go on from the end of an epoch into the next, so start_epoch(e + 1) right after
+  // epoch e's last batch finds its first batches made already.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch in order, or nothing at the end of the epoch. Rethrows a worker's error.
   std::optional<Batch> next();
@@ -106,8 +114,11 @@ class Loader {
  private:
   struct State;
   struct Produced;
+  struct EpochPlan;
+  using Position = std::pair<int64_t, size_t>;  // (epoch, batch of the epoch)
   std::vector<int64_t> epoch_indices(int64_t epoch) const;  // this rank's, in order
-  Produced produce(size_t batch) const;  // reads, transforms and collates batch `batch` of the epoch
+  std::shared_ptr<const EpochPlan> plan_epoch(int64_t epoch) const;
+  Produced produce(const EpochPlan& plan, size_t batch) const;  // reads, transforms and collates one batch
   void work();
   void stop_workers();
 

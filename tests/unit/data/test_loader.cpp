@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sched.h>
+
+#include <mutex>
 #include <set>
 
 #include "must/core/check.h"
@@ -95,6 +98,91 @@ TEST(Loader, BatchesDoNotDependOnTheNumberOfWorkers) {
   EXPECT_EQ(seen.size(), 23u);
   EXPECT_EQ(one.stats().samples, 23);
   EXPECT_NE(epoch(one, 3)[0].indices, a[0].indices);  // another epoch, another order
+}
+
+TEST(Loader, TrainingWorkersGoOnIntoTheNextEpochWithTheSameBatches) {
+  // Epochs taken one after another (the workers already making the next epoch's first batches while this one's
+  // last are delivered) give the batches that a loader started afresh on each epoch gives; a jump or a resumed
+  // position starts over.
+  auto dataset = std::make_shared<SyntheticDataset>(10);
+  LoaderOptions options;
+  options.batch_size = 4;  // 3 batches per epoch, fewer than the prefetch window: the workers run epochs ahead
+  options.seed = 5;
+  options.workers = 2;
+  options.prefetch_batches = 5;
+  Loader running(dataset, flip_and_normalize(), options);
+  for (int64_t e : {0, 1, 2, 3, 5, 6}) {
+    const std::vector<Batch> continued = epoch(running, e);
+    Loader fresh(dataset, flip_and_normalize(), options);
+    const std::vector<Batch> expected = epoch(fresh, e);
+    ASSERT_EQ(continued.size(), 3u);
+    ASSERT_EQ(expected.size(), 3u);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(continued[i].indices, expected[i].indices) << "epoch " << e << " batch " << i;
+      EXPECT_TRUE(torch::equal(continued[i].images.tensors, expected[i].images.tensors)) << "epoch " << e;
+    }
+    EXPECT_EQ(running.stats().samples, 10);
+  }
+  running.start_epoch(7, 2);  // a resumed position
+  const auto last = running.next();
+  ASSERT_TRUE(last.has_value());
+  Loader fresh(dataset, flip_and_normalize(), options);
+  EXPECT_EQ(last->indices, epoch(fresh, 7)[2].indices);
+  EXPECT_FALSE(running.next().has_value());
+}
+
+// Records the scheduling policy of the threads that read its samples.
+class PolicyRecordingDataset final : public Dataset {
+ public:
+  PolicyRecordingDataset() { info_.tasks = {Task::kSegmentation}; }
+  int64_t size() const override { return 4; }
+  Sample get(int64_t index) const override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      policies_.insert(sched_getscheduler(0));
+    }
+    return inner_.get(index);
+  }
+  std::set<int> policies() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return policies_;
+  }
+
+ private:
+  SyntheticDataset inner_{4};
+  mutable std::mutex mutex_;
+  mutable std::set<int> policies_;
+};
+
+TEST(Loader, WorkersRunAtIdlePriorityUnlessToldOtherwise) {
+  for (bool idle : {true, false}) {
+    auto dataset = std::make_shared<PolicyRecordingDataset>();
+    LoaderOptions options;
+    options.batch_size = 2;
+    options.idle_priority = idle;
+    Loader loader(dataset, std::make_shared<Normalize>(), options);
+    EXPECT_EQ(epoch(loader, 0).size(), 2u);
+    EXPECT_EQ(dataset->policies(), std::set<int>{idle ? SCHED_IDLE : SCHED_OTHER}) << "idle_priority " << idle;
+  }
+}
+
+TEST(Loader, BatchesBeforeOneThatFailsAreDeliveredFirst) {
+  // Record 9 fails in the last of the 5 batches (inference order); the workers reach it at once, but
+  // the error comes when delivery does.
+  auto dataset = std::make_shared<SyntheticDataset>(10, std::set<int64_t>{}, std::set<int64_t>{9});
+  LoaderOptions options;
+  options.batch_size = 2;
+  options.shuffle = false;
+  options.workers = 3;
+  options.prefetch_batches = 8;
+  Loader loader(dataset, std::make_shared<Normalize>(), options);
+  loader.start_epoch(0);
+  for (int64_t b = 0; b < 4; ++b) {
+    const auto batch = loader.next();
+    ASSERT_TRUE(batch.has_value()) << "batch " << b;
+    EXPECT_EQ(batch->indices, (std::vector<int64_t>{2 * b, 2 * b + 1}));
+  }
+  EXPECT_THROW(loader.next(), Error);
 }
 
 TEST(Loader, CollatePadsToTheStrideWithIgnoreValuesAndPresenceBits) {
