@@ -5,8 +5,10 @@
 //
 //   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|resize|all]
 //                    [--channels-last] [--profile PREFIX]
+//   must_bench_model --which student [--device cuda] [--precision bf16] [--batch B] [--size S] [--peak-tflops T]
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +18,7 @@
 #include "flop_counter.h"
 #include "must/core/memory.h"
 #include "must/core/openmp_spin.h"
+#include "must/engine/mixed_precision.h"
 #include "must/losses/task_losses.h"
 #include "must/ops/resize.h"
 #include "must/models/multi_task_model.h"
@@ -203,6 +206,83 @@ void run(const Workload& w, int iters, const std::string& profile) {
   std::cout << "must_model_train[" << w.name << "]: " << train << " images/s" << std::endl;
 }
 
+// The paper's student at the size scripts/gpu_check.sh reports: ResNet-50-FPN with all five heads (classification
+// 1000, Faster R-CNN 2fc 90, segmentation 150, depth, normals) at size x size, a training step (forward under
+// autocast in `precision` on CUDA, backward, SGD) on `device`. Model FLOPs utilisation counts a training step as
+// 3x its forward's convolution and matrix FLOPs (the usual approximation), against `peak_tflops` when given.
+void run_student(const torch::Device& device, must::engine::Precision precision, int64_t batch, int64_t size,
+                 int iters, double peak_tflops) {
+  torch::manual_seed(0);
+  MultiTaskModelOptions options;
+  options.backbone = ResNetOptions(50);
+  options.fpn_channels = 256;
+  options.dense_channels = 128;
+  HeadOptions detection = head(Task::kDetection, 90);
+  detection.roi_heads.box_head = "2fc";
+  options.heads = {head(Task::kClassification, 1000), detection, head(Task::kSegmentation, 150), head(Task::kDepth),
+                   head(Task::kNormals)};
+  MultiTaskModel model(options);
+  model->to(device);
+  const int64_t b = batch, s = size;
+  const auto x = torch::randn({b, 3, s, s}).to(device);
+  must::structures::Targets targets;
+  const auto all = torch::ones({b}, torch::kBool);
+  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, 1000}), 1), all, {}};
+  targets.tasks[Task::kSegmentation] = {torch::randint(0, 150, {b, s, s}, torch::kLong), all, {}};
+  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all, {}};
+  targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(
+                                       torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                   all, {}};
+  must::structures::TaskTargets boxes;
+  boxes.present = all;
+  for (int64_t i = 0; i < b; ++i) {
+    const auto corner = torch::rand({6, 2}) * double(s - 112);
+    boxes.instances.push_back({torch::cat({corner, corner + torch::rand({6, 2}) * 100 + 12}, 1),
+                               torch::randint(0, 90, {6}, torch::kLong), {}, {}, {}});
+  }
+  targets.tasks[Task::kDetection] = boxes;
+  targets = targets.to(device);
+  const auto synchronize = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  const auto step = [&] {
+    torch::Tensor loss;
+    {
+      must::engine::AutocastScope autocast(must::engine::effective_precision(precision, device));
+      for (auto& [name, term] : model->forward(x, &targets).losses) {
+        loss = loss.defined() ? loss + term.to(torch::kFloat) : term.to(torch::kFloat);
+      }
+    }
+    for (auto& p : model->parameters()) p.mutable_grad().reset();
+    loss.backward();
+    optimizer.step();
+  };
+  model->train();
+  for (int i = 0; i < 2; ++i) step();
+  synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) step();
+  synchronize();
+  const double images_per_s = double(b * iters) / seconds_since(start);
+  int64_t flops = 0;
+  {  // the training forward's own (detection samples 512 proposals per image for its box head, not 1000)
+    torch::NoGradGuard no_grad;
+    must::bench::FlopCounter counter;
+    model->forward(x, &targets);
+    flops = counter.flops() / b;
+  }
+  const double achieved_tflops = 3.0 * double(flops) * images_per_s / 1e12;
+  const std::string name = "resnet50_fpn_5heads_" + std::to_string(s);
+  std::cout << name << " (batch " << b << ", " << device.str() << ", "
+            << must::engine::precision_name(must::engine::effective_precision(precision, device)) << "): "
+            << flops / 1e9 << " GFLOP/image in a training forward\n";
+  std::cout << "must_student_train[" << name << "]: " << images_per_s << " images/s, " << achieved_tflops
+            << " TFLOP/s (3x forward)";
+  if (peak_tflops > 0) std::cout << ", model FLOPs utilisation " << 100.0 * achieved_tflops / peak_tflops << "% of " << peak_tflops << " TFLOP/s";
+  std::cout << std::endl;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,8 +294,17 @@ int main(int argc, char** argv) {
   bool channels_last = false;
   cli.add_option("--threads", threads, "intra-op threads")->capture_default_str();
   cli.add_option("--iters", iters, "timed iterations after 2 warm-up ones")->capture_default_str();
-  cli.add_option("--which", which, "paper, world, detection, segmentation_loss, resize or all (paper and world)")
-      ->check(CLI::IsMember({"paper", "world", "detection", "segmentation_loss", "resize", "all"}));
+  cli.add_option("--which", which,
+                 "paper, world, detection, segmentation_loss, resize, student or all (paper and world)")
+      ->check(CLI::IsMember({"paper", "world", "detection", "segmentation_loss", "resize", "student", "all"}));
+  std::string device = "cpu", precision = "fp32";
+  int64_t batch = 8, size = 512;
+  double peak_tflops = 0;
+  cli.add_option("--device", device, "student: cpu, cuda or cuda:N")->capture_default_str();
+  cli.add_option("--precision", precision, "student: fp32, bf16 or fp16 (autocast, CUDA only)")->capture_default_str();
+  cli.add_option("--batch", batch, "student: images per step")->capture_default_str();
+  cli.add_option("--size", size, "student: image side")->capture_default_str();
+  cli.add_option("--peak-tflops", peak_tflops, "student: the device's peak at --precision, for model FLOPs utilisation");
   cli.add_flag("--channels-last", channels_last, "NHWC weights and activations");
   std::string profile;
   cli.add_option("--profile", profile, "also write traces of one training step and one fused inference pass to PROFILE.<workload>[.inference].json");
@@ -229,5 +318,8 @@ int main(int argc, char** argv) {
   if (which == "detection") run_detection(iters);
   if (which == "segmentation_loss") run_segmentation_loss(iters);
   if (which == "resize") run_resize(iters);
+  if (which == "student") {
+    run_student(torch::Device(device), must::engine::precision_from_name(precision), batch, size, iters, peak_tflops);
+  }
   return 0;
 }

@@ -46,9 +46,10 @@ function(must_add_tool name source)
   target_link_libraries(${name} PRIVATE ${ARGN} must_warnings)
 endfunction()
 
-# must_add_unit_test(MODULE SOURCES ... DEPENDS ... [TORCH]): one GoogleTest executable per module.
+# must_add_unit_test(MODULE SOURCES ... DEPENDS ... [TORCH] [ENVIRONMENT VAR=VALUE ...]): one GoogleTest
+# executable per module; ENVIRONMENT applies to its tests under ctest.
 function(must_add_unit_test module)
-  cmake_parse_arguments(ARG "TORCH" "" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH" "" "SOURCES;DEPENDS;ENVIRONMENT" ${ARGN})
   set(target must_test_${module})
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE ${ARG_DEPENDS} must_test_support GTest::gtest GTest::gtest_main
@@ -56,5 +57,9 @@ function(must_add_unit_test module)
   if(ARG_TORCH)
     target_precompile_headers(${target} REUSE_FROM must_torch_pch)
   endif()
-  gtest_discover_tests(${target} TEST_PREFIX "${module}." DISCOVERY_TIMEOUT 60)
+  if(ARG_ENVIRONMENT)
+    gtest_discover_tests(${target} TEST_PREFIX "${module}." DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "${ARG_ENVIRONMENT}")
+  else()
+    gtest_discover_tests(${target} TEST_PREFIX "${module}." DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()

@@ -278,6 +278,10 @@ Loader::Produced Loader::produce(const EpochPlan& plan, size_t claimed) const {
   if (!samples.empty()) {
     produced.batch = collate(std::move(samples), kept, dataset_->info().tasks, options_.size_divisible);
     produced.batch->original_labels = std::move(originals);
+    if (options_.pin_memory) {
+      produced.batch->images = produced.batch->images.pinned();
+      produced.batch->targets = produced.batch->targets.pinned();
+    }
   }
   return produced;
 }

@@ -161,6 +161,7 @@ void train_model(const config::Config& config, const TrainRun& run, TrainingData
   }
   data::LoaderOptions loader_options = data::loader_options_from_config(config.at("data.loader"), /*training=*/true);
   loader_options.sampler = data.sampler;
+  loader_options.pin_memory = run.device.is_cuda();
   const bool lead = !run.group || run.group->rank() == 0;  // the rank that checkpoints, evaluates and logs
   if (run.group) {
     loader_options.rank = run.group->rank();

@@ -167,8 +167,11 @@ void Trainer::run_step() {
   const auto start = Clock::now();
   std::optional<data::Batch> batch = next_batch();
   MUST_CHECK(batch.has_value(), "the training data yields no batch (is the dataset empty?)");
-  const structures::ImageList images{batch->images.tensors.to(options_.device), batch->images.image_sizes};
-  const structures::Targets targets = batch->targets.to(options_.device);
+  // From pinned memory (the loader pins batches for a CUDA run) the copies are asynchronous: the step's kernels
+  // queue behind them on the stream while this thread goes on.
+  const bool non_blocking = options_.device.is_cuda();
+  const structures::ImageList images = batch->images.to(options_.device, non_blocking);
+  const structures::Targets targets = batch->targets.to(options_.device, non_blocking);
   state_.data_seconds = seconds_since(start);
   const int64_t step = state_.iteration + 1;
 

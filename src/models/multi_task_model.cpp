@@ -65,6 +65,8 @@ MultiTaskModelImpl::MultiTaskModelImpl(MultiTaskModelOptions options) : options_
 }
 
 void MultiTaskModelImpl::fuse_for_inference() {
+  // The fused layers are oneDNN's, CPU only; on a GPU cuDNN picks its own kernels and the model stays as it is.
+  if (!parameters().empty() && !parameters().front().device().is_cpu()) return;
   backbone->body->fuse_for_inference();
   if (backbone->fpn) backbone->fpn->fuse_for_inference();
   for (auto& [task, head] : heads_) head->fuse_for_inference();

@@ -59,7 +59,10 @@ void copy_cached_fixtures(const std::string& name, const std::filesystem::path& 
     const fs::path staging = cache.string() + ".staging-" + std::to_string(::getpid());
     fs::remove_all(staging);
     fs::create_directories(staging);
-    const CommandResult result = run_command("/usr/bin/python3 " + script.string() + " " + staging.string());
+    // Debian's interpreter has python3-torch(vision); a machine without Debian's packages names its own.
+    const char* python = std::getenv("MUST_PYTHON");
+    const CommandResult result =
+        run_command(std::string(python ? python : "/usr/bin/python3") + " " + script.string() + " " + staging.string());
     if (result.exit_code != 0) throw std::runtime_error(script.string() + " failed:\n" + result.output);
     write_text(staging / ".complete", "");
     if (!fresh()) {

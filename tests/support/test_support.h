@@ -30,7 +30,7 @@ struct CommandResult {
 // Runs a shell command line and captures its output.
 CommandResult run_command(const std::string& command);
 
-// Fixtures from a generator script (`/usr/bin/python3 SCRIPT DIR`), made once per build tree and script
+// Fixtures from a generator script (`/usr/bin/python3 SCRIPT DIR`, or $MUST_PYTHON's), made once per build tree and script
 // version under build/test-fixtures/<name>, then copied into `into` (tests may change their copy).
 // Throws std::runtime_error with the script's output when it fails.
 void copy_cached_fixtures(const std::string& name, const std::filesystem::path& script, const std::filesystem::path& into);

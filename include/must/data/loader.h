@@ -59,6 +59,9 @@ struct LoaderOptions {
   int64_t size_divisible = 32;
   bool stop_on_bad_image = false;
   bool keep_original_labels = false;  // evaluation: each batch also carries its samples' labels as read
+  // Batches in page-locked memory (torch's pin_memory; needs CUDA), pinned by the workers, so that the copy to the
+  // GPU is an asynchronous DMA the training thread does not wait for. Training on CUDA sets it.
+  bool pin_memory = false;
 };
 
 // The calling thread's ATen work (parallel loops, OpenMP-threaded BLAS and oneDNN) runs on `threads` threads from

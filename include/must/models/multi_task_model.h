@@ -58,7 +58,7 @@ class MultiTaskModelImpl : public torch::nn::Module {
   ModelOutput forward(const structures::ImageList& batch, const structures::Targets* targets = nullptr);
   std::vector<Task> tasks() const;
   // Eval-mode CPU inference with batch norm folded into oneDNN convolutions (backbone body and dense heads);
-  // see ResNetImpl::fuse_for_inference. train() undoes it.
+  // see ResNetImpl::fuse_for_inference. train() undoes it. Does nothing to a model on another device.
   void fuse_for_inference();
   // Synchronised batch norm (batch_norm.h) for the backbone, the dense trunk and the heads that run whole every
   // training step; returns the layers synchronised. The heads left out (detection's box head) keep per-rank

@@ -17,6 +17,11 @@ struct ImageList {
   // images: [C, h_i, w_i] each, same C, dtype and device.
   static ImageList batch(const std::vector<torch::Tensor>& images, int64_t size_divisible = 32);
   std::vector<int64_t> padded_size() const { return {tensors.size(2), tensors.size(3)}; }
+  // As Targets::to and Targets::pinned.
+  ImageList to(const torch::Device& device, bool non_blocking = false) const {
+    return {tensors.to(device, non_blocking), image_sizes};
+  }
+  ImageList pinned() const { return {tensors.pin_memory(), image_sizes}; }
 };
 
 }  // namespace must::structures

@@ -19,14 +19,19 @@ struct Instances {
                          // ranges use; may be undefined (then the box's area)
 
   int64_t size() const { return boxes.defined() ? boxes.size(0) : 0; }
-  // A copy whose defined fields live on `device`.
-  Instances to(const torch::Device& device) const {
+  // A copy whose defined fields are fn(field).
+  template <class Fn>
+  Instances map(const Fn& fn) const {
     Instances out;
     for (auto [from, into] : {std::pair{&boxes, &out.boxes}, {&labels, &out.labels}, {&scores, &out.scores},
                               {&ignore, &out.ignore}, {&areas, &out.areas}}) {
-      if (from->defined()) *into = from->to(device);
+      if (from->defined()) *into = fn(*from);
     }
     return out;
+  }
+  // A copy whose defined fields live on `device` (non_blocking: from pinned memory, see Targets::pinned).
+  Instances to(const torch::Device& device, bool non_blocking = false) const {
+    return map([&](const torch::Tensor& t) { return t.to(device, non_blocking); });
   }
 };
 

@@ -24,11 +24,13 @@ struct TaskTargets {
   torch::Tensor present;  // [B] bool: which samples carry this task's label
   std::vector<Instances> instances;  // detection only, [B]
 
-  TaskTargets to(const torch::Device& device) const {
+  // A copy whose defined tensors are fn(tensor).
+  template <class Fn>
+  TaskTargets map(const Fn& fn) const {
     TaskTargets out;
-    if (values.defined()) out.values = values.to(device);
-    if (present.defined()) out.present = present.to(device);
-    for (const auto& image : instances) out.instances.push_back(image.to(device));
+    if (values.defined()) out.values = fn(values);
+    if (present.defined()) out.present = fn(present);
+    for (const auto& image : instances) out.instances.push_back(image.map(fn));
     return out;
   }
 };
@@ -36,11 +38,21 @@ struct TaskTargets {
 struct Targets {
   std::map<Task, TaskTargets> tasks;
   bool has(Task task) const { return tasks.count(task) != 0; }
-  // A copy on `device` (the training loop moves each batch's targets with its images).
-  Targets to(const torch::Device& device) const {
+  template <class Fn>
+  Targets map(const Fn& fn) const {
     Targets out;
-    for (const auto& [task, targets] : tasks) out.tasks.emplace(task, targets.to(device));
+    for (const auto& [task, targets] : tasks) out.tasks.emplace(task, targets.map(fn));
     return out;
+  }
+  // A copy on `device` (the training loop moves each batch's targets with its images). non_blocking: the copy
+  // returns before it is done, which only a copy from pinned memory to a GPU does (torch's .to(non_blocking)).
+  Targets to(const torch::Device& device, bool non_blocking = false) const {
+    return map([&](const torch::Tensor& t) { return t.to(device, non_blocking); });
+  }
+  // A copy in page-locked host memory (torch's pin_memory, which needs CUDA): the loader's workers pin each
+  // batch so that the training thread's copy to the GPU is an asynchronous DMA.
+  Targets pinned() const {
+    return map([](const torch::Tensor& t) { return t.pin_memory(); });
   }
 };
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The GPU path, on a machine with CUDA and PyTorch but none of this project's Debian packages. The compute modules
+# build with LibTorch alone (DESIGN §3), so that machine builds them, their unit tests and must_bench_model against
+# its own PyTorch (2.x) and runs them there.
+#
+#   scripts/gpu_check.sh --prepare   on this machine (Debian, scripts/setup.sh's packages): copies the header-only
+#                                    libraries (spdlog, fmt, nlohmann_json, CLI11, gloo's headers) and googletest's
+#                                    sources into third_party/ (git-ignored, ~5 MB) for the device run to carry
+#   scripts/gpu_check.sh             on the GPU machine: configures build-gpu/ with MUST_LIBTORCH_ONLY against
+#                                    torch.utils.cmake_prefix_path, builds what compiles (keeps going past a target
+#                                    that does not, and names it), runs every test binary built with the device tests
+#                                    on cuda:0, then times the paper's student (ResNet-50-FPN, five heads, 512x512,
+#                                    bf16 autocast): images/s and model FLOPs utilisation
+#
+# Environment: PYTHON (the interpreter that imports torch; default python3), BATCH (16), ITERS (10), PRECISION
+# (bf16), PEAK_TFLOPS (dense peak at PRECISION; known GPUs by name), JOBS (all cores), BUILD (build-gpu).
+# Without a GPU it runs the same steps: the device tests then dry-run on the CPU (MUST_TEST_DEVICE=cpu) and the
+# student is timed on the CPU at 128x128, batch 2 — a check of this script and of the LibTorch-only build.
+# Exit status: 0 when everything built and every test passed, 1 otherwise (the summary names what failed).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+third_party="$root/third_party"
+
+if [[ ${1:-} == --prepare ]]; then
+  set -e
+  rm -rf "$third_party"
+  mkdir -p "$third_party/include"
+  for dir in spdlog fmt nlohmann CLI gloo; do
+    [[ -d /usr/include/$dir ]] || { echo "gpu_check.sh: /usr/include/$dir missing: run scripts/setup.sh --deps-only" >&2; exit 1; }
+    cp -r "/usr/include/$dir" "$third_party/include/"
+  done
+  [[ -f /usr/src/googletest/CMakeLists.txt ]] || { echo "gpu_check.sh: googletest sources missing (libgtest-dev)" >&2; exit 1; }
+  cp -r /usr/src/googletest "$third_party/googletest"
+  echo "gpu_check.sh: third_party/ ready ($(du -sh "$third_party" | cut -f1)); carry it to the GPU machine"
+  exit 0
+fi
+
+[[ -f $third_party/include/spdlog/spdlog.h ]] || { echo "gpu_check.sh: no third_party/: run scripts/gpu_check.sh --prepare where the Debian packages are, and carry it" >&2; exit 1; }
+python="${PYTHON:-python3}"
+build="${BUILD:-$root/build-gpu}"
+jobs="${JOBS:-$(nproc)}"
+prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)') ||
+  { echo "gpu_check.sh: $python cannot import torch (set PYTHON)" >&2; exit 1; }
+"$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")'
+gpu=$("$python" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')
+generator=()
+command -v ninja > /dev/null && generator=(-G Ninja)
+
+failed=()
+start=$(date +%s)
+cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMUST_LIBTORCH_ONLY=ON \
+  -DMUST_THIRD_PARTY="$third_party" -DCMAKE_PREFIX_PATH="$prefix" > "$build.configure.log" 2>&1 ||
+  { tail -30 "$build.configure.log"; echo "gpu_check.sh: cmake failed (log: $build.configure.log)" >&2; exit 1; }
+# Keep going past a target that does not compile against this PyTorch: the others still build and run.
+if [[ ${#generator[@]} -gt 0 ]]; then keep_going=(-- -k 0); else keep_going=(-- -k); fi
+cmake --build "$build" -j "$jobs" "${keep_going[@]}" > "$build.build.log" 2>&1 || {
+  grep -E "^FAILED:|error:" "$build.build.log" | head -40
+  failed+=("build (see $build.build.log)")
+}
+echo "build: $(( $(date +%s) - start )) s"
+
+device_env=()
+[[ -z $gpu ]] && device_env=(MUST_TEST_DEVICE=cpu)
+export MUST_PYTHON="$(command -v "$python")"  # parity fixtures are written by this interpreter (torchvision needed)
+for test_binary in "$build"/bin/must_test_*; do
+  [[ -x $test_binary ]] || continue
+  name=$(basename "$test_binary")
+  if env "${device_env[@]}" "$test_binary" --gtest_brief=1 > "$build.$name.log" 2>&1; then
+    echo "$name: $(grep -E '^\[  PASSED  \]' "$build.$name.log")$(grep -E 'SKIPPED' "$build.$name.log" | head -1 | sed 's/^/, /')"
+  else
+    echo "$name: FAILED"
+    grep -E "^\[  FAILED  \]|Failure|error" "$build.$name.log" | head -20
+    failed+=("$name")
+  fi
+done
+
+if [[ -x $build/bin/must_bench_model ]]; then
+  if [[ -n $gpu ]]; then
+    peak="${PEAK_TFLOPS:-}"
+    if [[ -z $peak ]]; then  # dense bf16/fp16 tensor-core peaks from the vendors' data sheets (SXM parts)
+      case "$gpu" in
+        *H200*|*H100*) peak=989 ;;
+        *A100*) peak=312 ;;
+        *L40S*) peak=362 ;;
+        *L4*) peak=121 ;;
+        *) peak=0 ;;
+      esac
+    fi
+    "$build/bin/must_bench_model" --which student --device cuda --precision "${PRECISION:-bf16}" \
+      --batch "${BATCH:-16}" --size 512 --iters "${ITERS:-10}" --peak-tflops "$peak" || failed+=("must_bench_model")
+  else
+    "$build/bin/must_bench_model" --which student --device cpu --batch 2 --size 128 --iters 1 || failed+=("must_bench_model")
+  fi
+fi
+
+echo "gpu_check.sh: $(( $(date +%s) - start )) s in all on ${gpu:-the CPU (no GPU)}"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "gpu_check.sh: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "gpu_check.sh: all built, all tests passed"
