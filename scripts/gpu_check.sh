@@ -17,6 +17,7 @@
 # Without a GPU it runs the same steps: the device tests then dry-run on the CPU (MUST_TEST_DEVICE=cpu) and the
 # student is timed on the CPU at 128x128, batch 2 — a check of this script and of the LibTorch-only build.
 # Exit status: 0 when everything built and every test passed, 1 otherwise (the summary names what failed).
+# Configuring against a CUDA build of PyTorch needs the CUDA toolkit (nvcc, headers) that PyTorch was built with.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 third_party="$root/third_party"
@@ -27,8 +28,11 @@ if [[ ${1:-} == --prepare ]]; then
   mkdir -p "$third_party/include"
   for dir in spdlog fmt nlohmann CLI gloo; do
     [[ -d /usr/include/$dir ]] || { echo "gpu_check.sh: /usr/include/$dir missing: run scripts/setup.sh --deps-only" >&2; exit 1; }
-    cp -r "/usr/include/$dir" "$third_party/include/"
   done
+  cp -r /usr/include/{spdlog,fmt,nlohmann,CLI} "$third_party/include/"
+  # gloo's headers apart: used only where the PyTorch found ships none of its own (MustDependencies.cmake).
+  mkdir -p "$third_party/gloo-include"
+  cp -r /usr/include/gloo "$third_party/gloo-include/"
   [[ -f /usr/src/googletest/CMakeLists.txt ]] || { echo "gpu_check.sh: googletest sources missing (libgtest-dev)" >&2; exit 1; }
   cp -r /usr/src/googletest "$third_party/googletest"
   echo "gpu_check.sh: third_party/ ready ($(du -sh "$third_party" | cut -f1)); carry it to the GPU machine"
@@ -59,7 +63,7 @@ cmake --build "$build" -j "$jobs" "${keep_going[@]}" > "$build.build.log" 2>&1 |
 }
 echo "build: $(( $(date +%s) - start )) s"
 
-device_env=()
+device_env=(MUST_TEST_REQUIRE_CUDA=1)  # Python sees a GPU: the C++ side must too, not skip
 [[ -z $gpu ]] && device_env=(MUST_TEST_DEVICE=cpu)
 export MUST_PYTHON="$(command -v "$python")"  # parity fixtures are written by this interpreter (torchvision needed)
 for test_binary in "$build"/bin/must_test_*; do

@@ -16,7 +16,8 @@ void reexec_with_short_openmp_spin(char** argv) {
   const char* setting = openmp_spin_setting(std::getenv("GOMP_SPINCOUNT"), std::getenv("OMP_WAIT_POLICY"));
   if (!setting || !argv || !argv[0]) return;
   if (setenv("GOMP_SPINCOUNT", setting, 1) != 0) return;
-  execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are
+  execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are, and do not claim the setting
+  unsetenv("GOMP_SPINCOUNT");
 }
 
 std::string openmp_spin_description() {

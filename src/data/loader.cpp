@@ -311,9 +311,20 @@ void Loader::work() {
       s.changed.wait(lock, [&] { return s.stopping || s.error || claimable(); });
       if (s.stopping || s.error) return;
       if (s.next_to_claim.second >= s.plans.at(s.next_to_claim.first)->batches.size()) {
-        const int64_t next_epoch = s.next_to_claim.first + 1;
-        if (!s.plans.count(next_epoch)) s.plans[next_epoch] = plan_epoch(next_epoch);
-        s.next_to_claim = {next_epoch, 0};
+        // The next epoch's order (a shuffle, or the sampler's: milliseconds) under the lock, which next() only
+        // waits for while its own batch is not ready anyway. Its failure is that epoch's first batch's.
+        const Position next{s.next_to_claim.first + 1, 0};
+        try {
+          if (!s.plans.count(next.first)) s.plans[next.first] = plan_epoch(next.first);
+        } catch (...) {
+          if (!s.error || next < s.error_at) {
+            s.error = std::current_exception();
+            s.error_at = next;
+          }
+          s.changed.notify_all();
+          return;
+        }
+        s.next_to_claim = next;
         if (!claimable()) continue;
       }
       claimed = s.next_to_claim;

@@ -112,7 +112,7 @@ TEST_F(Pseudolabel, TwoProcessesLabelEveryImageOnceAndAsOneProcessDoes) {
   EXPECT_EQ(m["teachers"][0]["weights_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(m["input"]["count"].get<int64_t>(), 160);
   // Plain Python reads it.
-  const auto python = run_command("/usr/bin/python3 " + test::source_path("tests/labels/read_store.py").string() + " " +
+  const auto python = run_command(must::test::python() + " " + test::source_path("tests/labels/read_store.py").string() + " " +
                                   (root() / "two").string());
   ASSERT_EQ(python.exit_code, 0) << python.output;
   EXPECT_EQ(nlohmann::json::parse(python.output).size(), 160u);
@@ -223,7 +223,7 @@ TEST_F(Pseudolabel, APackedStoreCarriesEachInputImageAsItsFile) {
     EXPECT_TRUE(sample.has(Task::kDepth));
   }
   // Plain Python decodes the packed images too.
-  const auto python = run_command("/usr/bin/python3 " + test::source_path("tests/labels/read_store.py").string() + " " +
+  const auto python = run_command(must::test::python() + " " + test::source_path("tests/labels/read_store.py").string() + " " +
                                   (root() / "packed").string());
   ASSERT_EQ(python.exit_code, 0) << python.output;
   const nlohmann::json read = nlohmann::json::parse(python.output);

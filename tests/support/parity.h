@@ -17,7 +17,7 @@ namespace must::test {
 
 // Runs `make_fixtures.py <arguments> <dir>`; the files land in `dir`.
 inline void make_fixture(const std::string& arguments, const std::filesystem::path& dir) {
-  const auto result = run_command("/usr/bin/python3 " + source_path("tests/parity/make_fixtures.py").string() + " " +
+  const auto result = run_command(must::test::python() + " " + source_path("tests/parity/make_fixtures.py").string() + " " +
                                   arguments + " " + dir.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
 }

@@ -59,10 +59,7 @@ void copy_cached_fixtures(const std::string& name, const std::filesystem::path& 
     const fs::path staging = cache.string() + ".staging-" + std::to_string(::getpid());
     fs::remove_all(staging);
     fs::create_directories(staging);
-    // Debian's interpreter has python3-torch(vision); a machine without Debian's packages names its own.
-    const char* python = std::getenv("MUST_PYTHON");
-    const CommandResult result =
-        run_command(std::string(python ? python : "/usr/bin/python3") + " " + script.string() + " " + staging.string());
+    const CommandResult result = run_command(python() + " " + script.string() + " " + staging.string());
     if (result.exit_code != 0) throw std::runtime_error(script.string() + " failed:\n" + result.output);
     write_text(staging / ".complete", "");
     if (!fresh()) {
@@ -73,6 +70,11 @@ void copy_cached_fixtures(const std::string& name, const std::filesystem::path& 
     fs::remove_all(staging);
   }
   fs::copy(cache, into, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+std::string python() {
+  const char* chosen = std::getenv("MUST_PYTHON");
+  return chosen && *chosen ? chosen : "/usr/bin/python3";
 }
 
 std::string tool_path(const std::string& name) { return std::string(MUST_BINARY_DIR) + "/bin/" + name; }

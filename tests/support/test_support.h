@@ -27,10 +27,14 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
 };
+// The interpreter of the tests' Python helpers: $MUST_PYTHON, or Debian's /usr/bin/python3 (python3-torch,
+// torchvision, numpy). A machine without Debian's packages names its own (scripts/gpu_check.sh does).
+std::string python();
+
 // Runs a shell command line and captures its output.
 CommandResult run_command(const std::string& command);
 
-// Fixtures from a generator script (`/usr/bin/python3 SCRIPT DIR`, or $MUST_PYTHON's), made once per build tree and script
+// Fixtures from a generator script (`python() SCRIPT DIR`), made once per build tree and script
 // version under build/test-fixtures/<name>, then copied into `into` (tests may change their copy).
 // Throws std::runtime_error with the script's output when it fails.
 void copy_cached_fixtures(const std::string& name, const std::filesystem::path& script, const std::filesystem::path& into);

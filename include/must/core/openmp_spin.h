@@ -18,7 +18,8 @@ const char* openmp_spin_setting(const char* gomp_spincount, const char* omp_wait
 
 // libgomp reads its environment once, when it loads: a process whose environment lacks the setting above sets
 // it and re-executes itself (same pid, arguments and otherwise the same environment), first thing in main().
-// If the re-execution fails, the process goes on with the default spin.
+// If the re-execution fails, the process goes on with the default spin. /proc/self/exe is the running binary: a
+// tool started through ld.so, valgrind or an emulator would re-execute that instead — set GOMP_SPINCOUNT there.
 void reexec_with_short_openmp_spin(char** argv);
 
 // The spin setting this process runs with, for its log: "GOMP_SPINCOUNT=1000", "OMP_WAIT_POLICY=passive", both,

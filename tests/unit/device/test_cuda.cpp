@@ -30,8 +30,16 @@ torch::Device cuda() {
   return chosen && std::string(chosen) == "cpu" ? torch::Device(torch::kCPU) : torch::Device(torch::kCUDA, 0);
 }
 
-#define MUST_SKIP_WITHOUT_CUDA() \
-  if (cuda().is_cuda() && !torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
+// Skipped without a GPU — unless MUST_TEST_REQUIRE_CUDA is set (scripts/gpu_check.sh on a machine whose Python
+// sees one: a binary that does not would otherwise pass by skipping everything). The comparisons with the CPU
+// are fp32's: TF32, which LibTorch allows for cuDNN convolutions by default on Ampere and later, is turned off.
+#define MUST_SKIP_WITHOUT_CUDA()                                                              \
+  if (cuda().is_cuda() && !torch::cuda::is_available()) {                                     \
+    if (std::getenv("MUST_TEST_REQUIRE_CUDA")) FAIL() << "no CUDA device, and one is required"; \
+    GTEST_SKIP() << "no CUDA device";                                                         \
+  }                                                                                           \
+  at::globalContext().setAllowTF32CuDNN(false);                                               \
+  at::globalContext().setAllowTF32CuBLAS(false)
 
 void expect_close(const torch::Tensor& on_cpu, const torch::Tensor& on_cuda, double rtol, double atol,
                   const std::string& what) {

@@ -24,7 +24,7 @@ GroundTruthBox truth(int64_t category, BoxXywh box, bool ignore = false) {
 }
 
 nlohmann::json run_reference(const std::string& script, const std::string& arguments) {
-  const auto result = must::test::run_command("/usr/bin/python3 " + must::test::source_path("tests/eval/" + script).string() + " " + arguments);
+  const auto result = must::test::run_command(must::test::python() + " " + must::test::source_path("tests/eval/" + script).string() + " " + arguments);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   return nlohmann::json::parse(result.output);
 }

@@ -19,7 +19,7 @@ TEST(Npy, Float16RoundTripAndNumpyReadsIt) {
   EXPECT_NE(bytes.find("'descr': '<f2'"), std::string::npos);
   EXPECT_TRUE(torch::equal(decode_npy(bytes, "memory"), array));
   write_npy(dir / "half.npy", array);
-  const auto numpy = test::run_command("/usr/bin/python3 -c \"import numpy as np; a = np.load('" +
+  const auto numpy = test::run_command(must::test::python() + " -c \"import numpy as np; a = np.load('" +
                                        (dir / "half.npy").string() + "'); print(a.dtype, a.shape, float(a.sum()))\"");
   EXPECT_EQ(numpy.exit_code, 0) << numpy.output;
   EXPECT_EQ(numpy.output, "float16 (3, 4) 2.25\n");  // sum of k/8 - 0.5 for k < 12
@@ -61,7 +61,7 @@ TEST(Tar, MembersReadBackByIndexListAndPythonTarfile) {
   }
   // Python's tarfile, no code of ours: the same names and bytes.
   const auto python = test::run_command(
-      "/usr/bin/python3 -c \"import tarfile, hashlib; t = tarfile.open('" + path.string() +
+      must::test::python() + " -c \"import tarfile, hashlib; t = tarfile.open('" + path.string() +
       "'); print([(m.name, m.size, m.mode, hashlib.sha256(t.extractfile(m).read()).hexdigest()[:8]) for m in t])\"");
   ASSERT_EQ(python.exit_code, 0) << python.output;
   for (const auto& [name, bytes] : contents) {

@@ -108,7 +108,7 @@ TEST(Store, ReadsBackByKeyInOurReaderAndInPlainPython) {
   EXPECT_EQ(shard1->failed[0].reason, "does not decode");
   EXPECT_TRUE(verify_store(store).empty());
 
-  const auto python = test::run_command("/usr/bin/python3 " + test::source_path("tests/labels/read_store.py").string() +
+  const auto python = test::run_command(must::test::python() + " " + test::source_path("tests/labels/read_store.py").string() +
                                         " " + store.string());
   ASSERT_EQ(python.exit_code, 0) << python.output;
   const nlohmann::json read = nlohmann::json::parse(python.output);
