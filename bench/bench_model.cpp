@@ -65,24 +65,63 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// One training step as the peers do it: the sum of the loss terms, gradients set to none, SGD.
+// One training step as the peers do it: the sum of the loss terms (forward under autocast in `precision`, which
+// applies on CUDA only), gradients set to none, SGD.
 void train_step(MultiTaskModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
-                const must::structures::Targets& targets) {
+                const must::structures::Targets& targets,
+                must::engine::Precision precision = must::engine::Precision::kFloat32) {
   torch::Tensor loss;
-  for (auto& [name, term] : model->forward(x, &targets).losses) loss = loss.defined() ? loss + term : term;
+  {
+    must::engine::AutocastScope autocast(precision);
+    for (auto& [name, term] : model->forward(x, &targets).losses) {
+      loss = loss.defined() ? loss + term.to(torch::kFloat) : term.to(torch::kFloat);
+    }
+  }
   for (auto& p : model->parameters()) p.mutable_grad().reset();  // set_to_none, as the peers
   loss.backward();
   optimizer.step();
 }
 
-// Images/s of `iters` training steps after 2 warm-up ones.
+// Images/s of `iters` training steps after 2 warm-up ones (the GPU's queue drained before and after the timing).
 double training_images_per_s(MultiTaskModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
-                             const must::structures::Targets& targets, int iters) {
+                             const must::structures::Targets& targets, int iters,
+                             must::engine::Precision precision = must::engine::Precision::kFloat32) {
+  const auto synchronize = [&] {
+    if (x.is_cuda()) torch::cuda::synchronize();
+  };
   model->train();
-  for (int i = 0; i < 2; ++i) train_step(model, optimizer, x, targets);
+  for (int i = 0; i < 2; ++i) train_step(model, optimizer, x, targets, precision);
+  synchronize();
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) train_step(model, optimizer, x, targets);
+  for (int i = 0; i < iters; ++i) train_step(model, optimizer, x, targets, precision);
+  synchronize();
   return double(x.size(0) * iters) / seconds_since(start);
+}
+
+// Random targets for the dense and classification heads: soft class vectors over `classes`, class maps over
+// `segmentation_classes`, depth, unit normals; every sample labelled.
+must::structures::Targets dense_targets(int64_t b, int64_t s, int64_t classes, int64_t segmentation_classes) {
+  must::structures::Targets targets;
+  const auto all = torch::ones({b}, torch::kBool);
+  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, classes}), 1), all, {}};
+  targets.tasks[Task::kSegmentation] = {torch::randint(0, segmentation_classes, {b, s, s}, torch::kLong), all, {}};
+  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all, {}};
+  targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(
+                                       torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                   all, {}};
+  return targets;
+}
+
+// Six random boxes of 12-112 pixels per image of side s, labels in [0, classes).
+must::structures::TaskTargets box_targets(int64_t b, int64_t s, int64_t classes) {
+  must::structures::TaskTargets boxes;
+  boxes.present = torch::ones({b}, torch::kBool);
+  for (int64_t i = 0; i < b; ++i) {
+    const auto corner = torch::rand({6, 2}) * double(s - 112);
+    const auto size = torch::rand({6, 2}) * 100 + 12;
+    boxes.instances.push_back({torch::cat({corner, corner + size}, 1), torch::randint(0, classes, {6}, torch::kLong), {}, {}, {}});
+  }
+  return boxes;
 }
 
 // Images/s of `iters` forward passes without gradients after 2 warm-up ones (in the model's current mode).
@@ -107,14 +146,7 @@ void run_detection(int iters) {
   const int64_t b = 2, s = 512;
   const auto x = torch::randn({b, 3, s, s});
   must::structures::Targets targets;
-  must::structures::TaskTargets boxes;
-  boxes.present = torch::ones({b}, torch::kBool);
-  for (int64_t i = 0; i < b; ++i) {
-    const auto corner = torch::rand({6, 2}) * 400;
-    const auto size = torch::rand({6, 2}) * 100 + 12;
-    boxes.instances.push_back({torch::cat({corner, corner + size}, 1), torch::randint(0, 90, {6}, torch::kLong), {}, {}, {}});
-  }
-  targets.tasks[Task::kDetection] = boxes;
+  targets.tasks[Task::kDetection] = box_targets(b, s, 90);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const double train = training_images_per_s(model, optimizer, x, targets, iters);
   model->eval();
@@ -166,14 +198,7 @@ void run(const Workload& w, int iters, const std::string& profile) {
   MultiTaskModel model(w.model);
   const int64_t b = w.batch, s = w.size;
   const auto x = torch::randn({b, 3, s, s});
-  must::structures::Targets targets;
-  const auto all = torch::ones({b}, torch::kBool);
-  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, w.classes}), 1), all, {}};
-  targets.tasks[Task::kSegmentation] = {torch::randint(0, w.segmentation_classes, {b, s, s}, torch::kLong), all, {}};
-  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all, {}};
-  targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(
-                                       torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                   all, {}};
+  const must::structures::Targets targets = dense_targets(b, s, w.classes, w.segmentation_classes);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const double train = training_images_per_s(model, optimizer, x, targets, iters);
   if (!profile.empty()) {  // one more step, traced (chrome://tracing format)
@@ -213,58 +238,20 @@ void run(const Workload& w, int iters, const std::string& profile) {
 void run_student(const torch::Device& device, must::engine::Precision precision, int64_t batch, int64_t size,
                  int iters, double peak_tflops) {
   torch::manual_seed(0);
-  MultiTaskModelOptions options;
-  options.backbone = ResNetOptions(50);
-  options.fpn_channels = 256;
-  options.dense_channels = 128;
+  MultiTaskModelOptions options = paper_workload(/*channels_last=*/false).model;
   HeadOptions detection = head(Task::kDetection, 90);
   detection.roi_heads.box_head = "2fc";
-  options.heads = {head(Task::kClassification, 1000), detection, head(Task::kSegmentation, 150), head(Task::kDepth),
-                   head(Task::kNormals)};
+  options.heads.insert(options.heads.begin() + 1, detection);  // classification, detection, the dense three
   MultiTaskModel model(options);
   model->to(device);
   const int64_t b = batch, s = size;
   const auto x = torch::randn({b, 3, s, s}).to(device);
-  must::structures::Targets targets;
-  const auto all = torch::ones({b}, torch::kBool);
-  targets.tasks[Task::kClassification] = {torch::softmax(torch::randn({b, 1000}), 1), all, {}};
-  targets.tasks[Task::kSegmentation] = {torch::randint(0, 150, {b, s, s}, torch::kLong), all, {}};
-  targets.tasks[Task::kDepth] = {torch::rand({b, 1, s, s}) + 0.5, all, {}};
-  targets.tasks[Task::kNormals] = {torch::nn::functional::normalize(
-                                       torch::randn({b, 3, s, s}), torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                   all, {}};
-  must::structures::TaskTargets boxes;
-  boxes.present = all;
-  for (int64_t i = 0; i < b; ++i) {
-    const auto corner = torch::rand({6, 2}) * double(s - 112);
-    boxes.instances.push_back({torch::cat({corner, corner + torch::rand({6, 2}) * 100 + 12}, 1),
-                               torch::randint(0, 90, {6}, torch::kLong), {}, {}, {}});
-  }
-  targets.tasks[Task::kDetection] = boxes;
+  must::structures::Targets targets = dense_targets(b, s, 1000, 150);
+  targets.tasks[Task::kDetection] = box_targets(b, s, 90);
   targets = targets.to(device);
-  const auto synchronize = [&] {
-    if (device.is_cuda()) torch::cuda::synchronize();
-  };
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  const auto step = [&] {
-    torch::Tensor loss;
-    {
-      must::engine::AutocastScope autocast(must::engine::effective_precision(precision, device));
-      for (auto& [name, term] : model->forward(x, &targets).losses) {
-        loss = loss.defined() ? loss + term.to(torch::kFloat) : term.to(torch::kFloat);
-      }
-    }
-    for (auto& p : model->parameters()) p.mutable_grad().reset();
-    loss.backward();
-    optimizer.step();
-  };
-  model->train();
-  for (int i = 0; i < 2; ++i) step();
-  synchronize();
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) step();
-  synchronize();
-  const double images_per_s = double(b * iters) / seconds_since(start);
+  const must::engine::Precision used = must::engine::effective_precision(precision, device);
+  const double images_per_s = training_images_per_s(model, optimizer, x, targets, iters, used);
   int64_t flops = 0;
   {  // the training forward's own (detection samples 512 proposals per image for its box head, not 1000)
     torch::NoGradGuard no_grad;
@@ -275,7 +262,7 @@ void run_student(const torch::Device& device, must::engine::Precision precision,
   const double achieved_tflops = 3.0 * double(flops) * images_per_s / 1e12;
   const std::string name = "resnet50_fpn_5heads_" + std::to_string(s);
   std::cout << name << " (batch " << b << ", " << device.str() << ", "
-            << must::engine::precision_name(must::engine::effective_precision(precision, device)) << "): "
+            << must::engine::precision_name(used) << "): "
             << flops / 1e9 << " GFLOP/image in a training forward\n";
   std::cout << "must_student_train[" << name << "]: " << images_per_s << " images/s, " << achieved_tflops
             << " TFLOP/s (3x forward)";

@@ -155,6 +155,20 @@ struct Loader::State {
   bool started = false;  // start_epoch() was called
 };
 
+namespace {
+
+// Called under the lock, inside a catch block: the earliest failing batch's error is the one delivered.
+template <class State, class Position>
+void record_error(State& s, const Position& at) {
+  if (!s.error || at < s.error_at) {
+    s.error = std::current_exception();
+    s.error_at = at;
+  }
+  s.changed.notify_all();
+}
+
+}  // namespace
+
 Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform, LoaderOptions options)
     : dataset_(std::move(dataset)), transform_(std::move(transform)), options_(options), state_(std::make_unique<State>()) {
   MUST_CHECK(options_.batch_size >= 1, "batch_size must be positive");
@@ -317,11 +331,7 @@ void Loader::work() {
         try {
           if (!s.plans.count(next.first)) s.plans[next.first] = plan_epoch(next.first);
         } catch (...) {
-          if (!s.error || next < s.error_at) {
-            s.error = std::current_exception();
-            s.error_at = next;
-          }
-          s.changed.notify_all();
+          record_error(s, next);
           return;
         }
         s.next_to_claim = next;
@@ -337,11 +347,7 @@ void Loader::work() {
       produced = produce(*plan, claimed.second);
     } catch (...) {
       std::lock_guard<std::mutex> lock(s.mutex);
-      if (!s.error || claimed < s.error_at) {
-        s.error = std::current_exception();
-        s.error_at = claimed;
-      }
-      s.changed.notify_all();
+      record_error(s, claimed);
       return;
     }
     {
