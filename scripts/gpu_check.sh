@@ -9,8 +9,9 @@
 #   scripts/gpu_check.sh             on the GPU machine: configures build-gpu/ with MUST_LIBTORCH_ONLY against
 #                                    torch.utils.cmake_prefix_path, builds what compiles (keeps going past a target
 #                                    that does not, and names it), runs every test binary built with the device tests
-#                                    on cuda:0, then times the paper's student (ResNet-50-FPN, five heads, 512x512,
-#                                    bf16 autocast): images/s and model FLOPs utilisation
+#                                    on cuda:0 (collectives through NCCL where PyTorch has it), then times the
+#                                    paper's student (ResNet-50-FPN, five heads, 512x512, bf16 autocast): images/s
+#                                    and model FLOPs utilisation
 #
 # Environment: PYTHON (the interpreter that imports torch; default python3), BATCH (16), ITERS (10), PRECISION
 # (bf16), PEAK_TFLOPS (dense peak at PRECISION; known GPUs by name), JOBS (all cores), BUILD (build-gpu).
@@ -49,11 +50,28 @@ prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)') ||
 gpu=$("$python" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')
 generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)
+# NCCL for the collectives on CUDA tensors where this PyTorch has it, with an nccl.h of the very NCCL version it was
+# built with (ProcessGroupNCCL's layout depends on it: another version's header compiles and corrupts memory):
+# the pip wheel's nvidia-nccl package, else the default include path (a CUDA toolkit's or a system package's).
+nccl=()
+if "$python" -c 'import sys, torch.distributed as d; sys.exit(0 if d.is_available() and d.is_nccl_available() else 1)' 2> /dev/null; then
+  torch_nccl=$("$python" -c 'import torch; v = torch.cuda.nccl.version(); print(v[0] * 10000 + v[1] * 100 + v[2])')
+  nccl_include=$("$python" -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "include"))' 2> /dev/null)
+  header_nccl() { printf '#include <nccl.h>\nmust_nccl=NCCL_VERSION_CODE\n' | ${CXX:-c++} -E -P -x c++ "$@" - 2> /dev/null | sed -n 's/^must_nccl *= *//p'; }
+  if [[ -n $nccl_include && $(header_nccl -isystem "$nccl_include") == "$torch_nccl" ]]; then
+    nccl=(-DMUST_WITH_NCCL=ON -DMUST_NCCL_INCLUDE_DIR="$nccl_include")
+  elif [[ $(header_nccl) == "$torch_nccl" ]]; then
+    nccl=(-DMUST_WITH_NCCL=ON)
+  else
+    echo "gpu_check.sh: no nccl.h of PyTorch's NCCL ($torch_nccl): collectives on CUDA tensors go through Gloo"
+  fi
+fi
+[[ ${#nccl[@]} -gt 0 ]] && echo "gpu_check.sh: NCCL on (${nccl[*]})"
 
 failed=()
 start=$(date +%s)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMUST_LIBTORCH_ONLY=ON \
-  -DMUST_THIRD_PARTY="$third_party" -DCMAKE_PREFIX_PATH="$prefix" > "$build.configure.log" 2>&1 ||
+  -DMUST_THIRD_PARTY="$third_party" -DCMAKE_PREFIX_PATH="$prefix" "${nccl[@]}" > "$build.configure.log" 2>&1 ||
   { tail -30 "$build.configure.log"; echo "gpu_check.sh: cmake failed (log: $build.configure.log)" >&2; exit 1; }
 # Keep going past a target that does not compile against this PyTorch: the others still build and run.
 if [[ ${#generator[@]} -gt 0 ]]; then keep_going=(-- -k 0); else keep_going=(-- -k); fi
@@ -65,6 +83,7 @@ echo "build: $(( $(date +%s) - start )) s"
 
 device_env=(MUST_TEST_REQUIRE_CUDA=1)  # Python sees a GPU: the C++ side must too, not skip
 [[ -z $gpu ]] && device_env=(MUST_TEST_DEVICE=cpu)
+[[ -n $gpu && ${#nccl[@]} -gt 0 ]] && device_env+=(MUST_TEST_EXPECT_NCCL=1)
 export MUST_PYTHON="$(command -v "$python")"  # parity fixtures are written by this interpreter (torchvision needed)
 for test_binary in "$build"/bin/must_test_*; do
   [[ -x $test_binary ]] || continue

@@ -75,7 +75,7 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
   cli.add_option("--threads", threads, "intra-op CPU threads (default: all cores)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  cli.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  cli.add_option("--device", device, "cpu, cuda (each rank its cuda:LOCAL_RANK) or cuda:N")->capture_default_str();
   cli.add_flag("--print-config", print_config, "print the resolved config and exit");
   if (spec.add_flags) spec.add_flags(cli);
 
@@ -89,8 +89,10 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
   if (!spec.run) return report(spec.name, "not built yet: ", spec.not_built_reason + "; nothing was done", 1);
 
   try {
+    const LaunchEnv launch = read_launch_env();
+    device = device_for_rank(device, launch);
     ToolContext context{config::Config::load(spec.defaults, config_file, overrides), output_dir, resume, threads,
-                        device, read_launch_env()};
+                        device, launch};
     if (print_config) {
       std::cout << context.config.dump() << std::endl;
       return 0;

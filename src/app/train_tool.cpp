@@ -8,12 +8,13 @@
 namespace must::app {
 
 void run_training(const ToolContext& context, engine::TrainRun run, const TrainEntry& train, double dist_timeout_s) {
+  const torch::Device device(context.device);
   const auto group =
-      dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(dist_timeout_s * 1000)));
+      dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(dist_timeout_s * 1000)), device);
   MetricsLog metrics(context.output_dir / "metrics.jsonl");
   run.output_dir = context.output_dir;
   run.resume = context.resume;
-  run.device = torch::Device(context.device);
+  run.device = device;
   run.group = group.get();
   run.metrics = [&](int64_t step, const std::map<std::string, double>& values) { metrics.write(step, values); };
   train(context.config, run);

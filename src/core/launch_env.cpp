@@ -55,4 +55,8 @@ LaunchEnv read_launch_env() {
   return env;
 }
 
+std::string device_for_rank(const std::string& device, const LaunchEnv& launch) {
+  return device == "cuda" ? "cuda:" + std::to_string(launch.local_rank) : device;
+}
+
 }  // namespace must

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#ifdef MUST_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -28,6 +31,27 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master
 
 }  // namespace
 
+struct ProcessGroup::Backends {
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#ifdef MUST_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+
+  // Calls `collective` with the backend for `tensor`'s device. A generic callable rather than a pointer to a common
+  // base: c10d's backends derive from c10d::Backend from PyTorch 2.0 on, from c10d::ProcessGroup in 1.13.
+  // The result waits with the run's `timeout` on the host (Gloo), or without one for NCCL: its wait only orders
+  // the caller's CUDA stream after the collective, and a wait given a timeout blocks the host from PyTorch 2.6 on;
+  // NCCL's watchdog ends the process when a collective runs out of the time its options give it.
+  template <class Collective>
+  Pending on(const torch::Tensor& tensor, Collective&& collective, std::string what, std::chrono::milliseconds timeout) {
+#ifdef MUST_WITH_NCCL
+    if (nccl && tensor.is_cuda()) return Pending(collective(*nccl), std::move(what), Pending::kStreamOrdered);
+#endif
+    (void)tensor;
+    return Pending(collective(*gloo), std::move(what), timeout);
+  }
+};
+
 ProcessGroup::Pending::Pending() = default;
 ProcessGroup::Pending::Pending(c10::intrusive_ptr<c10d::Work> work, std::string what, std::chrono::milliseconds timeout)
     : work_(std::move(work)), what_(std::move(what)), timeout_(timeout) {}
@@ -38,34 +62,68 @@ ProcessGroup::Pending::~Pending() = default;
 void ProcessGroup::Pending::wait() {
   if (!work_) return;
   try {
-    work_->wait(timeout_);
+    if (timeout_ == kStreamOrdered) {
+      work_->wait();
+    } else {
+      work_->wait(timeout_);
+    }
   } catch (const std::exception& e) {
-    MUST_THROW(Error, what_, " did not complete across the ranks within ", timeout_.count() / 1000.0,
-               " s (a rank died, is stuck, or called other collectives): ", e.what());
+    const std::string within = timeout_ == kStreamOrdered ? "" : fmt::format(" within {} s", timeout_.count() / 1000.0);
+    MUST_THROW(Error, what_, " did not complete across the ranks", within,
+               " (a rank died, is stuck, or called other collectives): ", e.what());
   }
   work_.reset();
 }
 
 ProcessGroup::ProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
-                           const std::string& master_addr, std::chrono::milliseconds timeout, const std::string& name)
-    : store_(store), master_addr_(master_addr), rank_(rank), world_size_(world_size), timeout_(timeout) {
+                           const std::string& master_addr, std::chrono::milliseconds timeout, const std::string& name,
+                           torch::Device device)
+    : store_(store),
+      master_addr_(master_addr),
+      device_(device),
+      backends_(std::make_unique<Backends>()),
+      rank_(rank),
+      world_size_(world_size),
+      timeout_(timeout) {
   MUST_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank ", rank, " outside a world of ", world_size);
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   options->devices.push_back(gloo_device(master_addr));
   options->threads = 2;  // Gloo's own worker threads: one collective in flight while the next is queued
   try {
-    group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(
+    backends_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
         c10::make_intrusive<c10d::PrefixStore>(name, store), rank, world_size, options);
   } catch (const std::exception& e) {
     MUST_THROW(Error, "rank ", rank, ": the Gloo process group of ", world_size, " ranks did not form within ",
                timeout.count() / 1000.0, " s: ", e.what());
   }
-  spdlog::info("rank {} of {}: Gloo process group {} formed", rank, world_size, name);
+  if (device.is_cuda()) {
+#ifdef MUST_WITH_NCCL
+    // NCCL meets the other ranks lazily, at the first collective on a CUDA tensor (its communicator is per device).
+    auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+    nccl_options->timeout = timeout;  // NCCL's watchdog ends the process when a collective takes longer
+    try {
+      backends_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>(name + "/nccl", store), rank, world_size, nccl_options);
+    } catch (const std::exception& e) {
+      MUST_THROW(Error, "rank ", rank, ": the NCCL process group for ", device.str(), " could not be made: ", e.what());
+    }
+#else
+    spdlog::warn("rank {}: this build has no NCCL (MUST_WITH_NCCL off): CUDA tensors go through Gloo", rank);
+#endif
+  }
+  spdlog::info("rank {} of {}: {} process group {} formed", rank, world_size, backend_name(), name);
+}
+
+std::string ProcessGroup::backend_name() const {
+#ifdef MUST_WITH_NCCL
+  if (backends_->nccl) return "gloo+nccl";
+#endif
+  return "gloo";
 }
 
 std::unique_ptr<ProcessGroup> ProcessGroup::another(const std::string& name) const {
   MUST_CHECK(name != "process_group", "another process group needs a name of its own");
-  return std::make_unique<ProcessGroup>(store_, rank_, world_size_, master_addr_, timeout_, name);
+  return std::make_unique<ProcessGroup>(store_, rank_, world_size_, master_addr_, timeout_, name, device_);
 }
 
 ProcessGroup::~ProcessGroup() = default;
@@ -75,7 +133,8 @@ ProcessGroup::Pending ProcessGroup::all_reduce_sum(torch::Tensor tensor, const s
   c10d::AllreduceOptions options;
   options.reduceOp = c10d::ReduceOp::SUM;
   options.timeout = timeout_;
-  return Pending(group_->allreduce(tensors, options), "all-reduce of " + what, timeout_);
+  return backends_->on(
+      tensors[0], [&](auto& backend) { return backend.allreduce(tensors, options); }, "all-reduce of " + what, timeout_);
 }
 
 void ProcessGroup::broadcast(torch::Tensor tensor, int root, const std::string& what) {
@@ -85,7 +144,9 @@ void ProcessGroup::broadcast(torch::Tensor tensor, int root, const std::string& 
   c10d::BroadcastOptions options;
   options.rootRank = root;
   options.timeout = timeout_;
-  Pending(group_->broadcast(tensors, options), "broadcast of " + what, timeout_).wait();
+  backends_->on(tensors[0], [&](auto& backend) { return backend.broadcast(tensors, options); }, "broadcast of " + what,
+                timeout_)
+      .wait();
 }
 
 std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& tensor, const std::string& what) {
@@ -94,7 +155,9 @@ std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& tensor,
   std::vector<torch::Tensor> inputs = {tensor.contiguous()};
   c10d::AllgatherOptions options;
   options.timeout = timeout_;
-  Pending(group_->allgather(outputs, inputs, options), "all-gather of " + what, timeout_).wait();
+  backends_->on(inputs[0], [&](auto& backend) { return backend.allgather(outputs, inputs, options); },
+                "all-gather of " + what, timeout_)
+      .wait();
   return outputs[0];
 }
 
@@ -115,7 +178,7 @@ std::vector<std::string> ProcessGroup::all_gather_bytes(const std::string& bytes
 void ProcessGroup::barrier(const std::string& what) {
   c10d::BarrierOptions options;
   options.timeout = timeout_;
-  Pending(group_->barrier(options), "barrier " + what, timeout_).wait();
+  Pending(backends_->gloo->barrier(options), "barrier " + what, timeout_).wait();
 }
 
 std::map<std::string, double> mean_over_ranks(ProcessGroup& group, const std::map<std::string, double>& values,
@@ -138,10 +201,11 @@ std::map<std::string, double> mean_over_ranks(ProcessGroup& group, const std::ma
   return out;
 }
 
-std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout) {
+std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout,
+                                                 torch::Device device) {
   if (launch.world_size <= 1) return nullptr;
   return std::make_unique<ProcessGroup>(connect_store(launch, timeout), launch.rank, launch.world_size,
-                                        launch.master_addr, timeout);
+                                        launch.master_addr, timeout, "process_group", device);
 }
 
 }  // namespace must::dist

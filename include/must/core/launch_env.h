@@ -20,4 +20,8 @@ struct LaunchEnv {
 // Throws must::ConfigError naming the variable when one is set but malformed or inconsistent.
 LaunchEnv read_launch_env();
 
+// The device a rank computes on: "cuda" (no index) is this rank's own GPU on its node, cuda:LOCAL_RANK, as
+// torchrun's users set it; "cpu" and an explicit "cuda:N" are kept.
+std::string device_for_rank(const std::string& device, const LaunchEnv& launch);
+
 }  // namespace must

@@ -1,14 +1,16 @@
-// Collectives among the ranks of a run (DESIGN §7): c10d's Gloo process group over the run's store, for the
-// student's data parallelism (parameter broadcast, gradient all-reduce, metric reduction).
+// Collectives among the ranks of a run (DESIGN §7): c10d's process groups over the run's store, for the student's
+// data parallelism (parameter broadcast, gradient all-reduce, metric reduction).
 //
 // Every rank creates it with the same store, in the same order as its other collectives; each call below is a
-// collective that every rank must make, in the same order, with tensors of the same shape and type. Gloo takes CPU
-// tensors (and CUDA ones through host copies, where LibTorch has CUDA). Its keys live under "process_group/" in
-// the store, apart from the work queues'. Every collective has the run's timeout and names itself when it runs
-// out.
+// collective that every rank must make, in the same order, with tensors of the same shape and type. A collective's
+// tensor decides its backend: host tensors go through Gloo; CUDA tensors through NCCL where the group was made for
+// a CUDA device and the build has NCCL (MUST_WITH_NCCL, scripts/gpu_check.sh turns it on where PyTorch has it),
+// else through Gloo (by host copies, where LibTorch has CUDA) — as PyTorch users keep a Gloo group beside the NCCL
+// one for host objects. Its keys live under "process_group/" in the store, apart from the work queues'. Every
+// collective has the run's timeout and names itself when it runs out.
 //
 // Network: GLOO_SOCKET_IFNAME names the interface when set (as in PyTorch); otherwise loopback when the ranks meet
-// at a loopback address, else the address this machine's hostname resolves to.
+// at a loopback address, else the address this machine's hostname resolves to. NCCL finds its own (NCCL_SOCKET_IFNAME).
 #pragma once
 
 #include <torch/csrc/distributed/c10d/Store.hpp>
@@ -23,7 +25,6 @@
 #include "must/core/launch_env.h"
 
 namespace c10d {
-class ProcessGroupGloo;
 class Work;
 }  // namespace c10d
 
@@ -34,13 +35,18 @@ class ProcessGroup {
   // A collective started and not yet waited for.
   class Pending {
    public:
+    // A `timeout` of kStreamOrdered: NCCL's work, whose wait only orders the calling thread's CUDA stream.
+    static constexpr std::chrono::milliseconds kStreamOrdered{-1};
+
     Pending();
     Pending(c10::intrusive_ptr<c10d::Work> work, std::string what, std::chrono::milliseconds timeout);
     Pending(Pending&&) noexcept;
     Pending& operator=(Pending&&) noexcept;
     ~Pending();
     // Returns once the collective has finished on this rank (its output tensors hold the result). Throws
-    // must::Error naming the collective when it fails or runs out of time.
+    // must::Error naming the collective when it fails or runs out of time. NCCL's (CUDA tensors): returns at once,
+    // the calling thread's current CUDA stream ordered after the collective; NCCL's watchdog, not this call, ends
+    // the process when it runs out of time.
     void wait();
 
    private:
@@ -50,9 +56,11 @@ class ProcessGroup {
   };
 
   // Meets the other ranks (waits up to `timeout`). `master_addr` is where the store is hosted (LaunchEnv); `name`
-  // keeps this group's keys apart from other groups' on the same store.
+  // keeps this group's keys apart from other groups' on the same store; `device` is where the run's tensors live
+  // (a CUDA device adds the NCCL group, where built with it).
   ProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size, const std::string& master_addr,
-               std::chrono::milliseconds timeout, const std::string& name = "process_group");
+               std::chrono::milliseconds timeout, const std::string& name = "process_group",
+               torch::Device device = torch::kCPU);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -64,6 +72,8 @@ class ProcessGroup {
 
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
+  // "gloo", or "gloo+nccl" where CUDA tensors go through NCCL.
+  std::string backend_name() const;
 
   // Sums `tensor` over the ranks, in place, in the background: the caller goes on and waits on the result (the
   // student launches gradient buckets during backward this way).
@@ -80,7 +90,9 @@ class ProcessGroup {
  private:
   c10::intrusive_ptr<c10d::Store> store_;
   std::string master_addr_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  torch::Device device_;
+  struct Backends;  // c10d's groups: Gloo, and NCCL where made for a CUDA device with NCCL built
+  std::unique_ptr<Backends> backends_;
   int rank_, world_size_;
   std::chrono::milliseconds timeout_;
 };
@@ -90,7 +102,8 @@ std::map<std::string, double> mean_over_ranks(ProcessGroup& group, const std::ma
                                               const std::string& what);
 
 // The run's process group from the launcher's environment: rendezvous on rank 0's store (MASTER_ADDR/PORT), then
-// the group; null for a run of one process.
-std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout);
+// the group for the run's `device`; null for a run of one process.
+std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout,
+                                                 torch::Device device = torch::kCPU);
 
 }  // namespace must::dist

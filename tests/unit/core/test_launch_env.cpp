@@ -78,5 +78,16 @@ TEST_F(LaunchEnvTest, MalformedOrInconsistentValuesAreNamed) {
   EXPECT_THROW(read_launch_env(), ConfigError);
 }
 
+TEST(DeviceForRank, CudaIsTheRanksOwnGpuOnItsNode) {
+  LaunchEnv launch;
+  launch.rank = 5;
+  launch.world_size = 8;
+  launch.local_rank = 1;
+  EXPECT_EQ(device_for_rank("cuda", launch), "cuda:1");
+  EXPECT_EQ(device_for_rank("cuda:3", launch), "cuda:3");  // the user's choice stands
+  EXPECT_EQ(device_for_rank("cpu", launch), "cpu");
+  EXPECT_EQ(device_for_rank("cuda", LaunchEnv{}), "cuda:0");
+}
+
 }  // namespace
 }  // namespace must

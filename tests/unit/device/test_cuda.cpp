@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -13,6 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+
+#include "must/dist/gradient_reducer.h"
+#include "must/dist/process_group.h"
 #include "must/engine/mixed_precision.h"
 #include "must/losses/task_losses.h"
 #include "must/models/multi_task_model.h"
@@ -266,6 +271,43 @@ TEST(Cuda, MixedPrecisionStepsStayCloseToFp32) {
             << engine::precision_name(precision) << " " << item.key();
       }
     }
+  }
+}
+
+TEST(Cuda, CollectivesAndTheGradientReducerTakeDeviceTensors) {
+  // One rank: the sums are the tensors themselves, but every call goes through the backend a CUDA run uses (NCCL
+  // where built with it — MUST_TEST_EXPECT_NCCL, set by scripts/gpu_check.sh then, requires it — else Gloo), and
+  // the reducer's buckets, filled by autograd hooks on the device, come back through that backend's stream.
+  MUST_SKIP_WITHOUT_CUDA();
+  dist::ProcessGroup group(c10::make_intrusive<c10d::HashStore>(), 0, 1, "127.0.0.1", std::chrono::seconds(60),
+                           "process_group", cuda());
+  if (std::getenv("MUST_TEST_EXPECT_NCCL")) EXPECT_EQ(group.backend_name(), "gloo+nccl");
+  const torch::Tensor values = torch::arange(6, torch::kFloat);
+  torch::Tensor on_device = values.to(cuda());
+  group.all_reduce_sum(on_device, "values").wait();
+  expect_close(values, on_device, 0, 0, "all-reduce");
+  group.broadcast(on_device, 0, "values");
+  expect_close(values, on_device, 0, 0, "broadcast");
+  const std::vector<torch::Tensor> gathered = group.all_gather(on_device, "values");
+  ASSERT_EQ(gathered.size(), 1u);
+  expect_close(values, gathered[0], 0, 0, "all-gather");
+  EXPECT_EQ(dist::mean_over_ranks(group, {{"loss", 1.5}}, "losses").at("loss"), 1.5);  // host bytes: Gloo
+
+  torch::manual_seed(0);
+  torch::nn::Linear layer(4, 3);
+  layer->to(cuda());
+  const torch::Tensor input = torch::randn({5, 4}).to(cuda());
+  layer->forward(input).square().sum().backward();
+  std::vector<torch::Tensor> expected;
+  for (const auto& p : layer->parameters()) expected.push_back(p.grad().detach().cpu());
+  for (auto& p : layer->parameters()) p.mutable_grad().reset();
+  dist::GradientReducer reducer(group, layer->parameters());
+  reducer.prepare();
+  layer->forward(input).square().sum().backward();
+  EXPECT_FALSE(reducer.finish(/*local_loss_finite=*/true).any_rank_non_finite);
+  const auto parameters = layer->parameters();
+  for (size_t k = 0; k < parameters.size(); ++k) {
+    expect_close(expected[k], parameters[k].grad(), 1e-6, 1e-6, "gradient " + std::to_string(k));
   }
 }
 
