@@ -1,5 +1,7 @@
 #include "must/engine/trainer.h"
 
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 #include <torch/serialize.h>
@@ -149,29 +151,69 @@ void Trainer::train() {
 std::optional<data::Batch> Trainer::next_batch() {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!epoch_started_) {
-      loader_->start_epoch(state_.epoch, state_.batch_in_epoch);
+      loader_->start_epoch(loader_epoch_, loader_batch_in_epoch_);
       epoch_started_ = true;
     }
     if (auto batch = loader_->next()) {
-      ++state_.batch_in_epoch;
+      ++loader_batch_in_epoch_;
       return batch;
     }
-    ++state_.epoch;  // the epoch is over: the next one starts
-    state_.batch_in_epoch = 0;
+    ++loader_epoch_;  // the epoch is over: the next one starts
+    loader_batch_in_epoch_ = 0;
     epoch_started_ = false;
   }
   return std::nullopt;
 }
 
-void Trainer::run_step() {
-  const auto start = Clock::now();
+void Trainer::stage_next_batch() {
   std::optional<data::Batch> batch = next_batch();
   MUST_CHECK(batch.has_value(), "the training data yields no batch (is the dataset empty?)");
-  // From pinned memory (the loader pins batches for a CUDA run) the copies are asynchronous: the step's kernels
-  // queue behind them on the stream while this thread goes on.
-  const bool non_blocking = options_.device.is_cuda();
-  const structures::ImageList images = batch->images.to(options_.device, non_blocking);
-  const structures::Targets targets = batch->targets.to(options_.device, non_blocking);
+  StagedBatch& staged = staged_.emplace();
+  staged.epoch = loader_epoch_;
+  staged.batch_in_epoch = loader_batch_in_epoch_;
+  if (options_.device.is_cuda()) {
+    if (!copy_stream_) {
+      copy_stream_ = c10::impl::VirtualGuardImpl(options_.device.type()).getStreamFromGlobalPool(options_.device);
+    }
+    c10::StreamGuard on_copy_stream(*copy_stream_);
+    staged.images = batch->images.to(options_.device, /*non_blocking=*/true);
+    staged.targets = batch->targets.to(options_.device, /*non_blocking=*/true);
+    staged.copied.emplace(options_.device.type());
+    staged.copied->record(*copy_stream_);
+  } else {
+    staged.images = batch->images.to(options_.device);
+    staged.targets = batch->targets.to(options_.device);
+  }
+  staged.host = std::move(*batch);
+}
+
+Trainer::StagedBatch Trainer::take_batch() {
+  if (!staged_) stage_next_batch();
+  StagedBatch taken = std::move(*staged_);
+  staged_.reset();
+  if (taken.copied) {
+    // This step's stream waits for the copies on the GPU; the caching allocator learns that the copies' memory
+    // (allocated on the copy stream) is in use on this one until the step is done with it.
+    const c10::Stream compute = c10::impl::VirtualGuardImpl(options_.device.type()).getStream(options_.device);
+    taken.copied->block(compute);
+    taken.images.tensors.record_stream(compute);
+    taken.targets.map([&](const torch::Tensor& t) {
+      t.record_stream(compute);
+      return t;
+    });
+  }
+  return taken;
+}
+
+void Trainer::run_step() {
+  const auto start = Clock::now();
+  StagedBatch batch = take_batch();
+  state_.epoch = batch.epoch;
+  state_.batch_in_epoch = batch.batch_in_epoch;
+  // The next step's batch now, so that its copy runs under this step's kernels.
+  if (state_.iteration + 1 < state_.max_iterations) stage_next_batch();
+  const structures::ImageList& images = batch.images;
+  const structures::Targets& targets = batch.targets;
   state_.data_seconds = seconds_since(start);
   const int64_t step = state_.iteration + 1;
 
@@ -242,7 +284,7 @@ void Trainer::run_step() {
     optimizer_->step();
     state_.skipped_in_a_row = 0;
   }
-  state_.images = int64_t(batch->indices.size());
+  state_.images = int64_t(batch.host.indices.size());
   state_.iteration = step;
   state_.step_seconds = seconds_since(start);
 }
@@ -323,7 +365,10 @@ void Trainer::restore(const CheckpointContents& contents) {
     scaler_.set_state(std::stod(contents.metadata.at("loss_scale")), metadata_int(contents, "loss_scale_good_steps"));
   }
   if (contents.metadata.count("scaler_skipped")) state_.scaler_skipped = metadata_int(contents, "scaler_skipped");
+  loader_epoch_ = state_.epoch;
+  loader_batch_in_epoch_ = state_.batch_in_epoch;
   epoch_started_ = false;
+  staged_.reset();
   for (auto& hook : hooks_) hook->load_state(contents);
 }
 

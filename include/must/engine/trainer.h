@@ -2,7 +2,7 @@
 // steps the optimizer, and calls its hooks around each step. Learning-rate schedule, checkpoints, evaluation,
 // EMA and logging are hooks (hooks.h); the code that builds the list orders it and says why.
 //
-// A step: the next batch (a new epoch when one ends), moved to the device; the losses (TrainModule), under autocast
+// A step: the next batch (a new epoch when one ends), on the device; the losses (TrainModule), under autocast
 // when the precision says so (mixed_precision.h); a loss or a gradient norm that is not finite stops the run
 // naming the step, the loss terms and the last checkpoint, or, with NonFinitePolicy::kSkip, drops the batch and
 // counts it (stopping after max_skips_in_a_row in a row): the optimizer never steps on NaN or Inf. Otherwise
@@ -15,14 +15,22 @@
 // non-finite loss on any rank skips (or stops) the step on every rank. Each rank's loader reads its own part of
 // each epoch (LoaderOptions rank and world_size); which ranks write checkpoints and logs is the hooks' business.
 //
+// The batch of the step after this one is taken from the loader and its copy to the device queued before this
+// step's forward: on CUDA on a stream of its own (from pinned memory: the loader pins batches for a CUDA run), so
+// that the copy runs under this step's kernels, and the step that uses it waits for it on the GPU, not the host.
+// The position checkpointed is the last batch a step used, never the one staged ahead.
+//
 // Resume: checkpoint() holds the module, the optimizer, the RNG states, the loader position (epoch, batch) and
 // each hook's state; restore() puts all of it back, so the resumed run continues the same loss curve.
 #pragma once
 
+#include <c10/core/Event.h>
+#include <c10/core/Stream.h>
 #include <torch/optim/optimizer.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,8 +112,19 @@ class Trainer {
   int64_t world_size() const;  // ranks training together (1: this process alone)
 
  private:
+  // A batch taken from the loader, its copy to the device queued.
+  struct StagedBatch {
+    data::Batch host;
+    structures::ImageList images;  // on the device
+    structures::Targets targets;
+    int64_t epoch = 0, batch_in_epoch = 0;  // the loader position once this batch is used
+    std::optional<c10::Event> copied;     // CUDA: recorded on copy_stream_ after the copies
+  };
   void run_step();
   std::optional<data::Batch> next_batch();
+  void stage_next_batch();  // the loader's next batch into staged_, its copy queued
+  // The staged batch (staged now if none is), ready for this step's stream.
+  StagedBatch take_batch();
 
   TrainModule module_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
@@ -115,7 +134,11 @@ class Trainer {
   Precision precision_;  // the one the steps run in
   LossScaler scaler_;
   TrainState state_;
+  // The loader's position: ahead of state_'s (the batches steps have used) by the staged batch.
+  int64_t loader_epoch_ = 0, loader_batch_in_epoch_ = 0;
   bool epoch_started_ = false;
+  std::optional<StagedBatch> staged_;  // the next step's batch
+  std::optional<c10::Stream> copy_stream_;  // CUDA: where the staged batches' copies go
   std::unique_ptr<dist::GradientReducer> reducer_;  // data parallel only
 };
 
