@@ -1,7 +1,5 @@
 #include "must/engine/trainer.h"
 
-#include <c10/core/StreamGuard.h>
-#include <c10/core/impl/VirtualGuardImpl.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 #include <torch/serialize.h>
@@ -94,7 +92,8 @@ Trainer::Trainer(TrainModule module, std::unique_ptr<torch::optim::Optimizer> op
       loader_(std::move(loader)),
       options_(options),
       precision_(effective_precision(options.precision, options.device)),
-      scaler_(precision_ == Precision::kFloat16, options.loss_scaler) {
+      scaler_(precision_ == Precision::kFloat16, options.loss_scaler),
+      transfer_(options.device) {
   MUST_CHECK(options_.max_iterations >= 1, "a run needs at least one iteration, got ", options_.max_iterations);
   state_.max_iterations = options_.max_iterations;
   if (precision_ != options_.precision) {
@@ -169,39 +168,17 @@ void Trainer::stage_next_batch() {
   std::optional<data::Batch> batch = next_batch();
   MUST_CHECK(batch.has_value(), "the training data yields no batch (is the dataset empty?)");
   StagedBatch& staged = staged_.emplace();
+  staged.on_device = transfer_.start(batch->images, batch->targets);
+  staged.host = std::move(*batch);
   staged.epoch = loader_epoch_;
   staged.batch_in_epoch = loader_batch_in_epoch_;
-  if (options_.device.is_cuda()) {
-    if (!copy_stream_) {
-      copy_stream_ = c10::impl::VirtualGuardImpl(options_.device.type()).getStreamFromGlobalPool(options_.device);
-    }
-    c10::StreamGuard on_copy_stream(*copy_stream_);
-    staged.images = batch->images.to(options_.device, /*non_blocking=*/true);
-    staged.targets = batch->targets.to(options_.device, /*non_blocking=*/true);
-    staged.copied.emplace(options_.device.type());
-    staged.copied->record(*copy_stream_);
-  } else {
-    staged.images = batch->images.to(options_.device);
-    staged.targets = batch->targets.to(options_.device);
-  }
-  staged.host = std::move(*batch);
 }
 
 Trainer::StagedBatch Trainer::take_batch() {
   if (!staged_) stage_next_batch();
   StagedBatch taken = std::move(*staged_);
   staged_.reset();
-  if (taken.copied) {
-    // This step's stream waits for the copies on the GPU; the caching allocator learns that the copies' memory
-    // (allocated on the copy stream) is in use on this one until the step is done with it.
-    const c10::Stream compute = c10::impl::VirtualGuardImpl(options_.device.type()).getStream(options_.device);
-    taken.copied->block(compute);
-    taken.images.tensors.record_stream(compute);
-    taken.targets.map([&](const torch::Tensor& t) {
-      t.record_stream(compute);
-      return t;
-    });
-  }
+  transfer_.ready(taken.on_device);
   return taken;
 }
 
@@ -212,8 +189,8 @@ void Trainer::run_step() {
   state_.batch_in_epoch = batch.batch_in_epoch;
   // The next step's batch now, so that its copy runs under this step's kernels.
   if (state_.iteration + 1 < state_.max_iterations) stage_next_batch();
-  const structures::ImageList& images = batch.images;
-  const structures::Targets& targets = batch.targets;
+  const structures::ImageList& images = batch.on_device.images;
+  const structures::Targets& targets = batch.on_device.targets;
   state_.data_seconds = seconds_since(start);
   const int64_t step = state_.iteration + 1;
 

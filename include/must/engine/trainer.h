@@ -16,16 +16,14 @@
 // each epoch (LoaderOptions rank and world_size); which ranks write checkpoints and logs is the hooks' business.
 //
 // The batch of the step after this one is taken from the loader and its copy to the device queued before this
-// step's forward: on CUDA on a stream of its own (from pinned memory: the loader pins batches for a CUDA run), so
-// that the copy runs under this step's kernels, and the step that uses it waits for it on the GPU, not the host.
-// The position checkpointed is the last batch a step used, never the one staged ahead.
+// step's forward (structures::DeviceTransfer: on CUDA on a stream of its own, so that the copy runs under this
+// step's kernels, and the step that uses it waits for it on the GPU, not the host). The position checkpointed is
+// the last batch a step used, never the one staged ahead.
 //
 // Resume: checkpoint() holds the module, the optimizer, the RNG states, the loader position (epoch, batch) and
 // each hook's state; restore() puts all of it back, so the resumed run continues the same loss curve.
 #pragma once
 
-#include <c10/core/Event.h>
-#include <c10/core/Stream.h>
 #include <torch/optim/optimizer.h>
 
 #include <map>
@@ -39,6 +37,7 @@
 #include "must/engine/checkpoint.h"
 #include "must/engine/mixed_precision.h"
 #include "must/engine/train_module.h"
+#include "must/structures/device_transfer.h"
 
 namespace must::engine {
 
@@ -115,10 +114,8 @@ class Trainer {
   // A batch taken from the loader, its copy to the device queued.
   struct StagedBatch {
     data::Batch host;
-    structures::ImageList images;  // on the device
-    structures::Targets targets;
+    structures::DeviceTransfer::InFlight on_device;
     int64_t epoch = 0, batch_in_epoch = 0;  // the loader position once this batch is used
-    std::optional<c10::Event> copied;     // CUDA: recorded on copy_stream_ after the copies
   };
   void run_step();
   std::optional<data::Batch> next_batch();
@@ -138,7 +135,7 @@ class Trainer {
   int64_t loader_epoch_ = 0, loader_batch_in_epoch_ = 0;
   bool epoch_started_ = false;
   std::optional<StagedBatch> staged_;  // the next step's batch
-  std::optional<c10::Stream> copy_stream_;  // CUDA: where the staged batches' copies go
+  structures::DeviceTransfer transfer_;
   std::unique_ptr<dist::GradientReducer> reducer_;  // data parallel only
 };
 

@@ -24,6 +24,7 @@
 #include "must/ops/nms.h"
 #include "must/ops/resize.h"
 #include "must/ops/roi_align.h"
+#include "must/structures/device_transfer.h"
 
 namespace must {
 namespace {
@@ -85,6 +86,37 @@ TEST(Cuda, PinnedBatchesReachTheDeviceUnchanged) {
   expect_close(boxes.instances[0].boxes, moved[0].boxes, 0, 0, "boxes");
   EXPECT_TRUE(torch::equal(boxes.instances[0].labels, moved[0].labels.to(torch::kCPU)));
   EXPECT_EQ(moved[1].size(), 0);
+}
+
+TEST(Cuda, StagedBatchesArriveWhileTheComputeStreamIsBusy) {
+  // The trainer's staging (structures::DeviceTransfer): batch k+1's copies queued on the copy stream while batch
+  // k's work is queued on the compute stream; each batch, once ready, reads back as it was sent — over several
+  // rounds, so that a copy landing in memory the compute stream still uses (no record_stream) or read before it
+  // finished (no event) would show.
+  MUST_SKIP_WITHOUT_CUDA();
+  torch::manual_seed(0);
+  const bool pin = cuda().is_cuda();
+  structures::DeviceTransfer transfer(cuda());
+  std::vector<torch::Tensor> sent;
+  auto next = [&] {
+    sent.push_back(torch::randn({4, 3, 96, 96}));
+    structures::ImageList images{pin ? sent.back().pin_memory() : sent.back(), {}};
+    structures::Targets targets;
+    targets.tasks[Task::kDepth] = {sent.back().narrow(1, 0, 1).contiguous(), torch::ones({4}, torch::kBool), {}};
+    return transfer.start(images, pin ? targets.pinned() : targets);
+  };
+  structures::DeviceTransfer::InFlight staged = next();
+  for (int round = 0; round < 6; ++round) {
+    structures::DeviceTransfer::InFlight batch = std::move(staged);
+    transfer.ready(batch);
+    staged = next();  // queued before this round's work, as the trainer does
+    torch::Tensor work = batch.images.tensors;
+    for (int k = 0; k < 20; ++k) work = torch::matmul(work, work.transpose(2, 3)).tanh();  // keeps the stream busy
+    expect_close(sent[size_t(round)], batch.images.tensors, 0, 0, "images of round " + std::to_string(round));
+    expect_close(sent[size_t(round)].narrow(1, 0, 1), batch.targets.tasks.at(Task::kDepth).values, 0, 0,
+                 "depth of round " + std::to_string(round));
+    EXPECT_TRUE(work.isfinite().all().item<bool>());
+  }
 }
 
 TEST(Cuda, RoIAlignMatchesTheCpuKernel) {
@@ -281,7 +313,9 @@ TEST(Cuda, CollectivesAndTheGradientReducerTakeDeviceTensors) {
   MUST_SKIP_WITHOUT_CUDA();
   dist::ProcessGroup group(c10::make_intrusive<c10d::HashStore>(), 0, 1, "127.0.0.1", std::chrono::seconds(60),
                            "process_group", cuda());
-  if (std::getenv("MUST_TEST_EXPECT_NCCL")) EXPECT_EQ(group.backend_name(), "gloo+nccl");
+  if (std::getenv("MUST_TEST_EXPECT_NCCL")) {
+    EXPECT_EQ(group.backend_name(), "gloo+nccl");
+  }
   const torch::Tensor values = torch::arange(6, torch::kFloat);
   torch::Tensor on_device = values.to(cuda());
   group.all_reduce_sum(on_device, "values").wait();
