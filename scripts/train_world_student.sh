@@ -4,6 +4,8 @@
 # those labels (must_train_student, 2 ranks of 1 thread), then one line per task: the student against the teacher on
 # the teacher's own task (validation split), with the wall time of each stage.
 # Usage: scripts/train_world_student.sh [OUT_DIR (default out)] [extra must_train_student flags]
+# PSEUDOLABEL_FLAGS: extra must_pseudolabel flags (e.g. "--set policy.segmentation.confidence_threshold=0.3"); they
+# apply when the store is written, so give them with a fresh OUT_DIR/labels.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" > /dev/null
@@ -22,7 +24,7 @@ done
 start=$(date +%s)
 if ! "$bin/must_pseudolabel" --verify "$out/labels" > /dev/null 2>&1; then
   "$root/scripts/launch_local.sh" 2 -- "$bin/must_pseudolabel" --threads 1 --config configs/world/pseudolabel.yaml \
-    --set input.root="$out/world" $teachers --output-dir "$out/labels" 2> "$out/labels.log" ||
+    --set input.root="$out/world" $teachers ${PSEUDOLABEL_FLAGS:-} --output-dir "$out/labels" 2> "$out/labels.log" ||
     { tail -5 "$out/labels.log"; exit 1; }
 fi
 labels_s=$(( $(date +%s) - start ))
