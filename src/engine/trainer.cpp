@@ -187,8 +187,6 @@ void Trainer::run_step() {
   StagedBatch batch = take_batch();
   state_.epoch = batch.epoch;
   state_.batch_in_epoch = batch.batch_in_epoch;
-  // The next step's batch now, so that its copy runs under this step's kernels.
-  if (state_.iteration + 1 < state_.max_iterations) stage_next_batch();
   const structures::ImageList& images = batch.on_device.images;
   const structures::Targets& targets = batch.on_device.targets;
   state_.data_seconds = seconds_since(start);
@@ -206,6 +204,10 @@ void Trainer::run_step() {
   for (const auto& [key, value] : losses.terms) state_.losses[key] = value.item<double>();
   state_.losses["loss/total"] = losses.total.item<double>();
   const bool loss_finite = std::isfinite(state_.losses["loss/total"]);
+  // An asynchronous copy (CUDA): the next step's batch now, after the losses' read-back has caught the host up with
+  // the device and before backward's kernels are queued, so that its copy runs under them. A synchronous one (the
+  // CPU) waits until the next step needs it: taken earlier, it would only wait for the loader sooner.
+  if (transfer_.asynchronous() && step < state_.max_iterations) stage_next_batch();
   // Data parallel: the values logged are each term's mean over the ranks that have it (with equal batches, the
   // loss of the whole batch the ranks share).
   if (reducer_) state_.losses = dist::mean_over_ranks(*options_.group, state_.losses, "the step's loss values");

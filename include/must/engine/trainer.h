@@ -15,10 +15,10 @@
 // non-finite loss on any rank skips (or stops) the step on every rank. Each rank's loader reads its own part of
 // each epoch (LoaderOptions rank and world_size); which ranks write checkpoints and logs is the hooks' business.
 //
-// The batch of the step after this one is taken from the loader and its copy to the device queued before this
-// step's forward (structures::DeviceTransfer: on CUDA on a stream of its own, so that the copy runs under this
-// step's kernels, and the step that uses it waits for it on the GPU, not the host). The position checkpointed is
-// the last batch a step used, never the one staged ahead.
+// On CUDA the batch of the step after this one is taken from the loader and its copy to the device queued before
+// this step's backward (structures::DeviceTransfer: on a stream of its own, so that the copy runs under backward's
+// kernels, and the step that uses it waits for it on the GPU, not the host); on the CPU a step takes its batch when
+// it starts. The position checkpointed is the last batch a step used, never the one staged ahead.
 //
 // Resume: checkpoint() holds the module, the optimizer, the RNG states, the loader position (epoch, batch) and
 // each hook's state; restore() puts all of it back, so the resumed run continues the same loss curve.

@@ -31,6 +31,8 @@ class DeviceTransfer {
 
   explicit DeviceTransfer(torch::Device device) : device_(device) {}
 
+  // Whether start() returns before the copies are done (CUDA), so that a batch is worth staging ahead.
+  bool asynchronous() const { return device_.is_cuda(); }
   // Queues the copies of `images` and `targets` to the device and returns without waiting for them.
   InFlight start(const ImageList& images, const Targets& targets);
   // The calling thread's current stream waits for `batch`'s copies, and may then use its tensors.
