@@ -111,10 +111,11 @@ class Trainer {
   int64_t world_size() const;  // ranks training together (1: this process alone)
 
  private:
-  // A batch taken from the loader, its copy to the device queued.
+  // A batch taken from the loader, its copy to the device queued. The host batch is not kept: a pinned buffer
+  // freed while its copy is in flight is held back by the CUDA host allocator until the copy is done.
   struct StagedBatch {
-    data::Batch host;
     structures::DeviceTransfer::InFlight on_device;
+    int64_t images = 0;  // samples in the batch
     int64_t epoch = 0, batch_in_epoch = 0;  // the loader position once this batch is used
   };
   void run_step();
