@@ -81,7 +81,7 @@ RpnOutput RegionProposalNetworkImpl::forward(const std::vector<torch::Tensor>& l
   const torch::Tensor objectness = objectness_all.detach();
   const int64_t total = objectness.size(1);
   const torch::Tensor decoded =
-      coder_.decode(deltas_all.detach().reshape({-1, 4}), anchors.repeat({images, 1}).to(deltas_all.scalar_type()))
+      coder_.decode(deltas_all.detach().reshape({-1, 4}), anchors.repeat({images, 1}))
           .view({images, total, 4});
 
   // The best pre_nms_top_n anchors of each level.

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "must/core/check.h"
+#include "must/ops/boxes.h"
 
 namespace must::ops {
 namespace {
@@ -32,12 +33,14 @@ torch::Tensor BoxCoder::decode(const torch::Tensor& deltas, const torch::Tensor&
   MUST_CHECK(deltas.dim() == 2 && deltas.size(1) % 4 == 0 && boxes.dim() == 2 && boxes.size(1) == 4 &&
                  deltas.size(0) == boxes.size(0),
              "decode needs deltas [N, 4k] and boxes [N, 4], got ", deltas.sizes(), " and ", boxes.sizes());
-  const CentreSize b = centre_size(boxes.to(deltas.scalar_type()));
+  const torch::ScalarType type = box_coordinate_type(deltas.scalar_type());
+  const CentreSize b = centre_size(boxes.to(type));
+  const torch::Tensor d = deltas.to(type);
   using torch::indexing::Slice;
-  const torch::Tensor dx = deltas.index({Slice(), Slice(0, torch::indexing::None, 4)}) / weights_[0];
-  const torch::Tensor dy = deltas.index({Slice(), Slice(1, torch::indexing::None, 4)}) / weights_[1];
-  const torch::Tensor dw = (deltas.index({Slice(), Slice(2, torch::indexing::None, 4)}) / weights_[2]).clamp_max(clip_);
-  const torch::Tensor dh = (deltas.index({Slice(), Slice(3, torch::indexing::None, 4)}) / weights_[3]).clamp_max(clip_);
+  const torch::Tensor dx = d.index({Slice(), Slice(0, torch::indexing::None, 4)}) / weights_[0];
+  const torch::Tensor dy = d.index({Slice(), Slice(1, torch::indexing::None, 4)}) / weights_[1];
+  const torch::Tensor dw = (d.index({Slice(), Slice(2, torch::indexing::None, 4)}) / weights_[2]).clamp_max(clip_);
+  const torch::Tensor dh = (d.index({Slice(), Slice(3, torch::indexing::None, 4)}) / weights_[3]).clamp_max(clip_);
   const torch::Tensor cx = dx * b.w.unsqueeze(1) + b.x.unsqueeze(1);
   const torch::Tensor cy = dy * b.h.unsqueeze(1) + b.y.unsqueeze(1);
   const torch::Tensor half_w = 0.5 * torch::exp(dw) * b.w.unsqueeze(1);

@@ -7,6 +7,7 @@
 
 #include "must/core/check.h"
 #include "must/core/cpu_kernel.h"
+#include "must/ops/boxes.h"
 
 namespace must::ops {
 namespace {
@@ -152,7 +153,9 @@ torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, d
     return roi_align_direct(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
   }
 
-  const torch::Tensor r = rois.detach().to(input.scalar_type());  // no gradient for the boxes, as torchvision
+  // Sample positions, bilinear weights and sums in box_coordinate_type: float32 for bf16/fp16 features (autocast),
+  // which are gathered as they are; the result comes back in their type.
+  const torch::Tensor r = rois.detach().to(box_coordinate_type(input.scalar_type()));  // no gradient for the boxes
   const double offset = aligned ? 0.5 : 0.0;
   const torch::Tensor start_x = r.select(1, 1) * spatial_scale - offset;
   const torch::Tensor start_y = r.select(1, 2) * spatial_scale - offset;
@@ -193,7 +196,7 @@ torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, d
   }
   // Back into box order (differentiably).
   const torch::Tensor order = torch::cat(part_indices);
-  const torch::Tensor pooled = torch::cat(parts);
+  const torch::Tensor pooled = torch::cat(parts).to(input.scalar_type());
   return torch::zeros({k, channels, pooled_height, pooled_width}, input.options()).index_copy(0, order, pooled);
 }
 

@@ -17,7 +17,8 @@ class BoxCoder {
       : weights_(weights), clip_(clip) {}
   // targets [N, 4] for ground-truth boxes `matched` [N, 4] against `proposals` [N, 4].
   torch::Tensor encode(const torch::Tensor& matched, const torch::Tensor& proposals) const;
-  // deltas [N, 4k] applied to boxes [N, 4] -> [N, 4k] (k boxes per row, e.g. one per class).
+  // deltas [N, 4k] applied to boxes [N, 4] -> [N, 4k] (k boxes per row, e.g. one per class), in
+  // box_coordinate_type(deltas): float32 boxes from autocast's bf16 or fp16 deltas.
   torch::Tensor decode(const torch::Tensor& deltas, const torch::Tensor& boxes) const;
 
  private:

@@ -6,6 +6,13 @@
 
 namespace must::ops {
 
+// The type box coordinates are computed in for values of type `type`: float32 for autocast's bf16 and fp16
+// (bf16's 8-bit significand puts representable coordinates 2 px apart between 256 and 512 px), else `type` itself.
+// As detectron2's apply_deltas and torchvision's roi_align autocast rule.
+inline torch::ScalarType box_coordinate_type(torch::ScalarType type) {
+  return type == torch::kBFloat16 || type == torch::kHalf ? torch::kFloat : type;
+}
+
 // [N] areas.
 torch::Tensor box_area(const torch::Tensor& boxes);
 // [N, M] intersection over union; 0 where the union is empty.

@@ -3,6 +3,7 @@
 
 #include "must/core/check.h"
 #include "must/ops/anchor_generator.h"
+#include "must/ops/box_coder.h"
 #include "must/ops/boxes.h"
 #include "must/ops/nms.h"
 #include "must/ops/resize.h"
@@ -44,6 +45,49 @@ TEST(RoiAlign, ConstantMapGivesTheConstantInsideAndCountsOutsideSamplesAsZero) {
   const auto edge = roi_align(x, torch::tensor({{0.0, 6.0, 0.0, 12.0, 2.0}}), 1.0, 1, 2, 2, false);
   EXPECT_NEAR(edge[0][0][0][0].item<double>(), 1.5, 1e-6);  // samples at x = 6.75 (inside) and 8.25 (outside)
   EXPECT_NEAR(edge[0][0][0][1].item<double>(), 0.0, 1e-6);  // samples at x = 9.75 and 11.25
+}
+
+TEST(Nms, TheGpuAlgorithmsKeepWhatTheCpuKernelKeeps) {
+  // Coordinates on a quarter-pixel grid: exact in float, shifted by class too, so the IoUs of every algorithm agree
+  // to the bit. 1,001 boxes: the packed overlap rows end in a partial byte.
+  torch::manual_seed(0);
+  const auto corner = torch::randint(0, 200, {1001, 2}).to(torch::kFloat) / 4;
+  const auto size = torch::randint(4, 60, {1001, 2}).to(torch::kFloat) / 4;
+  const auto boxes = torch::cat({corner, corner + size}, 1);
+  const auto scores = torch::rand({1001});
+  const auto classes = torch::randint(0, 3, {1001}, torch::kLong);
+  for (double threshold : {0.3, 0.5, 0.7}) {
+    const auto reference = nms(boxes, scores, threshold);
+    EXPECT_GT(reference.size(0), 10);
+    EXPECT_LT(reference.size(0), 1001);
+    EXPECT_TRUE(torch::equal(detail::nms_over_overlap_bits(boxes, scores, threshold), reference)) << threshold;
+    EXPECT_TRUE(torch::equal(detail::batched_nms_per_class(boxes, scores, classes, threshold),
+                             batched_nms(boxes, scores, classes, threshold)))
+        << threshold;
+  }
+}
+
+// Autocast's reduced precision (a GPU run's bf16): box coordinates stay float32 through decoding and RoI Align.
+TEST(BoxCoder, DecodesBf16DeltasIntoFloat32Boxes) {
+  torch::manual_seed(0);
+  const auto boxes = torch::tensor({{400.3f, 300.7f, 470.9f, 380.2f}, {10.1f, 250.6f, 37.3f, 509.4f}});
+  const auto deltas = (torch::randn({2, 8}) * 0.1).to(torch::kBFloat16);
+  const BoxCoder coder({10, 10, 5, 5});
+  const auto decoded = coder.decode(deltas, boxes);
+  ASSERT_EQ(decoded.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(torch::equal(decoded, coder.decode(deltas.to(torch::kFloat), boxes)));
+}
+
+TEST(RoiAlign, Bf16FeaturesAreSampledAtFloat32Positions) {
+  // A map that changes fast along x, far from the origin: bf16 positions (2 px apart there) would move the
+  // samples by up to a pixel, and the values by up to ~0.5; float32 positions leave only bf16's rounding of the
+  // map and of the result.
+  const auto x = torch::arange(512, torch::kFloat).mul(0.5).sin().view({1, 1, 1, 512}).expand({1, 2, 4, 512});
+  const auto rois = torch::tensor({{0.0f, 400.3f, 0.5f, 410.7f, 3.5f}, {0.0f, 301.1f, 0.0f, 311.9f, 2.0f}});
+  const auto reference = roi_align(x, rois, 1.0, 2, 4, 2, true);
+  const auto reduced = roi_align(x.to(torch::kBFloat16).requires_grad_(), rois, 1.0, 2, 4, 2, true);
+  ASSERT_EQ(reduced.scalar_type(), torch::kBFloat16);
+  EXPECT_LT((reduced.to(torch::kFloat) - reference).abs().max().item<float>(), 0.02);
 }
 
 class OpsParity : public ::testing::Test {
