@@ -47,6 +47,8 @@ jobs="${JOBS:-$(nproc)}"
 prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)') ||
   { echo "gpu_check.sh: $python cannot import torch (set PYTHON)" >&2; exit 1; }
 "$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")'
+"$python" -c 'import torchvision' 2> /dev/null ||
+  echo "gpu_check.sh: warning: $python cannot import torchvision: the tests whose parity fixtures it writes will fail"
 gpu=$("$python" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')
 generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)
@@ -57,14 +59,28 @@ nccl=()
 if "$python" -c 'import sys, torch.distributed as d; sys.exit(0 if d.is_available() and d.is_nccl_available() else 1)' 2> /dev/null; then
   torch_nccl=$("$python" -c 'import torch; v = torch.cuda.nccl.version(); print(v[0] * 10000 + v[1] * 100 + v[2])')
   nccl_include=$("$python" -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "include"))' 2> /dev/null)
-  header_nccl() { printf '#include <nccl.h>\nmust_nccl=NCCL_VERSION_CODE\n' | ${CXX:-c++} -E -P -x c++ "$@" - 2> /dev/null | sed -n 's/^must_nccl *= *//p'; }
-  if [[ -n $nccl_include && $(header_nccl -isystem "$nccl_include") == "$torch_nccl" ]]; then
-    nccl=(-DMUST_WITH_NCCL=ON -DMUST_NCCL_INCLUDE_DIR="$nccl_include")
-  elif [[ $(header_nccl) == "$torch_nccl" ]]; then
-    nccl=(-DMUST_WITH_NCCL=ON)
-  else
-    echo "gpu_check.sh: no nccl.h of PyTorch's NCCL ($torch_nccl): collectives on CUDA tensors go through Gloo"
-  fi
+  # The version is read off the header's text: preprocessing nccl.h would need the CUDA toolkit's headers first.
+  header_nccl() { sed -n 's/^#define NCCL_VERSION_CODE[[:space:]]*\([0-9]*\).*/\1/p' "$1/nccl.h" 2> /dev/null | head -1; }
+  for dir in "$nccl_include" ${CUDA_HOME:+"$CUDA_HOME/include"} /usr/local/cuda/include /usr/include; do
+    if [[ -n $dir && $(header_nccl "$dir") == "$torch_nccl" ]]; then
+      nccl=(-DMUST_WITH_NCCL=ON -DMUST_NCCL_INCLUDE_DIR="$dir")
+      break
+    fi
+  done
+  [[ ${#nccl[@]} -gt 0 ]] || echo "gpu_check.sh: no nccl.h of PyTorch's NCCL ($torch_nccl): collectives on CUDA tensors go through Gloo"
+fi
+# A CUDA build of PyTorch configures only with a CUDA toolkit (its CMake config enables the CUDA language): find nvcc
+# where it is usually installed when it is not on the PATH, and say so plainly when there is none.
+if [[ -n $("$python" -c 'import torch; print(torch.version.cuda or "")') ]] && ! command -v nvcc > /dev/null; then
+  for candidate in ${CUDA_HOME:+"$CUDA_HOME/bin/nvcc"} /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc; do
+    if [[ -x $candidate ]]; then
+      export CUDACXX="$candidate" PATH="$(dirname "$candidate"):$PATH"
+      echo "gpu_check.sh: nvcc from $candidate"
+      break
+    fi
+  done
+  command -v nvcc > /dev/null ||
+    { echo "gpu_check.sh: PyTorch has CUDA but no nvcc was found (PATH, CUDA_HOME, /usr/local/cuda*): its CMake config needs the CUDA toolkit" >&2; exit 1; }
 fi
 [[ ${#nccl[@]} -gt 0 ]] && echo "gpu_check.sh: NCCL on (${nccl[*]})"
 
@@ -83,7 +99,16 @@ echo "build: $(( $(date +%s) - start )) s"
 
 device_env=(MUST_TEST_REQUIRE_CUDA=1)  # Python sees a GPU: the C++ side must too, not skip
 [[ -z $gpu ]] && device_env=(MUST_TEST_DEVICE=cpu)
-[[ -n $gpu && ${#nccl[@]} -gt 0 ]] && device_env+=(MUST_TEST_EXPECT_NCCL=1)
+# NCCL required of the device test only where CMake kept it (it falls back to Gloo when ProcessGroupNCCL.hpp does
+# not compile, and says why in the configure log).
+if [[ -n $gpu && ${#nccl[@]} -gt 0 ]]; then
+  if grep -q '^MUST_NCCL_HEADER_COMPILES:INTERNAL=1' "$build/CMakeCache.txt"; then
+    device_env+=(MUST_TEST_EXPECT_NCCL=1)
+  else
+    echo "gpu_check.sh: NCCL asked for, but ProcessGroupNCCL.hpp did not compile (see $build.configure.log and $build/CMakeFiles/CMakeConfigureLog.yaml or CMakeError.log): Gloo only"
+    failed+=("NCCL configure")
+  fi
+fi
 export MUST_PYTHON="$(command -v "$python")"  # parity fixtures are written by this interpreter (torchvision needed)
 for test_binary in "$build"/bin/must_test_*; do
   [[ -x $test_binary ]] || continue

@@ -10,7 +10,8 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// x86-64-v3 as a target_clones name needs GCC 11 (older ones, and clang, build the generic loop alone).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define MUST_CPU_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MUST_CPU_KERNEL
