@@ -169,7 +169,6 @@ void Trainer::stage_next_batch() {
   MUST_CHECK(batch.has_value(), "the training data yields no batch (is the dataset empty?)");
   StagedBatch& staged = staged_.emplace();
   staged.on_device = transfer_.start(batch->images, batch->targets);
-  staged.images = int64_t(batch->indices.size());
   staged.epoch = loader_epoch_;
   staged.batch_in_epoch = loader_batch_in_epoch_;
 }
@@ -263,7 +262,7 @@ void Trainer::run_step() {
     optimizer_->step();
     state_.skipped_in_a_row = 0;
   }
-  state_.images = batch.images;
+  state_.images = int64_t(images.image_sizes.size());
   state_.iteration = step;
   state_.step_seconds = seconds_since(start);
 }

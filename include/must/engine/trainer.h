@@ -115,7 +115,6 @@ class Trainer {
   // freed while its copy is in flight is held back by the CUDA host allocator until the copy is done.
   struct StagedBatch {
     structures::DeviceTransfer::InFlight on_device;
-    int64_t images = 0;  // samples in the batch
     int64_t epoch = 0, batch_in_epoch = 0;  // the loader position once this batch is used
   };
   void run_step();
