@@ -1,6 +1,6 @@
 // must_eval: scores a checkpoint on a dataset (direct mode), fine-tunes a checkpoint's backbone on a benchmark and
 // scores it (--mode finetune), scores saved predictions (`score`), or puts runs side by side (`report`). The work is
-// in must::eval (eval_config.h, report.h) and must::engine (train_config.h: finetune_model).
+// in must::pipelines (evaluate.h, finetune.h) and must::eval (report.h).
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -10,12 +10,13 @@
 #include "must/app/train_tool.h"
 #include "must/app/tool.h"
 #include "must/core/check.h"
-#include "must/eval/eval_config.h"
 #include "must/eval/report.h"
+#include "must/pipelines/evaluate.h"
+#include "must/pipelines/finetune.h"
 
 int main(int argc, char** argv) {
-  std::string weights, predictions, report_output, mode = "direct";
-  std::vector<std::string> runs;
+  std::string weights, predictions, report_output, baseline, mode = "direct";
+  std::vector<std::string> runs, columns;
   bool save_predictions = false;
   CLI::App* score = nullptr;
   CLI::App* report = nullptr;
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   spec.description =
       "Evaluates a checkpoint on the config's evaluation dataset (--weights), scores saved predictions against it "
       "(score), or compares runs (report). Metrics: <dataset>/<task>/<metric> in DIR/metrics.json.";
-  spec.defaults = must::eval::eval_tool_defaults();
+  spec.defaults = must::pipelines::eval_schema();
   spec.add_flags = [&](CLI::App& cli) {
     cli.add_option("--weights", weights, "weights to evaluate: our .safetensors, a torch.save .pth state dict; "
                                          "finetune: whose backbone to start from, or none (from scratch)");
@@ -38,7 +39,10 @@ int main(int argc, char** argv) {
     score->add_option("--predictions", predictions, "the predictions folder or COCO results JSON")->required();
     score->fallthrough();
     report = cli.add_subcommand("report", "a Markdown table and PNG chart of the runs' headline metrics");
-    report->add_option("runs", runs, "run folders, each with a metrics.json")->required();
+    report->add_option("runs", runs, "run folders, each with a metrics.json: a column each, named after the folder");
+    report->add_option("--column", columns, "NAME=DIR[,DIR...]: a column named NAME of these run folders' metrics "
+                                            "(merged; repeat for more columns, which come after the plain folders)");
+    report->add_option("--baseline", baseline, "the column every other column's cells are compared with");
     report->add_option("--output", report_output, "the Markdown file; the chart goes beside it (.png)")->required();
     report->fallthrough();
     cli.require_subcommand(0, 1);
@@ -46,23 +50,27 @@ int main(int argc, char** argv) {
   spec.needs_output_dir = [&] { return !report->parsed(); };
   spec.run = [&](must::app::ToolContext& context) {
     if (report->parsed()) {
-      must::eval::write_report(std::vector<std::filesystem::path>(runs.begin(), runs.end()), report_output);
+      std::vector<must::eval::ReportColumn> table =
+          must::eval::columns_of_runs(std::vector<std::filesystem::path>(runs.begin(), runs.end()));
+      for (const std::string& column : columns) table.push_back(must::eval::parse_report_column(column));
+      if (table.empty()) MUST_THROW(must::ConfigError, "report: give run folders or --column NAME=DIR[,DIR...]");
+      must::eval::write_report(table, report_output, baseline);
       spdlog::info("wrote {} and its chart", report_output);
       return;
     }
     must::eval::EvaluationResult result;
     if (score->parsed()) {
-      result = must::eval::score_saved_predictions(context.config, predictions, context.output_dir, context.threads);
+      result = must::pipelines::score_saved_predictions(context.config, predictions, context.output_dir, context.threads);
     } else if (mode == "finetune") {
       if (weights.empty()) MUST_THROW(must::ConfigError, "--mode finetune needs --weights FILE (or none: from scratch)");
       must::app::run_training(context, {}, [&](const auto& config, const auto& run) {
-        must::engine::finetune_model(config, weights == "none" ? "" : weights, run);
+        must::pipelines::finetune_model(config, weights == "none" ? "" : weights, run);
       });
       spdlog::info("wrote {}", (context.output_dir / "metrics.json").string());
       return;
     } else {
       if (weights.empty()) MUST_THROW(must::ConfigError, "--weights FILE is required (or: must_eval score / report)");
-      result = must::eval::evaluate_checkpoint(context.config, weights, context.output_dir, save_predictions,
+      result = must::pipelines::evaluate_checkpoint(context.config, weights, context.output_dir, save_predictions,
                                                torch::Device(context.device));
     }
     std::cout << must::eval::metrics_table(result) << std::flush;

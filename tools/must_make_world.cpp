@@ -1,4 +1,5 @@
-// must_make_world: writes the built-in synthetic multi-task dataset (DESIGN §6), or a preview sheet of it.
+// must_make_world: writes the built-in synthetic multi-task dataset (docs/formats.md, the world), or a preview
+// sheet of it.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>

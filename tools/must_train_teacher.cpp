@@ -1,6 +1,6 @@
 // must_train_teacher: trains one specialized model (a teacher: the config's model with its task's head) on its
 // labelled dataset, resumable, evaluating as it goes; data parallel when launched as several ranks
-// (scripts/launch_local.sh N -- must_train_teacher ...). The work is in must::engine (train_config.h).
+// (scripts/launch_local.sh N -- must_train_teacher ...). The work is in must::pipelines (train.h).
 #include "must/app/train_tool.h"
 
 int main(int argc, char** argv) {
@@ -9,8 +9,8 @@ int main(int argc, char** argv) {
   spec.description =
       "Trains the config's model on data.train (evaluating on data.eval) into --output-dir: checkpoints, "
       "model_final.safetensors, metrics.jsonl and metrics.json. --resume continues a run where it stopped.";
-  spec.defaults = must::engine::train_tool_defaults();
+  spec.defaults = must::pipelines::teacher_schema();
   return must::app::run_training_tool(argc, argv, spec, [](const auto& config, const auto& run) {
-    must::engine::train_model(config, run);
+    must::pipelines::train_model(config, run);
   });
 }

@@ -3,14 +3,14 @@
 #include <CLI/CLI.hpp>
 
 #include "must/app/metrics_log.h"
-#include "must/dist/process_group.h"
+#include "must/distributed/process_group.h"
 
 namespace must::app {
 
-void run_training(const ToolContext& context, engine::TrainRun run, const TrainEntry& train, double dist_timeout_s) {
+void run_training(const ToolContext& context, pipelines::TrainRun run, const TrainEntry& train, double dist_timeout_s) {
   const torch::Device device(context.device);
   const auto group =
-      dist::join_process_group(context.launch, std::chrono::milliseconds(int64_t(dist_timeout_s * 1000)), device);
+      distributed::join_process_group(context.launch, std::chrono::milliseconds(int64_t(dist_timeout_s * 1000)), device);
   MetricsLog metrics(context.output_dir / "metrics.jsonl");
   run.output_dir = context.output_dir;
   run.resume = context.resume;
@@ -30,7 +30,7 @@ int run_training_tool(int argc, char** argv, ToolSpec spec, TrainEntry train) {
         ->check(CLI::PositiveNumber);
   };
   spec.run = [&](ToolContext& context) {
-    engine::TrainRun run;
+    pipelines::TrainRun run;
     run.init_from = init_from;
     run_training(context, run, train, timeout_s);
   };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
@@ -440,6 +441,58 @@ T Config::scalar(std::string_view key, const char* what) const {
 }
 
 int64_t Config::get_int(std::string_view key) const { return scalar<int64_t>(key, "an integer"); }
+
+int64_t Config::get_positive_int(std::string_view key) const {
+  const int64_t value = get_int(key);
+  if (value <= 0) fail(key, "must be positive");
+  return value;
+}
+
+int64_t Config::get_non_negative_int(std::string_view key) const {
+  const int64_t value = get_int(key);
+  if (value < 0) fail(key, "must not be negative");
+  return value;
+}
+
+double Config::get_positive_float(std::string_view key) const {
+  const double value = get_float(key);
+  if (!(value > 0)) fail(key, "must be positive");
+  return value;
+}
+
+double Config::get_non_negative_float(std::string_view key) const {
+  const double value = get_float(key);
+  if (!(value >= 0)) fail(key, "must not be negative");
+  return value;
+}
+
+double Config::get_float_in(std::string_view key, double low, double high) const {
+  const double value = get_float(key);
+  if (!(value >= low && value <= high)) {
+    std::ostringstream range;
+    range << "must lie in [" << low << ", " << high << "]";
+    fail(key, range.str());
+  }
+  return value;
+}
+
+Task Config::task_named_by(std::string_view key) const {
+  const std::string name = split(key, '.').back();
+  try {
+    return task_from_name(name);
+  } catch (const ConfigError& e) {
+    fail(key, e.what());
+  }
+}
+
+Task Config::get_task(std::string_view key) const {
+  const std::string name = get_string(key);
+  try {
+    return task_from_name(name);
+  } catch (const ConfigError& e) {
+    fail(key, e.what());
+  }
+}
 double Config::get_float(std::string_view key) const { return scalar<double>(key, "a number"); }
 bool Config::get_bool(std::string_view key) const { return scalar<bool>(key, "a boolean (true/false)"); }
 std::string Config::get_string(std::string_view key) const { return scalar<std::string>(key, "a string"); }
@@ -469,6 +522,18 @@ std::vector<double> Config::get_float_list(std::string_view key) const {
   mark_read(key);
   return list_of<double>(*this, node(key), key, "numbers");
 }
+std::vector<Task> Config::get_task_list(std::string_view key) const {
+  std::vector<Task> tasks;
+  for (const std::string& name : get_string_list(key)) {
+    try {
+      tasks.push_back(task_from_name(name));
+    } catch (const ConfigError& e) {
+      fail(key, e.what());
+    }
+  }
+  return tasks;
+}
+
 std::vector<std::string> Config::get_string_list(std::string_view key) const {
   mark_read(key);
   return list_of<std::string>(*this, node(key), key, "strings");

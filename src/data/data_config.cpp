@@ -104,8 +104,7 @@ DatasetOptions dataset_options_from_config(const config::Config& node) {
   options.split = node.get_string("split");
   options.annotations = node.get_string("annotations");
   options.class_names = node.get_string_list("class_names");
-  options.depth_scale = node.get_float("depth_scale");
-  if (options.depth_scale <= 0) node.fail("depth_scale", "must be positive");
+  options.depth_scale = node.get_positive_float("depth_scale");
   options.fraction = node.get_float("fraction");
   if (options.fraction <= 0 || options.fraction > 1) node.fail("fraction", "must lie in (0, 1]");
   options.subset_seed = uint64_t(node.get_int("subset_seed"));
@@ -150,14 +149,12 @@ std::shared_ptr<Transform> transform_from_config(const config::Config& node, boo
     resize.fail("mode", "must be none, fixed, short_side or scale_jitter");
   }
   if (training) {
-    const int64_t rrc = node.get_int("random_resized_crop");
-    if (rrc < 0) node.fail("random_resized_crop", "must not be negative");
+    const int64_t rrc = node.get_non_negative_int("random_resized_crop");
     if (rrc > 0) steps.push_back(std::make_shared<RandomResizedCrop>(rrc));
     const std::vector<int64_t> crop = node.get_int_list("crop");
     if (crop.size() != 2 || crop[0] < 0 || crop[1] < 0) node.fail("crop", "must be [height, width], 0 = off");
     if (crop[0] > 0 && crop[1] > 0) steps.push_back(std::make_shared<RandomCrop>(crop[0], crop[1]));
-    const double flip = node.get_float("flip");
-    if (flip < 0 || flip > 1) node.fail("flip", "must lie in [0, 1]");
+    const double flip = node.get_float_in("flip", 0, 1);
     if (flip > 0) steps.push_back(std::make_shared<HorizontalFlip>(flip));
     const std::vector<double> jitter = node.get_float_list("color_jitter");
     if (jitter.size() != 3 || jitter[0] < 0 || jitter[1] < 0 || jitter[2] < 0) {
@@ -177,17 +174,12 @@ std::shared_ptr<Transform> transform_from_config(const config::Config& node, boo
 
 LoaderOptions loader_options_from_config(const config::Config& node, bool training) {
   LoaderOptions options;
-  auto positive = [&](const char* key) {
-    const int64_t v = node.get_int(key);
-    if (v <= 0) node.fail(key, "must be positive");
-    return v;
-  };
-  options.batch_size = positive("batch_size");
+  options.batch_size = node.get_positive_int("batch_size");
   options.workers = int(node.get_int("workers"));
   if (options.workers < 0) node.fail("workers", "must be 0 (batches made on the training thread) or more");
-  options.prefetch_batches = int(positive("prefetch_batches"));
+  options.prefetch_batches = int(node.get_positive_int("prefetch_batches"));
   options.idle_priority = node.get_bool("idle_priority");
-  options.size_divisible = positive("size_divisible");
+  options.size_divisible = node.get_positive_int("size_divisible");
   options.seed = uint64_t(node.get_int("seed"));
   options.drop_last = training && node.get_bool("drop_last");
   options.stop_on_bad_image = node.get_bool("stop_on_bad_image");

@@ -43,17 +43,4 @@ train:
 )yaml";
 }
 
-std::string_view student_defaults() {
-  return R"yaml(
-student:
-  epoch_length: 0             # samples per epoch drawn from the sources (0 = the sources' sizes summed)
-  loss_weighting:
-    type: fixed               # fixed, paper (MuST: w_i = b_s lr_i / (b_i lr_s) from the teachers) or uncertainty
-    weights:                  # fixed: each task's weight (1 when not given)
-      _any_: 1.0
-    teachers:                 # paper: each teacher's global batch size and base rate (0 = from its resolved config
-      _any_: {batch_size: 0, lr: 0.0}  # in the manifest of the first store with its task)
-)yaml";
-}
-
 }  // namespace must::engine

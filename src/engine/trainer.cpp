@@ -42,7 +42,7 @@ int64_t metadata_int(const CheckpointContents& contents, const std::string& key)
 // backward, in an order of their own, while the gradient buckets' all-reduces are in flight on the run's group.
 class ProcessGroupSum : public models::CrossRankSum {
  public:
-  explicit ProcessGroupSum(std::unique_ptr<dist::ProcessGroup> group) : group_(std::move(group)) {}
+  explicit ProcessGroupSum(std::unique_ptr<distributed::ProcessGroup> group) : group_(std::move(group)) {}
   torch::Tensor sum(const torch::Tensor& local) override {
     torch::Tensor total = local.contiguous().clone();
     group_->all_reduce_sum(total, "synchronised batch norm statistics").wait();
@@ -50,7 +50,7 @@ class ProcessGroupSum : public models::CrossRankSum {
   }
 
  private:
-  std::unique_ptr<dist::ProcessGroup> group_;
+  std::unique_ptr<distributed::ProcessGroup> group_;
 };
 
 // A metadata entry written by later versions, or `otherwise` for older checkpoints.
@@ -115,7 +115,7 @@ void Trainer::train() {
     // Rank 0's weights and buffers everywhere (a fresh run's random initialisation differs per rank).
     std::vector<torch::Tensor> state = module_->parameters();
     for (const auto& buffer : module_->buffers()) state.push_back(buffer);
-    dist::broadcast_from_root(*options_.group, state, "the module's parameters and buffers");
+    distributed::broadcast_from_root(*options_.group, state, "the module's parameters and buffers");
     // Every rank resumed the same checkpoint (they share the output folder) or none: otherwise their step counts,
     // and so their collectives, would differ.
     const auto iterations =
@@ -125,7 +125,7 @@ void Trainer::train() {
                  iterations[r].item<int64_t>(), ", this rank (", options_.group->rank(), ") from ", state_.iteration,
                  ": the ranks must share the output folder and resume the same checkpoint");
     }
-    reducer_ = std::make_unique<dist::GradientReducer>(*options_.group, module_->parameters(), options_.buckets);
+    reducer_ = std::make_unique<distributed::GradientReducer>(*options_.group, module_->parameters(), options_.buckets);
     spdlog::info("data parallel over {} ranks: gradients averaged in {} buckets", options_.group->world_size(),
                  reducer_->bucket_count());
     if (options_.sync_batch_norm) {
@@ -183,88 +183,105 @@ Trainer::StagedBatch Trainer::take_batch() {
 
 void Trainer::run_step() {
   const auto start = Clock::now();
-  StagedBatch batch = take_batch();
+  const StagedBatch batch = take_batch();
   state_.epoch = batch.epoch;
   state_.batch_in_epoch = batch.batch_in_epoch;
-  const structures::ImageList& images = batch.on_device.images;
-  const structures::Targets& targets = batch.on_device.targets;
   state_.data_seconds = seconds_since(start);
   const int64_t step = state_.iteration + 1;
 
-  // Gradients set to none rather than zeroed (torch's set_to_none): backward then writes them instead of adding.
-  for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
-  StepLosses losses;
-  {
-    AutocastScope autocast(precision_);
-    losses = module_->forward(images, targets);
-  }
-  if (step == options_.inject_nan_at) losses.total = losses.total * std::numeric_limits<float>::quiet_NaN();
-  state_.losses.clear();
-  for (const auto& [key, value] : losses.terms) state_.losses[key] = value.item<double>();
-  state_.losses["loss/total"] = losses.total.item<double>();
-  const bool loss_finite = std::isfinite(state_.losses["loss/total"]);
+  const StepLosses losses = compute_losses(batch.on_device, step);
+  const bool loss_finite = std::isfinite(state_.losses.at("loss/total"));
   // An asynchronous copy (CUDA): the next step's batch now, after the losses' read-back has caught the host up with
   // the device and before backward's kernels are queued, so that its copy runs under them. A synchronous one (the
   // CPU) waits until the next step needs it: taken earlier, it would only wait for the loader sooner.
   if (transfer_.asynchronous() && step < state_.max_iterations) stage_next_batch();
   // Data parallel: the values logged are each term's mean over the ranks that have it (with equal batches, the
   // loss of the whole batch the ranks share).
-  if (reducer_) state_.losses = dist::mean_over_ranks(*options_.group, state_.losses, "the step's loss values");
-  bool finite = loss_finite;
-  bool overflow = false;          // fp16 gradients beyond range at this loss scale
-  bool elsewhere = false;         // data parallel: another rank's loss was not finite
+  if (reducer_) state_.losses = distributed::mean_over_ranks(*options_.group, state_.losses, "the step's loss values");
+  const StepFault fault = backward_and_check(losses, loss_finite);
+  finish_step(outcome_of(fault), fault, step);
+  state_.images = int64_t(batch.on_device.images.image_sizes.size());
+  state_.iteration = step;
+  state_.step_seconds = seconds_since(start);
+}
+
+StepLosses Trainer::compute_losses(const structures::DeviceTransfer::InFlight& batch, int64_t step) {
+  // Gradients set to none rather than zeroed (torch's set_to_none): backward then writes them instead of adding.
+  for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
+  StepLosses losses;
+  {
+    AutocastScope autocast(precision_);
+    losses = module_->forward(batch.images, batch.targets);
+  }
+  if (step == options_.inject_nan_at) losses.total = losses.total * std::numeric_limits<float>::quiet_NaN();
+  state_.losses.clear();
+  for (const auto& [key, value] : losses.terms) state_.losses[key] = value.item<double>();
+  state_.losses["loss/total"] = losses.total.item<double>();
+  return losses;
+}
+
+Trainer::StepFault Trainer::backward_and_check(const StepLosses& losses, bool loss_finite) {
+  StepFault fault = loss_finite ? StepFault::kNone : StepFault::kLoss;
   // Data parallel: backward runs on every rank whatever its loss, so that every rank makes the same collectives;
   // the reducer says whether any rank's loss was not finite.
-  if (finite || reducer_) {
+  if (loss_finite || reducer_) {
     if (reducer_) reducer_->prepare();
     // A rank whose batch labels no task at all has a constant loss: no backward, but it still takes part in the
     // gradient exchange (with zeros).
     if (losses.total.requires_grad() || !reducer_) scaler_.scale_loss(losses.total).backward();
     if (reducer_) {
-      const dist::ReducedStep reduced = reducer_->finish(loss_finite);
+      const distributed::ReducedStep reduced = reducer_->finish(loss_finite);
       state_.communication_seconds = reduced.communication_seconds;
-      elsewhere = loss_finite && reduced.any_rank_non_finite;
-      finite = finite && !reduced.any_rank_non_finite;
+      if (loss_finite && reduced.any_rank_non_finite) fault = StepFault::kLossOnAnotherRank;
     }
   }
-  if (finite) {
-    std::vector<torch::Tensor> parameters;
-    for (const auto& p : module_->parameters()) {
-      if (p.grad().defined()) parameters.push_back(p);
-    }
-    scaler_.unscale(parameters);
-    // The global norm is computed either way (logged; a non-finite one stops or skips the step).
-    const double max_norm = options_.clip_grad_norm > 0 ? options_.clip_grad_norm : std::numeric_limits<double>::infinity();
-    state_.grad_norm = parameters.empty() ? 0.0 : torch::nn::utils::clip_grad_norm_(parameters, max_norm);
-    // With loss scaling, Inf/NaN gradients mean the scale is too high (they come now and then while it finds its
-    // level): the scaler backs off and the step is skipped, not counted against the model.
-    overflow = !scaler_.update(std::isfinite(state_.grad_norm)) && scaler_.enabled();
-    finite = std::isfinite(state_.grad_norm);
+  if (fault != StepFault::kNone) return fault;
+  std::vector<torch::Tensor> parameters;
+  for (const auto& p : module_->parameters()) {
+    if (p.grad().defined()) parameters.push_back(p);
   }
-  if (overflow) {
-    ++state_.scaler_skipped;
-    for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
-    spdlog::debug("step {}: gradients overflow; loss scale now {}; step skipped", step, scaler_.scale());
-  } else if (!finite) {
-    std::vector<std::string> terms;
-    for (const auto& [key, value] : state_.losses) terms.push_back(key + " = " + std::to_string(value));
-    const std::string kind = !loss_finite ? "loss" : elsewhere ? "loss on another rank" : "gradient norm";
-    const std::string what = "step " + std::to_string(step) + ": non-finite " + kind + " (" + join(terms) + ")";
-    for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
-    if (options_.non_finite == NonFinitePolicy::kStop || state_.skipped_in_a_row + 1 > options_.max_skips_in_a_row) {
-      MUST_THROW(Error, what, options_.non_finite == NonFinitePolicy::kSkip ? "; too many in a row" : "",
-                 "; the last good checkpoint is ",
-                 state_.last_checkpoint.empty() ? std::string("none (none was written yet)") : state_.last_checkpoint);
-    }
-    ++state_.skipped, ++state_.skipped_in_a_row;
-    spdlog::warn("{}: batch skipped ({} in a row, {} in all)", what, state_.skipped_in_a_row, state_.skipped);
-  } else {
+  scaler_.unscale(parameters);
+  // The global norm is computed either way (logged; a non-finite one stops or skips the step).
+  const double max_norm = options_.clip_grad_norm > 0 ? options_.clip_grad_norm : std::numeric_limits<double>::infinity();
+  state_.grad_norm = parameters.empty() ? 0.0 : torch::nn::utils::clip_grad_norm_(parameters, max_norm);
+  // With loss scaling, Inf/NaN gradients mean the scale is too high (they come now and then while it finds its
+  // level): the scaler backs off and the step is skipped, not counted against the model.
+  const bool norm_finite = std::isfinite(state_.grad_norm);
+  if (!scaler_.update(norm_finite) && scaler_.enabled()) return StepFault::kLossScaleOverflow;
+  return norm_finite ? StepFault::kNone : StepFault::kGradientNorm;
+}
+
+Trainer::StepOutcome Trainer::outcome_of(StepFault fault) const {
+  if (fault == StepFault::kNone) return StepOutcome::kApplied;
+  if (fault == StepFault::kLossScaleOverflow) return StepOutcome::kSkipped;
+  const bool stop = options_.non_finite == NonFinitePolicy::kStop || state_.skipped_in_a_row + 1 > options_.max_skips_in_a_row;
+  return stop ? StepOutcome::kStopped : StepOutcome::kSkipped;
+}
+
+void Trainer::finish_step(StepOutcome outcome, StepFault fault, int64_t step) {
+  if (outcome == StepOutcome::kApplied) {
     optimizer_->step();
     state_.skipped_in_a_row = 0;
+    return;
   }
-  state_.images = int64_t(images.image_sizes.size());
-  state_.iteration = step;
-  state_.step_seconds = seconds_since(start);
+  for (auto& parameter : module_->parameters()) parameter.mutable_grad().reset();
+  if (fault == StepFault::kLossScaleOverflow) {
+    ++state_.scaler_skipped;
+    spdlog::debug("step {}: gradients overflow; loss scale now {}; step skipped", step, scaler_.scale());
+    return;
+  }
+  std::vector<std::string> terms;
+  for (const auto& [key, value] : state_.losses) terms.push_back(key + " = " + std::to_string(value));
+  const char* kind = fault == StepFault::kLoss ? "loss" : fault == StepFault::kLossOnAnotherRank ? "loss on another rank"
+                                                                                                  : "gradient norm";
+  const std::string what = "step " + std::to_string(step) + ": non-finite " + kind + " (" + join(terms) + ")";
+  if (outcome == StepOutcome::kStopped) {
+    MUST_THROW(Error, what, options_.non_finite == NonFinitePolicy::kSkip ? "; too many in a row" : "",
+               "; the last good checkpoint is ",
+               state_.last_checkpoint.empty() ? std::string("none (none was written yet)") : state_.last_checkpoint);
+  }
+  ++state_.skipped, ++state_.skipped_in_a_row;
+  spdlog::warn("{}: batch skipped ({} in a row, {} in all)", what, state_.skipped_in_a_row, state_.skipped);
 }
 
 CheckpointContents Trainer::checkpoint(std::map<std::string, std::string> metadata) const {

@@ -103,6 +103,143 @@ double mean_above_minus_one(const std::vector<double>& values) {
   return count ? sum / double(count) : -1.0;
 }
 
+// pycocotools' evaluate(): each image's detections and ground truth of each category, in each area range, images
+// in id order. Entry k * kAreas + a holds category k in area range a.
+std::vector<CategoryArea> evaluate(const std::vector<const CocoDetectionMetric::Image*>& images, int64_t K) {
+  std::vector<CategoryArea> per(size_t(K * kAreas));
+  std::vector<std::vector<const GroundTruthBox*>> truth_of(static_cast<size_t>(K));
+  std::vector<std::vector<const DetectedBox*>> detections_of(static_cast<size_t>(K));
+  std::vector<double> ious;
+  for (const CocoDetectionMetric::Image* image_pointer : images) {
+    const CocoDetectionMetric::Image& image = *image_pointer;
+    for (auto& v : truth_of) v.clear();
+    for (auto& v : detections_of) v.clear();
+    for (const auto& box : image.truth) truth_of[size_t(box.category)].push_back(&box);
+    for (const auto& box : image.detections) detections_of[size_t(box.category)].push_back(&box);
+    for (int64_t k = 0; k < K; ++k) {
+      const auto& truth = truth_of[size_t(k)];
+      auto& detections = detections_of[size_t(k)];
+      if (truth.empty() && detections.empty()) continue;
+      std::stable_sort(detections.begin(), detections.end(),
+                       [](const DetectedBox* a, const DetectedBox* b) { return a->score > b->score; });
+      if (detections.size() > size_t(kMaxDet[kMaxDets - 1])) detections.resize(size_t(kMaxDet[kMaxDets - 1]));
+      ious.assign(detections.size() * truth.size(), 0.0);
+      for (size_t d = 0; d < detections.size(); ++d) {
+        for (size_t g = 0; g < truth.size(); ++g) {
+          ious[d * truth.size() + g] = box_iou(detections[d]->box, truth[g]->box, truth[g]->ignore);
+        }
+      }
+      for (int a = 0; a < kAreas; ++a) evaluate_image(truth, detections, ious, a, per[size_t(k * kAreas + a)]);
+    }
+  }
+  return per;
+}
+
+// The precision [T][R][K][A][M] and recall [T][K][A][M] arrays accumulate() makes, -1 where a category has nothing.
+struct Accumulation {
+  int64_t K = 0;
+  std::vector<double> precision, recall;
+  size_t p_index(int t, int r, int64_t k, int a, int m) const {
+    return (((size_t(t) * kRecalls + size_t(r)) * size_t(K) + size_t(k)) * kAreas + size_t(a)) * kMaxDets + size_t(m);
+  }
+  size_t r_index(int t, int64_t k, int a, int m) const {
+    return ((size_t(t) * size_t(K) + size_t(k)) * kAreas + size_t(a)) * kMaxDets + size_t(m);
+  }
+};
+
+// pycocotools' accumulate(): per category, area range and maxDets, all images' detections by score, the precision
+// at each recall threshold and the recall reached.
+Accumulation accumulate(std::vector<CategoryArea> per, int64_t K) {
+  Accumulation out;
+  out.K = K;
+  out.precision.assign(size_t(kThresholds * kRecalls * K * kAreas * kMaxDets), -1.0);
+  out.recall.assign(size_t(kThresholds * K * kAreas * kMaxDets), -1.0);
+  std::vector<double> rc, pr;
+  std::vector<const EvaluatedDetection*> kept;
+  for (int64_t k = 0; k < K; ++k) {
+    for (int a = 0; a < kAreas; ++a) {
+      CategoryArea& entry = per[size_t(k * kAreas + a)];
+      if (!entry.seen || entry.truth == 0) continue;
+      // All images' detections by score; the sort is stable, so ties keep image order, then rank order. Filtering
+      // this order by rank gives the order pycocotools sorts for the smaller maxDets.
+      std::stable_sort(entry.detections.begin(), entry.detections.end(),
+                       [](const EvaluatedDetection& x, const EvaluatedDetection& y) { return x.score > y.score; });
+      for (int m = 0; m < kMaxDets; ++m) {
+        kept.clear();
+        for (const auto& d : entry.detections) {
+          if (d.rank < kMaxDet[m]) kept.push_back(&d);
+        }
+        const size_t n = kept.size();
+        for (int t = 0; t < kThresholds; ++t) {
+          rc.resize(n), pr.resize(n);
+          double tp = 0, fp = 0;
+          for (size_t i = 0; i < n; ++i) {
+            const bool matched = kept[i]->matched >> t & 1u, ignored = kept[i]->ignored >> t & 1u;
+            tp += matched && !ignored;
+            fp += !matched && !ignored;
+            rc[i] = tp / double(entry.truth);
+            pr[i] = tp / (fp + tp + kEps);
+          }
+          out.recall[out.r_index(t, k, a, m)] = n ? rc[n - 1] : 0.0;
+          for (size_t i = n; i-- > 1;) pr[i - 1] = std::max(pr[i - 1], pr[i]);
+          for (int r = 0; r < kRecalls; ++r) {
+            const size_t at = size_t(std::lower_bound(rc.begin(), rc.end(), kRecallThresholds[size_t(r)]) - rc.begin());
+            out.precision[out.p_index(t, r, k, a, m)] = at < n ? pr[at] : 0.0;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// pycocotools' summarize(): the 12 stats and each category's AP.
+CocoSummary summarize(const Accumulation& accumulation) {
+  const int64_t K = accumulation.K;
+  auto threshold_index = [](double iou) {
+    for (int t = 0; t < kThresholds; ++t) {
+      if (kIouThresholds[size_t(t)] == iou) return t;
+    }
+    return -1;
+  };
+  auto average_precision = [&](int t_only, int a, int m, int64_t k_only = -1) {
+    std::vector<double> values;
+    for (int t = 0; t < kThresholds; ++t) {
+      if (t_only >= 0 && t != t_only) continue;
+      for (int r = 0; r < kRecalls; ++r) {
+        for (int64_t k = 0; k < K; ++k) {
+          if (k_only < 0 || k == k_only) values.push_back(accumulation.precision[accumulation.p_index(t, r, k, a, m)]);
+        }
+      }
+    }
+    return mean_above_minus_one(values);
+  };
+  auto average_recall = [&](int a, int m) {
+    std::vector<double> values;
+    for (int t = 0; t < kThresholds; ++t) {
+      for (int64_t k = 0; k < K; ++k) values.push_back(accumulation.recall[accumulation.r_index(t, k, a, m)]);
+    }
+    return mean_above_minus_one(values);
+  };
+  MUST_CHECK(threshold_index(0.5) >= 0 && threshold_index(0.75) >= 0, "IoU thresholds lack 0.5 or 0.75");
+  CocoSummary summary;
+  const int all = 0, last = kMaxDets - 1;
+  summary.stats = {average_precision(-1, all, last),
+                   average_precision(threshold_index(0.5), all, last),
+                   average_precision(threshold_index(0.75), all, last),
+                   average_precision(-1, 1, last),
+                   average_precision(-1, 2, last),
+                   average_precision(-1, 3, last),
+                   average_recall(all, 0),
+                   average_recall(all, 1),
+                   average_recall(all, last),
+                   average_recall(1, last),
+                   average_recall(2, last),
+                   average_recall(3, last)};
+  for (int64_t k = 0; k < K; ++k) summary.category_ap.push_back(average_precision(-1, all, last, k));
+  return summary;
+}
+
 }  // namespace
 
 const std::array<std::string_view, 12>& CocoSummary::names() {
@@ -152,133 +289,13 @@ void CocoDetectionMetric::add_image(int64_t image_id, std::vector<GroundTruthBox
 }
 
 CocoSummary CocoDetectionMetric::summarize() const {
-  const int64_t K = num_categories_;
-  std::vector<size_t> image_order(images_.size());
-  std::iota(image_order.begin(), image_order.end(), 0);
-  std::stable_sort(image_order.begin(), image_order.end(),
-                   [&](size_t a, size_t b) { return images_[a].id < images_[b].id; });
-  for (size_t i = 1; i < image_order.size(); ++i) {
-    MUST_CHECK(images_[image_order[i]].id != images_[image_order[i - 1]].id, "image id ",
-               images_[image_order[i]].id, " was evaluated twice");
+  std::vector<const Image*> images;
+  for (const Image& image : images_) images.push_back(&image);
+  std::stable_sort(images.begin(), images.end(), [](const Image* a, const Image* b) { return a->id < b->id; });
+  for (size_t i = 1; i < images.size(); ++i) {
+    MUST_CHECK(images[i]->id != images[i - 1]->id, "image id ", images[i]->id, " was evaluated twice");
   }
-
-  // evaluate(): per image and category, per area range.
-  std::vector<CategoryArea> per(size_t(K * kAreas));
-  std::vector<std::vector<const GroundTruthBox*>> truth_of(static_cast<size_t>(K));
-  std::vector<std::vector<const DetectedBox*>> detections_of(static_cast<size_t>(K));
-  std::vector<double> ious;
-  for (size_t index : image_order) {
-    const Image& image = images_[index];
-    for (auto& v : truth_of) v.clear();
-    for (auto& v : detections_of) v.clear();
-    for (const auto& box : image.truth) truth_of[size_t(box.category)].push_back(&box);
-    for (const auto& box : image.detections) detections_of[size_t(box.category)].push_back(&box);
-    for (int64_t k = 0; k < K; ++k) {
-      const auto& truth = truth_of[size_t(k)];
-      auto& detections = detections_of[size_t(k)];
-      if (truth.empty() && detections.empty()) continue;
-      std::stable_sort(detections.begin(), detections.end(),
-                       [](const DetectedBox* a, const DetectedBox* b) { return a->score > b->score; });
-      if (detections.size() > size_t(kMaxDet[kMaxDets - 1])) detections.resize(size_t(kMaxDet[kMaxDets - 1]));
-      ious.assign(detections.size() * truth.size(), 0.0);
-      for (size_t d = 0; d < detections.size(); ++d) {
-        for (size_t g = 0; g < truth.size(); ++g) {
-          ious[d * truth.size() + g] = box_iou(detections[d]->box, truth[g]->box, truth[g]->ignore);
-        }
-      }
-      for (int a = 0; a < kAreas; ++a) evaluate_image(truth, detections, ious, a, per[size_t(k * kAreas + a)]);
-    }
-  }
-
-  // accumulate(): precision [T][R][K][A][M] and recall [T][K][A][M], -1 where a category has nothing.
-  auto p_index = [&](int t, int r, int64_t k, int a, int m) {
-    return (((size_t(t) * kRecalls + size_t(r)) * size_t(K) + size_t(k)) * kAreas + size_t(a)) * kMaxDets + size_t(m);
-  };
-  auto r_index = [&](int t, int64_t k, int a, int m) {
-    return ((size_t(t) * size_t(K) + size_t(k)) * kAreas + size_t(a)) * kMaxDets + size_t(m);
-  };
-  std::vector<double> precision(size_t(kThresholds * kRecalls * K * kAreas * kMaxDets), -1.0);
-  std::vector<double> recall(size_t(kThresholds * K * kAreas * kMaxDets), -1.0);
-  std::vector<double> rc, pr;
-  std::vector<const EvaluatedDetection*> kept;
-  for (int64_t k = 0; k < K; ++k) {
-    for (int a = 0; a < kAreas; ++a) {
-      CategoryArea& entry = per[size_t(k * kAreas + a)];
-      if (!entry.seen || entry.truth == 0) continue;
-      // All images' detections by score; the sort is stable, so ties keep image order, then rank order. Filtering
-      // this order by rank gives the order pycocotools sorts for the smaller maxDets.
-      std::stable_sort(entry.detections.begin(), entry.detections.end(),
-                       [](const EvaluatedDetection& x, const EvaluatedDetection& y) { return x.score > y.score; });
-      for (int m = 0; m < kMaxDets; ++m) {
-        kept.clear();
-        for (const auto& d : entry.detections) {
-          if (d.rank < kMaxDet[m]) kept.push_back(&d);
-        }
-        const size_t n = kept.size();
-        for (int t = 0; t < kThresholds; ++t) {
-          rc.resize(n), pr.resize(n);
-          double tp = 0, fp = 0;
-          for (size_t i = 0; i < n; ++i) {
-            const bool matched = kept[i]->matched >> t & 1u, ignored = kept[i]->ignored >> t & 1u;
-            tp += matched && !ignored;
-            fp += !matched && !ignored;
-            rc[i] = tp / double(entry.truth);
-            pr[i] = tp / (fp + tp + kEps);
-          }
-          recall[r_index(t, k, a, m)] = n ? rc[n - 1] : 0.0;
-          for (size_t i = n; i-- > 1;) pr[i - 1] = std::max(pr[i - 1], pr[i]);
-          for (int r = 0; r < kRecalls; ++r) {
-            const size_t at = size_t(std::lower_bound(rc.begin(), rc.end(), kRecallThresholds[size_t(r)]) - rc.begin());
-            precision[p_index(t, r, k, a, m)] = at < n ? pr[at] : 0.0;
-          }
-        }
-      }
-    }
-  }
-
-  // summarize()
-  auto threshold_index = [](double iou) {
-    for (int t = 0; t < kThresholds; ++t) {
-      if (kIouThresholds[size_t(t)] == iou) return t;
-    }
-    return -1;
-  };
-  auto average_precision = [&](int t_only, int a, int m, int64_t k_only = -1) {
-    std::vector<double> values;
-    for (int t = 0; t < kThresholds; ++t) {
-      if (t_only >= 0 && t != t_only) continue;
-      for (int r = 0; r < kRecalls; ++r) {
-        for (int64_t k = 0; k < K; ++k) {
-          if (k_only < 0 || k == k_only) values.push_back(precision[p_index(t, r, k, a, m)]);
-        }
-      }
-    }
-    return mean_above_minus_one(values);
-  };
-  auto average_recall = [&](int a, int m) {
-    std::vector<double> values;
-    for (int t = 0; t < kThresholds; ++t) {
-      for (int64_t k = 0; k < K; ++k) values.push_back(recall[r_index(t, k, a, m)]);
-    }
-    return mean_above_minus_one(values);
-  };
-  MUST_CHECK(threshold_index(0.5) >= 0 && threshold_index(0.75) >= 0, "IoU thresholds lack 0.5 or 0.75");
-  CocoSummary summary;
-  const int all = 0, last = kMaxDets - 1;
-  summary.stats = {average_precision(-1, all, last),
-                   average_precision(threshold_index(0.5), all, last),
-                   average_precision(threshold_index(0.75), all, last),
-                   average_precision(-1, 1, last),
-                   average_precision(-1, 2, last),
-                   average_precision(-1, 3, last),
-                   average_recall(all, 0),
-                   average_recall(all, 1),
-                   average_recall(all, last),
-                   average_recall(1, last),
-                   average_recall(2, last),
-                   average_recall(3, last)};
-  for (int64_t k = 0; k < K; ++k) summary.category_ap.push_back(average_precision(-1, all, last, k));
-  return summary;
+  return eval::summarize(accumulate(evaluate(images, num_categories_), num_categories_));
 }
 
 }  // namespace must::eval

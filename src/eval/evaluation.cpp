@@ -1,5 +1,6 @@
 #include "must/eval/evaluation.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -8,6 +9,7 @@
 #include <cstdio>
 
 #include "must/core/check.h"
+#include "must/core/fs.h"
 #include "must/core/parallel.h"
 #include "must/core/strings.h"
 #include "must/eval/prediction_mapping.h"
@@ -241,6 +243,12 @@ std::string metrics_table(const EvaluationResult& result) {
   out += "  (* the task's headline metric; per-class values are in metrics.json)\n";
   for (const auto& [task, summary] : result.summaries) out += std::string(task_name(task)) + ", as COCOeval.summarize():\n" + summary;
   return out;
+}
+
+void write_metrics_json(const std::filesystem::path& path, const EvaluationResult& result) {
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : result.metrics) json[key] = std::isfinite(value) ? nlohmann::ordered_json(value) : nullptr;
+  atomic_write_file(path, json.dump(2) + "\n");
 }
 
 }  // namespace must::eval

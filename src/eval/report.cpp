@@ -11,6 +11,7 @@
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
+#include "must/core/strings.h"
 #include "must/core/task.h"
 #include "must/data/image_io.h"
 
@@ -56,28 +57,74 @@ std::string format_value(double value) {
   return text;
 }
 
+// A run folder's metrics.json: numbers, and null as NaN.
+std::map<std::string, double> read_metrics_json(const std::filesystem::path& dir) {
+  const auto file = dir / "metrics.json";
+  if (!std::filesystem::exists(file)) MUST_THROW(Error, file.string(), " does not exist (is ", dir.string(), " a run folder?)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    MUST_THROW(Error, file.string(), ": malformed JSON (", e.what(), ")");
+  }
+  if (!json.is_object()) MUST_THROW(Error, file.string(), ": expected an object of metric values");
+  std::map<std::string, double> metrics;
+  for (const auto& [key, value] : json.items()) {
+    if (value.is_number()) metrics[key] = value.get<double>();
+    else if (value.is_null()) metrics[key] = kNaN;
+  }
+  return metrics;
+}
+
+// A difference to the baseline, signed, in the value's own precision.
+std::string format_difference(double value, double baseline) {
+  if (std::isnan(value) || std::isnan(baseline)) return "";
+  char text[32];
+  std::snprintf(text, sizeof(text), std::abs(value) >= 1 ? " (%+.2f)" : " (%+.4f)", value - baseline);
+  return text;
+}
+
 }  // namespace
 
-std::vector<ReportRun> read_runs(const std::vector<std::filesystem::path>& run_dirs) {
-  std::vector<ReportRun> runs;
+ReportColumn parse_report_column(const std::string& text) {
+  const size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+    MUST_THROW(ConfigError, "--column '", text, "': expected NAME=DIR[,DIR...]");
+  }
+  ReportColumn column{text.substr(0, equals), {}};
+  for (const std::string& dir : split(text.substr(equals + 1), ',')) {
+    if (dir.empty()) MUST_THROW(ConfigError, "--column '", text, "': an empty run folder");
+    column.runs.emplace_back(dir);
+  }
+  return column;
+}
+
+std::vector<ReportColumn> columns_of_runs(const std::vector<std::filesystem::path>& run_dirs) {
   std::multiset<std::string> names;
   for (const auto& dir : run_dirs) names.insert(std::filesystem::path(dir).lexically_normal().filename().string());
+  std::vector<ReportColumn> columns;
   for (const auto& dir : run_dirs) {
-    const auto file = dir / "metrics.json";
-    if (!std::filesystem::exists(file)) MUST_THROW(Error, file.string(), " does not exist (is ", dir.string(), " a run folder?)");
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(read_file(file));
-    } catch (const nlohmann::json::exception& e) {
-      MUST_THROW(Error, file.string(), ": malformed JSON (", e.what(), ")");
-    }
-    if (!json.is_object()) MUST_THROW(Error, file.string(), ": expected an object of metric values");
-    ReportRun run;
     const std::string name = std::filesystem::path(dir).lexically_normal().filename().string();
-    run.name = names.count(name) > 1 || name.empty() ? dir.string() : name;
-    for (const auto& [key, value] : json.items()) {
-      if (value.is_number()) run.metrics[key] = value.get<double>();
-      else if (value.is_null()) run.metrics[key] = kNaN;
+    columns.push_back({names.count(name) > 1 || name.empty() ? dir.string() : name, {dir}});
+  }
+  return columns;
+}
+
+std::vector<ReportRun> read_columns(const std::vector<ReportColumn>& columns) {
+  std::vector<ReportRun> runs;
+  for (const auto& column : columns) {
+    ReportRun run{column.name, {}};
+    std::map<std::string, std::filesystem::path> from;  // which folder gave each key
+    for (const auto& dir : column.runs) {
+      for (const auto& [key, value] : read_metrics_json(dir)) {
+        const auto [it, inserted] = run.metrics.emplace(key, value);
+        const bool same = it->second == value || (std::isnan(it->second) && std::isnan(value));
+        if (!inserted && !same) {
+          MUST_THROW(Error, "column ", column.name, ": ", key, " is ", format_value(it->second), " in ",
+                     from[key].string(), " but ", format_value(value), " in ", dir.string());
+        }
+        from.emplace(key, dir);
+      }
     }
     runs.push_back(std::move(run));
   }
@@ -107,9 +154,10 @@ std::vector<ReportRow> report_rows(const std::vector<ReportRun>& runs) {
 }
 
 std::string report_markdown(const std::vector<ReportRun>& runs, const std::vector<ReportRow>& rows,
-                            const std::string& chart_file) {
+                            const std::string& chart_file, int baseline) {
   std::string out = "# Evaluation report\n\nThe headline metric of each dataset and task; the best run of each row in bold "
-                    "(outlined in the chart).\n\n";
+                    "(outlined in the chart)";
+  out += baseline >= 0 ? "; in parentheses, the difference to " + runs[size_t(baseline)].name + ".\n\n" : ".\n\n";
   out += "| dataset / task | metric |";
   std::string rule = "|---|---|";
   for (const auto& run : runs) out += " " + run.name + " |", rule += "---:|";
@@ -119,7 +167,9 @@ std::string report_markdown(const std::vector<ReportRun>& runs, const std::vecto
     out += "| " + row.key.substr(0, last) + " | " + row.key.substr(last + 1) + (row.higher_is_better ? " ↑" : " ↓") + " |";
     for (size_t i = 0; i < row.values.size(); ++i) {
       const std::string value = format_value(row.values[i]);
-      out += " " + (is_best(row, i) && runs.size() > 1 ? "**" + value + "**" : value) + " |";
+      out += " " + (is_best(row, i) && runs.size() > 1 ? "**" + value + "**" : value);
+      if (baseline >= 0 && int(i) != baseline) out += format_difference(row.values[i], row.values[size_t(baseline)]);
+      out += " |";
     }
     out += "\n";
   }
@@ -166,9 +216,17 @@ std::string report_chart_png(const std::vector<ReportRun>& runs, const std::vect
   return data::encode_png(image.data, image.rows, image.cols, 3, 8, 6);
 }
 
-void write_report(const std::vector<std::filesystem::path>& run_dirs, const std::filesystem::path& output) {
-  MUST_CHECK(!run_dirs.empty(), "a report needs at least one run folder");
-  const std::vector<ReportRun> runs = read_runs(run_dirs);
+void write_report(const std::vector<ReportColumn>& columns, const std::filesystem::path& output,
+                  const std::string& baseline) {
+  MUST_CHECK(!columns.empty(), "a report needs at least one column");
+  int baseline_index = -1;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == baseline) baseline_index = int(i);
+  }
+  if (!baseline.empty() && baseline_index < 0) {
+    MUST_THROW(ConfigError, "--baseline ", baseline, ": no column of that name");
+  }
+  const std::vector<ReportRun> runs = read_columns(columns);
   const std::vector<ReportRow> rows = report_rows(runs);
   if (rows.empty()) {
     MUST_THROW(Error, "no run has a headline metric (<dataset>/<task>/<metric> with the task's headline: top1, AP, "
@@ -178,7 +236,7 @@ void write_report(const std::vector<std::filesystem::path>& run_dirs, const std:
   chart.replace_extension(".png");
   if (output.has_parent_path()) ensure_directory(output.parent_path());
   atomic_write_file(chart, report_chart_png(runs, rows));
-  atomic_write_file(output, report_markdown(runs, rows, chart.filename().string()));
+  atomic_write_file(output, report_markdown(runs, rows, chart.filename().string(), baseline_index));
 }
 
 }  // namespace must::eval

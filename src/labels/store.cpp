@@ -19,12 +19,6 @@ fs::path shard_file(const fs::path& store, int64_t shard, const char* extension)
   return store / "shards" / (shard_name(shard) + extension);
 }
 
-nlohmann::json failed_json(const std::vector<FailedImage>& failed) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& f : failed) out.push_back({{"index", f.index}, {"source", f.source}, {"reason", f.reason}});
-  return out;
-}
-
 nlohmann::json read_json(const fs::path& path) {
   const std::string text = read_file(path);
   try {
@@ -70,28 +64,12 @@ void ShardWriter::add(const std::string& key, const std::vector<std::pair<std::s
 ShardRecord ShardWriter::commit() {
   tar_.finish();
   file_.commit();
-  ShardRecord record{shard_name(shard_), first_, count_, file_.size(), file_.sha256_hex(), std::move(failed_)};
-  atomic_write_file(shard_file(store_, shard_, ".idx"), io::encode_tar_index(tar_.members()));
+  const std::string index = io::encode_tar_index(tar_.members());
+  ShardRecord record{shard_name(shard_), first_,  count_, file_.size(), file_.sha256_hex(), sha256_hex(index),
+                     std::move(failed_)};
+  atomic_write_file(shard_file(store_, shard_, ".idx"), index);
   atomic_write_file(shard_file(store_, shard_, ".done"), to_json(record).dump(1) + "\n");
   return record;
-}
-
-nlohmann::json to_json(const ShardRecord& r) {
-  return {{"name", r.name}, {"first", r.first}, {"count", r.count}, {"bytes", r.bytes}, {"sha256", r.sha256},
-          {"failed", failed_json(r.failed)}};
-}
-
-ShardRecord shard_record_from_json(const nlohmann::json& json, const std::string& source) {
-  try {
-    ShardRecord r{json.at("name").get<std::string>(), json.at("first").get<int64_t>(), json.at("count").get<int64_t>(),
-                  json.at("bytes").get<uint64_t>(), json.at("sha256").get<std::string>(), {}};
-    for (const auto& f : json.value("failed", nlohmann::json::array())) {
-      r.failed.push_back({f.at("index").get<int64_t>(), f.at("source").get<std::string>(), f.at("reason").get<std::string>()});
-    }
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    MUST_THROW(Error, source, ": not a shard record (", e.what(), ")");
-  }
 }
 
 std::optional<ShardRecord> finished_shard(const fs::path& store, int64_t shard, std::string* why) {
@@ -113,26 +91,34 @@ std::optional<ShardRecord> finished_shard(const fs::path& store, int64_t shard, 
   if (bytes != record.bytes) return fail("tar is " + std::to_string(bytes) + " bytes, .done says " + std::to_string(record.bytes));
   const std::string sha = sha256_file(tar);
   if (sha != record.sha256) return fail("sha256 mismatch (.done " + record.sha256.substr(0, 12) + "..., file " + sha.substr(0, 12) + "...)");
+  const std::string idx_sha = sha256_file(shard_file(store, shard, ".idx"));
+  if (idx_sha != record.idx_sha256) {
+    return fail(".idx sha256 mismatch (.done " + record.idx_sha256.substr(0, 12) + "..., file " + idx_sha.substr(0, 12) + "...)");
+  }
   return record;
 }
 
 std::vector<std::string> verify_store(const fs::path& store) {
-  const nlohmann::json manifest = read_json(store / "manifest.json");
+  const Manifest manifest = read_manifest(store);
+  MUST_CHECK(manifest.finished, (store / "manifest.json").string(), ": the store is not finished (must_pseudolabel ",
+             "has not written every shard yet; rerun it to complete the store)");
   std::vector<std::string> problems;
-  for (const auto& entry : manifest.at("shards")) {
-    const ShardRecord expected = shard_record_from_json(entry, (store / "manifest.json").string());
-    const fs::path tar = store / "shards" / (expected.name + ".tar");
-    if (!fs::exists(tar)) {
-      problems.push_back(expected.name + ": missing");
+  for (const ShardRecord& expected : manifest.shards) {
+    const fs::path tar = store / "shards" / (expected.name + ".tar"), idx = store / "shards" / (expected.name + ".idx");
+    if (!fs::exists(tar) || !fs::exists(idx)) {
+      problems.push_back(expected.name + ": " + (fs::exists(tar) ? ".idx" : "tar") + " missing");
       continue;
     }
     const uint64_t bytes = fs::file_size(tar);
-    const std::string sha = sha256_file(tar);
+    const std::string sha = sha256_file(tar), idx_sha = sha256_file(idx);
     if (bytes != expected.bytes) {
       problems.push_back(expected.name + ": " + std::to_string(bytes) + " bytes, the manifest says " + std::to_string(expected.bytes));
     } else if (sha != expected.sha256) {
       problems.push_back(expected.name + ": sha256 mismatch (manifest " + expected.sha256.substr(0, 12) + "..., file " +
                          sha.substr(0, 12) + "...)");
+    } else if (idx_sha != expected.idx_sha256) {
+      problems.push_back(expected.name + ": .idx sha256 mismatch (manifest " + expected.idx_sha256.substr(0, 12) +
+                         "..., file " + idx_sha.substr(0, 12) + "...)");
     }
   }
   return problems;
@@ -144,23 +130,34 @@ struct StoreReader::Shard {
   std::map<std::string, io::TarMember> members;
 };
 
-StoreReader::StoreReader(fs::path store) : store_(std::move(store)), mutex_(std::make_unique<std::mutex>()) {
-  const fs::path manifest_path = store_ / "manifest.json";
-  manifest_ = read_json(manifest_path);
-  MUST_CHECK(manifest_.value("format", "") == kStoreFormat, manifest_path.string(), ": not a pseudo-label store (format ",
-             manifest_.value("format", "missing"), ", expected ", kStoreFormat, ")");
-  for (const auto& name : manifest_.at("tasks")) tasks_.push_back(task_from_name(name.get<std::string>()));
-  for (const auto& entry : manifest_.at("shards")) {
-    shards_.push_back(shard_record_from_json(entry, manifest_path.string()));
-    const fs::path idx = store_ / "shards" / (shards_.back().name + ".idx");
-    for (const auto& member : io::decode_tar_index(read_file(idx), idx.string())) {
+namespace {
+
+// The shard's .idx, refused unless it is the one the manifest hashed.
+std::vector<io::TarMember> checked_index(const fs::path& store, const ShardRecord& expected) {
+  const fs::path idx = store / "shards" / (expected.name + ".idx");
+  MUST_CHECK(fs::exists(idx), idx.string(), ": missing");
+  const std::string text = read_file(idx);
+  const std::string sha = sha256_hex(text);
+  MUST_CHECK(sha == expected.idx_sha256, idx.string(), ": sha256 ", sha.substr(0, 12), "... differs from the manifest's ",
+             expected.idx_sha256.substr(0, 12), "...; refusing a damaged shard index (must_pseudolabel reruns redo it)");
+  return io::decode_tar_index(text, idx.string());
+}
+
+}  // namespace
+
+StoreReader::StoreReader(fs::path store)
+    : store_(std::move(store)), manifest_(read_manifest(store_)), mutex_(std::make_unique<std::mutex>()) {
+  MUST_CHECK(manifest_.finished, (store_ / "manifest.json").string(), ": the store is not finished (must_pseudolabel ",
+             "has not written every shard yet; rerun it to complete the store)");
+  for (size_t shard = 0; shard < manifest_.shards.size(); ++shard) {
+    for (const auto& member : checked_index(store_, manifest_.shards[shard])) {
       const size_t dot = member.name.find('.');
       if (dot == std::string::npos || member.name.compare(dot, std::string::npos, ".json") != 0) continue;
       keys_.push_back(member.name.substr(0, dot));
-      shard_of_key_[keys_.back()] = shards_.size() - 1;
+      shard_of_key_[keys_.back()] = shard;
     }
   }
-  opened_.resize(shards_.size());
+  opened_.resize(manifest_.shards.size());
 }
 
 StoreReader::~StoreReader() = default;
@@ -168,7 +165,7 @@ StoreReader::~StoreReader() = default;
 const StoreReader::Shard& StoreReader::open_shard(size_t index) const {
   std::lock_guard<std::mutex> lock(*mutex_);
   if (opened_[index]) return *opened_[index];
-  const ShardRecord& expected = shards_[index];
+  const ShardRecord& expected = manifest_.shards[index];
   auto shard = std::make_unique<Shard>();
   shard->tar = store_ / "shards" / (expected.name + ".tar");
   MUST_CHECK(fs::exists(shard->tar), shard->tar.string(), ": missing");
@@ -178,8 +175,7 @@ const StoreReader::Shard& StoreReader::open_shard(size_t index) const {
   const std::string sha = sha256_file(shard->tar);
   MUST_CHECK(sha == expected.sha256, shard->tar.string(), ": sha256 ", sha.substr(0, 12), "... differs from the manifest's ",
              expected.sha256.substr(0, 12), "...; refusing a damaged shard (must_pseudolabel reruns redo it)");
-  const fs::path idx = store_ / "shards" / (expected.name + ".idx");
-  for (auto& member : io::decode_tar_index(read_file(idx), idx.string())) shard->members[member.name] = member;
+  for (auto& member : checked_index(store_, expected)) shard->members[member.name] = member;
   opened_[index] = std::move(shard);
   return *opened_[index];
 }
@@ -207,7 +203,7 @@ data::Sample StoreReader::get(const std::string& key) const { return get(key, re
 data::Sample StoreReader::get(const std::string& key, const nlohmann::json& rec) const {
   data::Sample sample;
   sample.source = rec.value("source", key);
-  for (Task task : tasks_) {
+  for (Task task : manifest_.tasks) {
     const std::string suffix(task_spec(task).store_suffix);
     const std::string bytes = member(key, suffix);
     MUST_CHECK(!bytes.empty(), store_.string(), ": ", key, " has no ", suffix, " member");

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "must/core/check.h"
+#include "must/data/task_view.h"
 #include "must/data/transforms.h"
 
 namespace must::labels {
@@ -21,13 +22,13 @@ StoreDataset::StoreDataset(const std::filesystem::path& store, std::shared_ptr<c
                            StoreDatasetOptions options)
     : reader_(store), images_(std::move(images)), options_(std::move(options)) {
   info_.name = "store " + store.string();
-  const nlohmann::json& input = reader_.manifest().at("input");
-  const bool packed = reader_.manifest().value("policy", nlohmann::json::object()).value("pack_images", false);
+  const InputRecord& input = reader_.manifest().input;
+  const bool packed = reader_.manifest().policy.pack_images;
   if (!images_ && (!packed || !options_.real_tasks.empty())) {  // the input as the manifest names it
     data::DatasetOptions made_from;
-    made_from.format = input.value("format", "");
-    made_from.root = input.value("root", "");
-    made_from.split = input.value("split", "");
+    made_from.format = input.format;
+    made_from.root = input.root;
+    made_from.split = input.split;
     try {
       images_ = data::make_dataset(made_from);
     } catch (const Error& e) {
@@ -36,11 +37,9 @@ StoreDataset::StoreDataset(const std::filesystem::path& store, std::shared_ptr<c
     }
   }
   if (images_) {  // the same images in the same order, or the labels would go to other images
-    MUST_CHECK(images_->size() == input.value("count", int64_t(-1)) &&
-                   input_list_sha256(*images_) == input.value("list_sha256", ""),
-               store.string(), " was made from other images than ", images_->info().name, " (", images_->size(),
-               " images; the store's input had ", input.value("count", int64_t(-1)),
-               ", or their names or order differ)");
+    MUST_CHECK(images_->size() == input.count && input_list_sha256(*images_) == input.list_sha256, store.string(),
+               " was made from other images than ", images_->info().name, " (", images_->size(),
+               " images; the store's input had ", input.count, ", or their names or order differ)");
   }
   if (options_.pseudo_tasks.empty()) options_.pseudo_tasks = reader_.tasks();
   for (Task task : options_.pseudo_tasks) {
@@ -68,16 +67,9 @@ data::Sample StoreDataset::get(int64_t index) const {
   const nlohmann::json record = reader_.record(key);
   data::Sample sample = reader_.get(key, record);
   // The store's labels of the tasks asked for, at the image's size.
+  data::keep_only_tasks(sample, options_.pseudo_tasks);
   const auto original = record.at("original_size").get<std::array<int64_t, 2>>();
-  for (auto it = sample.labels.begin(); it != sample.labels.end();) {
-    if (!has_task(options_.pseudo_tasks, it->first)) {
-      it = sample.labels.erase(it);
-      continue;
-    }
-    it->second = data::resize_label(it->second, it->first, original[0], original[1]);
-    ++it;
-  }
-  if (!has_task(options_.pseudo_tasks, Task::kDetection)) sample.instances.reset();
+  for (auto& [task, label] : sample.labels) label = data::resize_label(label, task, original[0], original[1]);
   if (sample.encoded.empty() || !options_.real_tasks.empty()) {
     data::Sample input = images_->get(record.at("index").get<int64_t>());
     if (sample.encoded.empty()) {

@@ -3,7 +3,7 @@
 // Why: a segmentation head predicts at stride 4 and its logits are upsampled to the input before the loss, as in
 // the paper and the peers. For 150 classes at 224x224 and batch 8 that full-resolution map, its log-softmax and
 // their gradients are 4 x 240 MB, and forward + backward of upsample + log_softmax + NLL took 0.74 s of a 9.3 s
-// ResNet-50-FPN training step on 2 cores (measured: bench_model --profile, ../shared/bench/peer_model.py).
+// ResNet-50-FPN training step on 2 cores (measured: bench_model --profile, bench/peers/peer_model.py).
 //
 // How: pixel by pixel over the full-resolution grid, channels innermost (an NHWC copy of the logits). For each
 // output row the two source rows are blended once (R = wy0 L[y0] + wy1 L[y1]); each labelled pixel blends two

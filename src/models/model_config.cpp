@@ -65,8 +65,7 @@ void detector_options_from_config(const config::Config& node, HeadOptions& head)
     node.fail("box_head", e.what());
   }
   head.rpn.random_sampling = head.roi_heads.random_sampling = node.get_bool("random_sampling");
-  head.roi_heads.representation = node.get_int("representation");
-  if (head.roi_heads.representation <= 0) node.fail("representation", "must be positive");
+  head.roi_heads.representation = node.get_positive_int("representation");
   head.rpn.anchors.sizes.clear();
   for (double size : node.get_float_list("anchor_sizes")) {
     if (size <= 0) node.fail("anchor_sizes", "sizes must be positive");
@@ -77,30 +76,20 @@ void detector_options_from_config(const config::Config& node, HeadOptions& head)
   for (double ratio : head.rpn.anchors.aspect_ratios[0]) {
     if (ratio <= 0) node.fail("aspect_ratios", "ratios must be positive");
   }
-  auto positive = [](const config::Config& n, const char* key) {
-    const int64_t v = n.get_int(key);
-    if (v <= 0) n.fail(key, "must be positive");
-    return v;
-  };
-  auto fraction = [](const config::Config& n, const char* key) {
-    const double v = n.get_float(key);
-    if (v < 0 || v > 1) n.fail(key, "must lie in [0, 1]");
-    return v;
-  };
   const config::Config rpn = node.at("rpn");
-  head.rpn.pre_nms_top_n_train = positive(rpn, "pre_nms_top_n_train");
-  head.rpn.pre_nms_top_n_test = positive(rpn, "pre_nms_top_n_test");
-  head.rpn.post_nms_top_n_train = positive(rpn, "post_nms_top_n_train");
-  head.rpn.post_nms_top_n_test = positive(rpn, "post_nms_top_n_test");
-  head.rpn.nms_threshold = fraction(rpn, "nms_threshold");
-  head.rpn.batch_size_per_image = positive(rpn, "batch_size_per_image");
-  head.rpn.positive_fraction = fraction(rpn, "positive_fraction");
+  head.rpn.pre_nms_top_n_train = rpn.get_positive_int("pre_nms_top_n_train");
+  head.rpn.pre_nms_top_n_test = rpn.get_positive_int("pre_nms_top_n_test");
+  head.rpn.post_nms_top_n_train = rpn.get_positive_int("post_nms_top_n_train");
+  head.rpn.post_nms_top_n_test = rpn.get_positive_int("post_nms_top_n_test");
+  head.rpn.nms_threshold = rpn.get_float_in("nms_threshold", 0, 1);
+  head.rpn.batch_size_per_image = rpn.get_positive_int("batch_size_per_image");
+  head.rpn.positive_fraction = rpn.get_float_in("positive_fraction", 0, 1);
   const config::Config roi = node.at("roi_heads");
-  head.roi_heads.batch_size_per_image = positive(roi, "batch_size_per_image");
-  head.roi_heads.positive_fraction = fraction(roi, "positive_fraction");
-  head.roi_heads.score_threshold = fraction(roi, "score_threshold");
-  head.roi_heads.nms_threshold = fraction(roi, "nms_threshold");
-  head.roi_heads.detections_per_image = positive(roi, "detections_per_image");
+  head.roi_heads.batch_size_per_image = roi.get_positive_int("batch_size_per_image");
+  head.roi_heads.positive_fraction = roi.get_float_in("positive_fraction", 0, 1);
+  head.roi_heads.score_threshold = roi.get_float_in("score_threshold", 0, 1);
+  head.roi_heads.nms_threshold = roi.get_float_in("nms_threshold", 0, 1);
+  head.roi_heads.detections_per_image = roi.get_positive_int("detections_per_image");
 }
 
 }  // namespace
@@ -109,7 +98,7 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
   MultiTaskModelOptions options;
   const config::Config backbone = model.at("backbone");
   options.backbone = ResNetOptions(int(backbone.get_int("depth")))
-                         .width_multiplier(backbone.get_float("width_multiplier"))
+                         .width_multiplier(backbone.get_positive_float("width_multiplier"))
                          .frozen_batch_norm(backbone.get_bool("frozen_batch_norm"))
                          .freeze_at(int(backbone.get_int("freeze_at")))
                          .channels_last(backbone.get_bool("channels_last"))
@@ -118,12 +107,9 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
   if (depth != 18 && depth != 34 && depth != 50 && depth != 101 && depth != 152) {
     backbone.fail("depth", "must be 18, 34, 50, 101 or 152");
   }
-  if (options.backbone.width_multiplier() <= 0) backbone.fail("width_multiplier", "must be positive");
   if (options.backbone.freeze_at() < 0 || options.backbone.freeze_at() > 5) backbone.fail("freeze_at", "must lie in [0, 5]");
-  options.fpn_channels = model.get_int("fpn_channels");
-  options.dense_channels = model.get_int("dense_channels");
-  if (options.fpn_channels <= 0) model.fail("fpn_channels", "must be positive");
-  if (options.dense_channels <= 0) model.fail("dense_channels", "must be positive");
+  options.fpn_channels = model.get_positive_int("fpn_channels");
+  options.dense_channels = model.get_positive_int("dense_channels");
   options.dense_levels = model.get_string_list("dense_levels");
   options.init_from = model.get_string("init_from");
   options.init_keys = model.get_string_list("init_keys");
@@ -132,20 +118,13 @@ MultiTaskModelOptions model_options_from_config(const config::Config& model) {
   for (const auto& name : model.keys("heads")) {
     const config::Config node = model.at("heads." + name);
     HeadOptions head;
-    try {
-      head.task = task_from_name(name);
-    } catch (const ConfigError& e) {
-      node.fail("", e.what());
-    }
+    head.task = model.task_named_by("heads." + name);
     if (!head_registry().contains(name)) node.fail("", "no head is built for task " + name + " yet");
-    head.num_outputs = node.get_int("num_outputs");
-    head.num_convs = int(node.get_int("num_convs"));
-    if (head.num_outputs < 0) node.fail("num_outputs", "must not be negative");
-    if (head.num_convs < 0) node.fail("num_convs", "must not be negative");
+    head.num_outputs = node.get_non_negative_int("num_outputs");
+    head.num_convs = int(node.get_non_negative_int("num_convs"));
     head.loss.type = node.get_string("loss.type");
-    head.loss.temperature = node.get_float("loss.temperature");
+    head.loss.temperature = node.get_positive_float("loss.temperature");
     head.loss.variance_focus = node.get_float("loss.variance_focus");
-    if (head.loss.temperature <= 0) node.fail("loss.temperature", "must be positive");
     const std::string own_loss(task_spec(head.task).default_loss);
     if (losses::task_loss_registry().contains(own_loss)) {
       try {

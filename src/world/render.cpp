@@ -55,6 +55,90 @@ bool in_shadow(const std::vector<PlacedObject>& placed, const Scene& scene, Vec3
 
 uint8_t to_byte(double value) { return uint8_t(std::clamp(value, 0.0, 1.0) * 255.0 + 0.5); }
 
+// What a primary ray meets first: the ground, the backdrop or an object.
+struct PrimaryHit {
+  double t = 0;                    // the ray parameter, which is the camera-frame depth
+  uint8_t label = kBackdropClass;  // the class-map value
+  int instance = -1;               // the object's index, -1 for the ground and the backdrop
+  Vec3 normal;                     // an object's world-frame normal (shade() fills the others')
+  Vec3 local_point;                // an object's hit point in its own frame (its texture's coordinates)
+};
+
+// The first surface along `direction` (camera-frame z = 1) from the camera.
+PrimaryHit trace(const Scene& scene, const std::vector<PlacedObject>& placed, Vec3 direction) {
+  const Camera& camera = scene.camera;
+  PrimaryHit hit;
+  hit.t = backdrop_hit(scene, camera.position, direction);
+  if (direction.y < 0) {
+    const double t_ground = -camera.position.y / direction.y;
+    if (t_ground < hit.t) {
+      hit.t = t_ground;
+      hit.label = kGroundClass;
+    }
+  }
+  for (size_t i = 0; i < placed.size(); ++i) {
+    Hit object_hit;
+    const SceneObject& object = *placed[i].object;
+    if (!placed[i].bounds.may_hit(camera.position, direction)) continue;
+    if (object.shape->intersect(placed[i].camera_local, object.to_local(direction), 0, hit.t, &object_hit)) {
+      hit.t = object_hit.t;
+      hit.instance = int(i);
+      hit.normal = object.to_world(object_hit.normal);
+      hit.local_point = placed[i].camera_local + object.to_local(direction) * hit.t;
+    }
+  }
+  if (hit.instance >= 0) hit.label = uint8_t(kFirstObjectClass + scene.objects[size_t(hit.instance)].class_index);
+  return hit;
+}
+
+// The hit surface's colour: its albedo under the ambient term and the directional light, which the other objects
+// may shadow (the backdrop is lit evenly and casts no shadow). Fills in the ground's and the backdrop's normal.
+Vec3 shade(const Scene& scene, const std::vector<PlacedObject>& placed, Vec3 point, PrimaryHit& hit) {
+  double light = 1;
+  Vec3 albedo;
+  if (hit.instance >= 0) {
+    albedo = scene.objects[size_t(hit.instance)].texture.albedo(hit.local_point);
+  } else if (hit.label == kGroundClass) {
+    hit.normal = {0, 1, 0};
+    albedo = scene.ground.albedo({point.x, 0, point.z});
+  } else {
+    hit.normal = normalized(scene.backdrop_centre - point);
+    albedo = scene.backdrop.albedo(normalized(point - scene.backdrop_centre) * 3.0);
+    light = scene.ambient + (1 - scene.ambient) * 0.6;
+  }
+  if (hit.label != kBackdropClass) {
+    double diffuse = std::max(0.0, dot(hit.normal, scene.light_direction));
+    if (diffuse > 0 && in_shadow(placed, scene, point + hit.normal * 1e-6)) diffuse = 0;
+    light = scene.ambient + (1 - scene.ambient) * diffuse;
+  }
+  return albedo * light;
+}
+
+// Tight boxes of each object's visible pixels; those of at least `min_box_area` pixels and 2x2, in object order.
+std::vector<ObjectBox> visible_boxes(const Scene& scene, const RenderedView& view, int min_box_area) {
+  std::vector<ObjectBox> boxes(scene.objects.size());
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    boxes[i] = {int(i), scene.objects[i].class_index, view.width, view.height, -1, -1, 0};
+  }
+  for (int v = 0; v < view.height; ++v) {
+    for (int u = 0; u < view.width; ++u) {
+      const int id = view.instance_map[size_t(v) * view.width + u];
+      if (id == 0) continue;
+      ObjectBox& box = boxes[id - 1];
+      box.x0 = std::min(box.x0, u);
+      box.y0 = std::min(box.y0, v);
+      box.x1 = std::max(box.x1, u);
+      box.y1 = std::max(box.y1, v);
+      ++box.area;
+    }
+  }
+  std::vector<ObjectBox> visible;
+  for (const auto& box : boxes) {
+    if (box.area >= min_box_area && box.x1 - box.x0 >= 1 && box.y1 - box.y0 >= 1) visible.push_back(box);
+  }
+  return visible;
+}
+
 }  // namespace
 
 int RenderedView::dominant_class() const {
@@ -82,87 +166,25 @@ RenderedView render(const Scene& scene, int min_box_area) {
   for (const auto& object : scene.objects) {
     placed.push_back({&object, object.to_local(camera.position - object.position), BoundingSphere(object)});
   }
-
   for (int v = 0; v < height; ++v) {
     for (int u = 0; u < width; ++u) {
       const size_t index = size_t(v) * width + u;
-      // The direction has camera-frame z = 1, so the ray parameter t of a hit is its depth.
       const Vec3 direction = camera.ray_direction(u, v);
-      double t = backdrop_hit(scene, camera.position, direction);
-      uint8_t label = kBackdropClass;
-      int instance = -1;
-      Vec3 normal, albedo;
-      Vec3 local_point;
-      if (direction.y < 0) {
-        const double t_ground = -camera.position.y / direction.y;
-        if (t_ground < t) {
-          t = t_ground;
-          label = kGroundClass;
-        }
-      }
-      for (size_t i = 0; i < placed.size(); ++i) {
-        Hit hit;
-        const SceneObject& object = *placed[i].object;
-        if (!placed[i].bounds.may_hit(camera.position, direction)) continue;
-        if (object.shape->intersect(placed[i].camera_local, object.to_local(direction), 0, t, &hit)) {
-          t = hit.t;
-          instance = int(i);
-          normal = object.to_world(hit.normal);
-          local_point = placed[i].camera_local + object.to_local(direction) * t;
-        }
-      }
-      const Vec3 point = camera.position + direction * t;
-      double light = 1;
-      if (instance >= 0) {
-        const SceneObject& object = scene.objects[instance];
-        label = uint8_t(kFirstObjectClass + object.class_index);
-        albedo = object.texture.albedo(local_point);
-      } else if (label == kGroundClass) {
-        normal = {0, 1, 0};
-        albedo = scene.ground.albedo({point.x, 0, point.z});
-      } else {
-        normal = normalized(scene.backdrop_centre - point);
-        albedo = scene.backdrop.albedo(normalized(point - scene.backdrop_centre) * 3.0);
-        light = scene.ambient + (1 - scene.ambient) * 0.6;  // the backdrop is lit evenly, and casts no shadow
-      }
-      if (label != kBackdropClass) {
-        double diffuse = std::max(0.0, dot(normal, scene.light_direction));
-        if (diffuse > 0 && in_shadow(placed, scene, point + normal * 1e-6)) diffuse = 0;
-        light = scene.ambient + (1 - scene.ambient) * diffuse;
-      }
-      view.rgb[3 * index + 0] = to_byte(albedo.x * light);
-      view.rgb[3 * index + 1] = to_byte(albedo.y * light);
-      view.rgb[3 * index + 2] = to_byte(albedo.z * light);
-      view.class_map[index] = label;
-      view.instance_map[index] = uint16_t(instance + 1);
-      view.depth[index] = float(t);
-      const Vec3 n = camera.to_camera(normal);
+      PrimaryHit hit = trace(scene, placed, direction);
+      const Vec3 colour = shade(scene, placed, camera.position + direction * hit.t, hit);
+      view.rgb[3 * index + 0] = to_byte(colour.x);
+      view.rgb[3 * index + 1] = to_byte(colour.y);
+      view.rgb[3 * index + 2] = to_byte(colour.z);
+      view.class_map[index] = hit.label;
+      view.instance_map[index] = uint16_t(hit.instance + 1);
+      view.depth[index] = float(hit.t);
+      const Vec3 n = camera.to_camera(hit.normal);
       view.normals[3 * index + 0] = float(n.x);
       view.normals[3 * index + 1] = float(n.y);
       view.normals[3 * index + 2] = float(n.z);
     }
   }
-
-  // Tight boxes of the visible pixels.
-  std::vector<ObjectBox> boxes(scene.objects.size());
-  for (size_t i = 0; i < boxes.size(); ++i) {
-    boxes[i] = {int(i), scene.objects[i].class_index, width, height, -1, -1, 0};
-  }
-  for (int v = 0; v < height; ++v) {
-    for (int u = 0; u < width; ++u) {
-      const int id = view.instance_map[size_t(v) * width + u];
-      if (id == 0) continue;
-      ObjectBox& box = boxes[id - 1];
-      box.x0 = std::min(box.x0, u);
-      box.y0 = std::min(box.y0, v);
-      box.x1 = std::max(box.x1, u);
-      box.y1 = std::max(box.y1, v);
-      ++box.area;
-    }
-  }
-  for (const auto& box : boxes) {
-    if (box.area >= min_box_area && box.x1 - box.x0 >= 1 && box.y1 - box.y0 >= 1) view.boxes.push_back(box);
-  }
+  view.boxes = visible_boxes(scene, view, min_box_area);
   return view;
 }
 

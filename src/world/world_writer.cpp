@@ -219,20 +219,13 @@ WorldOptions world_options_from_config(const config::Config& world) {
     const config::Config node = world.at("splits." + name);
     SplitSpec split;
     split.name = name;
-    split.count = node.get_int("count");
-    if (split.count < 0) node.fail("count", "must not be negative");
+    split.count = node.get_non_negative_int("count");
     if (split.count == 0) continue;
     split.distribution = node.get_string("distribution");
     if (!options.distributions.count(split.distribution)) {
       node.fail("distribution", "no distribution named '" + split.distribution + "' under world.distributions");
     }
-    for (const auto& task : node.get_string_list("labels")) {
-      try {
-        split.labels.push_back(task_from_name(task));
-      } catch (const ConfigError& e) {
-        node.fail("labels", e.what());
-      }
-    }
+    split.labels = node.get_task_list("labels");
     options.splits.push_back(split);
   }
   return options;

@@ -3,7 +3,7 @@
 
     make_data_fixtures.py OUT_DIR
 
-writes, under OUT_DIR, small datasets in their native layouts (formats.md): VOC 2007 (JPEG, XML with size,
+writes, under OUT_DIR, small datasets in their native layouts (docs/formats.md): VOC 2007 (JPEG, XML with size,
 difficult and truncated, 8-bit palette PNGs with the devkit's bitget palette and void = 255), Cityscapes (mode
 "L" labelIds including void ids), ADE20K, CIFAR-10/100 binary records (and CIFAR-100's python pickle made from
 the same records, for torchvision), an ImageFolder, COCO JSON with a crowd box, IDX (plain and gzip), DIODE .npy

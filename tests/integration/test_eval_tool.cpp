@@ -12,6 +12,7 @@
 #include "must/eval/eval_config.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
+#include "must/pipelines/evaluate.h"
 #include "nyu_mat.h"
 #include "test_support.h"
 
@@ -46,7 +47,7 @@ class EvalTool : public ::testing::Test {
   static config::Config config(const std::vector<std::string>& overrides) {
     std::vector<std::string> all = {"data.eval.root=" + (root() / "world").string()};
     all.insert(all.end(), overrides.begin(), overrides.end());
-    return config::Config::load(eval::eval_tool_defaults(), test::source_path("configs/quick/eval.yaml"), all);
+    return config::Config::load(pipelines::eval_schema(), test::source_path("configs/quick/eval.yaml"), all);
   }
   static void save_weights(const config::Config& c, const std::filesystem::path& file) {
     models::MultiTaskModel model(models::model_options_from_config(c.at("model")));
@@ -276,7 +277,7 @@ TEST(EvalConfigs, EveryEvaluationConfigLoads) {
   ASSERT_GE(files.size(), 8u);
   for (const auto& file : files) {
     SCOPED_TRACE(file.string());
-    const auto c = config::Config::load(eval::eval_tool_defaults(), file);
+    const auto c = config::Config::load(pipelines::eval_schema(), file);
     const auto model = models::model_options_from_config(c.at("model"));
     EXPECT_FALSE(model.heads.empty());
     const auto dataset = data::dataset_options_from_config(c.at("data.eval"));
@@ -309,7 +310,7 @@ TEST(EvalConfigs, EachPaperBenchmarkReadsFixturesOfItsFormats) {
   int configs = 0;
   for (const auto& entry : fs::directory_iterator(test::source_path("configs/paper/benchmarks"))) {
     SCOPED_TRACE(entry.path().string());
-    const auto c = config::Config::load(eval::eval_tool_defaults(), entry.path());
+    const auto c = config::Config::load(pipelines::eval_schema(), entry.path());
     std::vector<data::DatasetOptions> train = data::training_datasets_from_config(c.at("data"));
     std::vector<data::DatasetOptions> evaluated = {data::dataset_options_from_config(c.at("data.eval"))};
     const auto evaluation = eval::evaluation_options_from_config(c.at("evaluation"), evaluated.front());

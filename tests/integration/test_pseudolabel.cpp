@@ -95,6 +95,20 @@ class Pseudolabel : public ::testing::Test {
     EXPECT_EQ(keys.size(), 160u) << store;
     for (int64_t i = 0; i < 160; ++i) EXPECT_EQ(keys.count(labels::key_of(i)), 1u) << store << " image " << i;
   }
+  // A store whose shard 2 was damaged: --verify names it (`problem`) and no other, a rerun redoes it alone, and the
+  // store is whole again, with the reference's shards.
+  static void expect_shard_2_named_and_redone(const std::string& store, const std::string& problem) {
+    const auto checked = verify(store);
+    EXPECT_EQ(checked.exit_code, 1) << checked.output;
+    EXPECT_TRUE(contains(checked.output, problem)) << checked.output;
+    EXPECT_FALSE(contains(checked.output, "labels-000001")) << checked.output;
+    const auto rerun = label("", store);
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+    EXPECT_TRUE(contains(rerun.output, problem)) << rerun.output;
+    EXPECT_TRUE(contains(rerun.output, "wrote 1 (1 redone), kept 13")) << rerun.output;
+    EXPECT_EQ(verify(store).exit_code, 0);
+    EXPECT_EQ(shard_hashes(store), shard_hashes("reference"));
+  }
   static test::ScratchDir* dir_;
 };
 test::ScratchDir* Pseudolabel::dir_ = nullptr;
@@ -110,6 +124,12 @@ TEST_F(Pseudolabel, TwoProcessesLabelEveryImageOnceAndAsOneProcessDoes) {
   const nlohmann::json m = manifest("two");
   EXPECT_EQ(m["tasks"].size(), 5u);
   EXPECT_EQ(m["teachers"][0]["weights_sha256"].get<std::string>().size(), 64u);
+  for (const auto& teacher : m["teachers"]) {  // what MuST's loss weighting needs of each teacher
+    EXPECT_GT(teacher["batch_size"].get<int64_t>(), 0) << teacher.dump();
+    EXPECT_GT(teacher["lr"].get<double>(), 0) << teacher.dump();
+  }
+  EXPECT_EQ(m["format"], "must-labels-2");
+  EXPECT_EQ(m["shards"][0]["idx_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(m["input"]["count"].get<int64_t>(), 160);
   // Plain Python reads it.
   const auto python = run_command(must::test::python() + " " + test::source_path("tests/labels/read_store.py").string() + " " +
@@ -122,20 +142,29 @@ TEST_F(Pseudolabel, RankKilledAtARandomMomentThenRerunCompletesTheSameStore) {
   std::mt19937 random(20261201);
   for (int trial = 0; trial < 3; ++trial) {
     const std::string store = "killed" + std::to_string(trial);
-    const double delay = std::uniform_real_distribution<double>(0.5, 3.0)(random);
+    // The moment comes from the run's progress, never from a clock (a fast machine finishes the whole run in about
+    // a second): once `finished` of the 14 shards are done, at once or while a later shard's tar is being written.
+    // At most 6 done leaves 8 to go, far more than the kill takes to land.
+    const int finished = std::uniform_int_distribution<int>(1, 6)(random);
+    const bool mid_shard = std::uniform_int_distribution<int>(0, 1)(random) == 1;
     const std::string victim = std::uniform_int_distribution<int>(0, 1)(random) == 0 ? "-o" : "-n";  // rank 0 or 1
+    const std::string moment = std::to_string(finished) + " shard(s) done" + (mid_shard ? ", mid-shard" : "");
     const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
                              (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / store).string();
-    // The launcher in the background; `delay` seconds after both ranks have started, SIGKILL to one of them (the
-    // pattern is anchored at the tool's path: the launcher's own command line holds the same arguments). Counting
-    // from the ranks' start, not the launcher's: on a loaded machine the launcher alone can take longer than the
-    // shortest delay, and the kill then found no rank.
+    const std::string shards = (root() / store / "shards").string();
+    // The launcher in the background; at the moment, SIGKILL to one rank (the pattern is anchored at the tool's
+    // path: the launcher's own command line holds the same arguments). Each wait ends too if the launcher has.
+    const std::string alive = "kill -0 $launcher 2>/dev/null";
+    std::string at_the_moment = "until [ $(ls " + shards + "/*.done 2>/dev/null | wc -l) -ge " +
+                                std::to_string(finished) + " ] || ! " + alive + "; do sleep 0.002; done; ";
+    if (mid_shard) {
+      at_the_moment += "until ls " + shards + "/*.tar.tmp.* > /dev/null 2>&1 || ! " + alive + "; do sleep 0.002; done; ";
+    }
     const auto killed = run_command(test::source_path("scripts/launch_local.sh").string() + " 2 -- " + tool +
                                     " > " + (root() / (store + ".log")).string() + " 2>&1 & launcher=$!; " +
-                                    "until [ $(pgrep -c -f -- '^" + tool + "') -ge 2 ]; do sleep 0.01; done; sleep " +
-                                    std::to_string(delay) + "; pkill -KILL " + victim + " -f -- '^" + tool +
+                                    at_the_moment + "pkill -KILL " + victim + " -f -- '^" + tool +
                                     "'; wait $launcher; echo launcher=$?");
-    SCOPED_TRACE("trial " + std::to_string(trial) + ": SIGKILL after " + std::to_string(delay) + " s\n" + killed.output +
+    SCOPED_TRACE("trial " + std::to_string(trial) + ": SIGKILL at " + moment + "\n" + killed.output +
                  read_file(root() / (store + ".log")));
     // The kill landed mid-run: the launcher saw the rank die and stopped the other.
     EXPECT_TRUE(contains(killed.output, "launcher=137")) << "the kill came after the run ended";
@@ -164,16 +193,23 @@ TEST_F(Pseudolabel, AFlippedByteFailsVerifyNamingTheShardAndARerunRedoesIt) {
   std::string bytes = read_file(tar);
   bytes[1000] ^= 0x10;
   write_file(tar, bytes);
-  const auto checked = verify("flipped");
-  EXPECT_EQ(checked.exit_code, 1) << checked.output;
-  EXPECT_TRUE(contains(checked.output, "labels-000002: sha256 mismatch")) << checked.output;
-  EXPECT_FALSE(contains(checked.output, "labels-000001")) << checked.output;
-  const auto rerun = label("", "flipped");
-  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
-  EXPECT_TRUE(contains(rerun.output, "labels-000002: sha256 mismatch")) << rerun.output;
-  EXPECT_TRUE(contains(rerun.output, "wrote 1 (1 redone), kept 13")) << rerun.output;
-  EXPECT_EQ(verify("flipped").exit_code, 0);
-  EXPECT_EQ(shard_hashes("flipped"), shard_hashes("reference"));
+  expect_shard_2_named_and_redone("flipped", "labels-000002: sha256 mismatch");
+}
+
+TEST_F(Pseudolabel, AnIndexWithTwoEntriesSwappedFailsVerifyNamingTheShardAndARerunRedoesIt) {
+  ASSERT_EQ(label("", "swapped").exit_code, 0);
+  // Two images' depth maps (the same size) given each other's offsets: the tar itself is untouched.
+  const fs::path idx = root() / "swapped" / "shards" / (labels::shard_name(2) + ".idx");
+  std::vector<io::TarMember> members = io::decode_tar_index(read_file(idx), idx.string());
+  std::vector<io::TarMember*> depth;
+  for (auto& member : members) {
+    if (contains(member.name, ".depth.npy")) depth.push_back(&member);
+  }
+  ASSERT_GE(depth.size(), 2u);
+  ASSERT_EQ(depth[0]->size, depth[1]->size);
+  std::swap(depth[0]->offset, depth[1]->offset);
+  write_file(idx, io::encode_tar_index(members));
+  expect_shard_2_named_and_redone("swapped", "labels-000002: .idx sha256 mismatch");
 }
 
 TEST_F(Pseudolabel, AnImageThatDoesNotDecodeIsListedAndTheRunGoesOn) {
@@ -258,6 +294,18 @@ TEST_F(Pseudolabel, AStoreIsNotContinuedWithOtherTeachersOrInputs) {
   EXPECT_TRUE(contains(inputs.output, "was written with another input list")) << inputs.output;
   EXPECT_EQ(shard_hashes("other"), before);
   EXPECT_EQ(verify("other").exit_code, 0);
+}
+
+TEST_F(Pseudolabel, AStoreOfAnotherFormatVersionIsRefusedNamingIt) {
+  ASSERT_EQ(label("", "old").exit_code, 0);
+  nlohmann::json m = manifest("old");
+  m["format"] = "must-labels-1";
+  write_file(root() / "old" / "manifest.json", m.dump(1));
+  for (const auto& run : {verify("old"), label("", "old")}) {
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_TRUE(contains(run.output, "store format 'must-labels-1' is not must-labels-2")) << run.output;
+  }
+  EXPECT_THROW(labels::StoreReader(root() / "old"), Error);
 }
 
 }  // namespace

@@ -11,10 +11,11 @@
 #include "must/config/config.h"
 #include "must/core/fs.h"
 #include "must/data/data_config.h"
-#include "must/engine/student.h"
+#include "must/engine/train_config.h"
 #include "must/eval/eval_config.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
+#include "must/pipelines/student.h"
 #include "test_support.h"
 #include "train_support.h"
 
@@ -163,10 +164,10 @@ TEST_F(TrainStudent, ASourceOfOtherImagesThanItsStoreIsRefusedNamingTheKey) {
 TEST_F(TrainStudent, EveryKeyOfTheStudentSchemaIsRead) {
   const std::string world = (root() / "world").string();
   const auto c = config::Config::load(
-      engine::student_tool_defaults(), test::source_path("configs/quick/student.yaml"),
+      pipelines::student_schema(), test::source_path("configs/quick/student.yaml"),
       {"sources.world_unlabeled.store=" + (root() / "labels").string(), "sources.teacher_depth.dataset.root=" + world,
        "data.eval.root=" + world, "student.loss_weighting.weights.depth=2.0", "student.loss_weighting.teachers.depth.batch_size=8"});
-  engine::student_training_data(c);  // sources and the student section
+  pipelines::student_training_data(c);  // sources and the student section
   models::model_options_from_config(c.at("model"));
   const auto eval_data = data::dataset_options_from_config(c.at("data.eval"));
   for (bool training : {true, false}) {

@@ -12,13 +12,13 @@
 
 #include "must/core/fs.h"
 #include "must/data/data_config.h"
-#include "must/engine/student.h"
 #include "must/engine/train_config.h"
-#include "must/eval/eval_config.h"
-#include "must/labels/pseudolabel.h"
 #include "must/engine/train_module.h"
+#include "must/eval/eval_config.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
+#include "must/pipelines/pseudolabel.h"
+#include "must/pipelines/student.h"
 #include "must/world/world_writer.h"
 #include "test_support.h"
 #include "train_support.h"
@@ -239,9 +239,9 @@ TEST(Configs, EveryConfigLoadsAndEveryModelTakesAStep) {
       continue;
     }
     if (contains(text, "\nteachers:") || text.rfind("teachers:", 0) == 0) {  // must_pseudolabel's
-      const auto c = config::Config::load(labels::pseudolabel_defaults(), entry.path());
+      const auto c = config::Config::load(pipelines::pseudolabel_schema(), entry.path());
       for (const auto& task : c.keys("teachers")) {  // each teacher's config resolves and builds its model
-        const auto teacher = config::Config::load(engine::train_tool_defaults(),
+        const auto teacher = config::Config::load(pipelines::teacher_schema(),
                                                   test::source_path(c.get_string("teachers." + task + ".config")));
         EXPECT_NO_THROW(models::model_options_from_config(teacher.at("model"))) << task;
       }
@@ -249,7 +249,7 @@ TEST(Configs, EveryConfigLoadsAndEveryModelTakesAStep) {
       continue;
     }
     const bool student = contains(text, "\nsources:");  // must_train_student's, else must_train_teacher's or must_eval's
-    const auto c = config::Config::load(student ? engine::student_tool_defaults() : engine::train_tool_defaults(),
+    const auto c = config::Config::load(student ? pipelines::student_schema() : pipelines::teacher_schema(),
                                         entry.path(),
                                         {"model.backbone.width_multiplier=0.125", "model.fpn_channels=16",
                                          "model.dense_channels=16", "model.detection.representation=32"});
@@ -293,7 +293,7 @@ TEST(Configs, EveryDefaultKeyIsConsumedSomewhere) {
   std::optional<std::set<std::string>> never_read;
   for (const char* dir : {"configs/world/teachers", "configs/world/eval", "configs/paper/teachers", "configs/paper/benchmarks"}) {
     for (const auto& entry : std::filesystem::directory_iterator(test::source_path(dir))) {
-      const auto c = config::Config::load(engine::train_tool_defaults(), entry.path());
+      const auto c = config::Config::load(pipelines::teacher_schema(), entry.path());
       // What must_train_teacher and must_eval read.
       models::model_options_from_config(c.at("model"));
       data::training_datasets_from_config(c.at("data"));

@@ -17,6 +17,7 @@
 #include "must/eval/eval_config.h"
 #include "must/models/model_config.h"
 #include "must/models/state_dict_file.h"
+#include "must/pipelines/evaluate.h"
 #include "test_support.h"
 
 namespace must::test {
@@ -61,7 +62,7 @@ inline std::string write_random_quick_teachers(const std::filesystem::path& dir)
     const std::filesystem::path weights = dir / tasks[t] / "model_final.safetensors";
     torch::manual_seed(int64_t(t));
     models::MultiTaskModel model(
-        models::model_options_from_config(config::Config::load(eval::eval_tool_defaults(), config).at("model")));
+        models::model_options_from_config(config::Config::load(pipelines::eval_schema(), config).at("model")));
     std::filesystem::create_directories(weights.parent_path());
     models::write_safetensors(weights, models::module_state_dict(*model));
     teachers += "  " + tasks[t] + ": {config: " + config + ", weights: " + weights.string() + "}\n";

@@ -1,5 +1,5 @@
-// What every executable shares: the standard flags (DESIGN §1), config resolution, logging, thread count,
-// and the one top-level error handler.
+// What every executable shares: the standard flags (docs/getting_started.md), config resolution, logging, thread
+// count, and the one top-level error handler.
 //
 //   --config FILE   --set KEY=VALUE (repeated)   --output-dir DIR   --resume   --threads N   --device D
 //

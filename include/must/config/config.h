@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "must/core/task.h"
+
 namespace must::config {
 
 class Config {
@@ -47,6 +49,19 @@ class Config {
   std::vector<int64_t> get_int_list(std::string_view key) const;
   std::vector<double> get_float_list(std::string_view key) const;
   std::vector<std::string> get_string_list(std::string_view key) const;
+
+  // Range-checked numbers: a value outside the range fails naming the key ("must be positive", "must not be
+  // negative", "must lie in [0, 1]").
+  int64_t get_positive_int(std::string_view key) const;
+  int64_t get_non_negative_int(std::string_view key) const;
+  double get_positive_float(std::string_view key) const;
+  double get_non_negative_float(std::string_view key) const;
+  double get_float_in(std::string_view key, double low, double high) const;  // low <= value <= high
+  // Tasks (core/task.h) by name: the string at `key`, each string of the list at `key`, or the map key `key`
+  // itself (teachers.<task>, weights.<task>). An unknown name fails naming the key and listing the tasks.
+  Task get_task(std::string_view key) const;
+  std::vector<Task> get_task_list(std::string_view key) const;
+  Task task_named_by(std::string_view key) const;
 
   // Where `key` was set: a file path, "--set", or "defaults".
   std::string source(std::string_view key) const;

@@ -1,5 +1,5 @@
 // Where this process sits in a launch: torchrun (RANK, WORLD_SIZE, LOCAL_RANK), SLURM (SLURM_PROCID,
-// SLURM_NTASKS, SLURM_LOCALID) or Open MPI (OMPI_COMM_WORLD_*). No environment = one process (DESIGN §7).
+// SLURM_NTASKS, SLURM_LOCALID) or Open MPI (OMPI_COMM_WORLD_*). No environment = one process (docs/cluster.md).
 #pragma once
 
 #include <string>

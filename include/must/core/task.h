@@ -1,4 +1,4 @@
-// The five tasks of MuST and the one table that describes each of them (DESIGN §4).
+// The five tasks of MuST and the one table that describes each of them (docs/architecture.md).
 //
 // Transforms, collate, loss masking, pseudo-label encoding and metric summaries read this table instead of
 // branching on task names: add a fact here rather than an `if (task == ...)` elsewhere.
@@ -45,7 +45,7 @@ struct TaskSpec {
   ResizeRule resize;
   FlipRule flip;
   double ignore_value;             // the target value that marks "no label here"
-  std::string_view store_suffix;   // member suffix in the pseudo-label store (DESIGN §5)
+  std::string_view store_suffix;   // member suffix in the pseudo-label store (docs/formats.md)
   std::string_view headline_metric;
   bool higher_is_better;           // of the headline metric
   std::string_view default_loss;   // registered loss used when a config names none

@@ -1,4 +1,4 @@
-// Datasets as their files are distributed (../shared/formats.md), read into samples that carry an image and
+// Datasets as their files are distributed (docs/formats.md), read into samples that carry an image and
 // the labels of their tasks. Per-sample label layouts (the batch layouts of structures::Targets without B):
 //   classification  float [C] probabilities (one-hot for a hard label)
 //   detection       Instances: boxes [N, 4] (x1, y1, x2, y2) pixel-edge coordinates, 0-based labels, ignore flags

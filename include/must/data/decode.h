@@ -1,4 +1,4 @@
-// Decoding what dataset files hold into tensors (DESIGN §3: OpenCV and the codec libraries stay in `data`).
+// Decoding what dataset files hold into tensors (OpenCV and the codec libraries stay in `data`: docs/architecture.md).
 //
 //   images      uint8 [H, W, 3] RGB (HWC, as decoded; transforms keep this layout until normalisation).
 //               JPEG goes through libjpeg-turbo, which can decode at 1/2, 1/4 or 1/8 scale in the DCT (a crop that

@@ -1,5 +1,5 @@
 // Several datasets as one, and the order in which training draws from them by weight: the student's `sources:`
-// (DESIGN §4), e.g. a pseudo-labelled store of unlabelled images beside a labelled dataset.
+// (docs/architecture.md), e.g. a pseudo-labelled store of unlabelled images beside a labelled dataset.
 //
 // ConcatDataset: index i of the whole is index i - offset(p) of part p (parts in the order given). Its samples
 // keep the labels their part gives them: a task a part does not label is absent from that part's samples, so it

@@ -7,7 +7,5 @@
 namespace must::engine {
 
 std::string_view train_defaults();
-// must_train_student's `student:` section (student.h): the epoch's length over its sources and the loss weighting.
-std::string_view student_defaults();
 
 }  // namespace must::engine

@@ -11,7 +11,7 @@
 //
 // Data parallel (options.group with more than one rank): at the start of train() every rank takes rank 0's
 // parameters and buffers; each step's gradients are averaged over the ranks as backward produces them
-// (dist::GradientReducer), so every rank steps with the same gradients and the parameters stay bit-identical. A
+// (distributed::GradientReducer), so every rank steps with the same gradients and the parameters stay bit-identical. A
 // non-finite loss on any rank skips (or stops) the step on every rank. Each rank's loader reads its own part of
 // each epoch (LoaderOptions rank and world_size); which ranks write checkpoints and logs is the hooks' business.
 //
@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "must/data/loader.h"
-#include "must/dist/gradient_reducer.h"
+#include "must/distributed/gradient_reducer.h"
 #include "must/engine/checkpoint.h"
 #include "must/engine/mixed_precision.h"
 #include "must/engine/train_module.h"
@@ -84,8 +84,8 @@ struct TrainerOptions {
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFloat32;       // on CUDA; other devices run fp32
   LossScalerOptions loss_scaler;                   // used when the step runs in fp16
-  dist::ProcessGroup* group = nullptr;             // data parallel over its ranks; null: this process alone
-  dist::GradientReducerOptions buckets;
+  distributed::ProcessGroup* group = nullptr;             // data parallel over its ranks; null: this process alone
+  distributed::GradientReducerOptions buckets;
   bool sync_batch_norm = false;  // data parallel: batch norms that are not frozen take every rank's batch (SyncBN)
 };
 
@@ -117,7 +117,24 @@ class Trainer {
     structures::DeviceTransfer::InFlight on_device;
     int64_t epoch = 0, batch_in_epoch = 0;  // the loader position once this batch is used
   };
+  // Why a step's gradients may not update the weights.
+  enum class StepFault {
+    kNone,
+    kLoss,                // this rank's loss is not finite
+    kLossOnAnotherRank,   // data parallel: another rank's is not
+    kGradientNorm,        // the global gradient norm is not finite
+    kLossScaleOverflow,   // fp16: the gradients overflow at this loss scale (the scaler's business, not the model's)
+  };
+  // What becomes of a step: its update applied, or skipped (the batch dropped), or the run stopped (an error).
+  enum class StepOutcome { kApplied, kSkipped, kStopped };
+
   void run_step();
+  // The batch's losses (under autocast), their values in state_.losses.
+  StepLosses compute_losses(const structures::DeviceTransfer::InFlight& batch, int64_t step);
+  // Backward (and, data parallel, the gradient exchange), then the checks of the losses and gradients.
+  StepFault backward_and_check(const StepLosses& losses, bool loss_finite);
+  StepOutcome outcome_of(StepFault fault) const;  // by NonFinitePolicy and the skips in a row
+  void finish_step(StepOutcome outcome, StepFault fault, int64_t step);
   std::optional<data::Batch> next_batch();
   void stage_next_batch();  // the loader's next batch into staged_, its copy queued
   // The staged batch (staged now if none is), ready for this step's stream.
@@ -136,7 +153,7 @@ class Trainer {
   bool epoch_started_ = false;
   std::optional<StagedBatch> staged_;  // the next step's batch
   structures::DeviceTransfer transfer_;
-  std::unique_ptr<dist::GradientReducer> reducer_;  // data parallel only
+  std::unique_ptr<distributed::GradientReducer> reducer_;  // data parallel only
 };
 
 }  // namespace must::engine

@@ -51,12 +51,14 @@ class CocoDetectionMetric {
   void reset() { images_.clear(); }
   int64_t num_images() const { return int64_t(images_.size()); }
 
- private:
+  // One image added: its ground truth and detections.
   struct Image {
     int64_t id;
     std::vector<GroundTruthBox> truth;
     std::vector<DetectedBox> detections;
   };
+
+ private:
   int64_t num_categories_;
   std::vector<Image> images_;
 };

@@ -66,5 +66,7 @@ EvaluationResult score_predictions(const PredictionReader& reader, std::shared_p
 
 // The headline and main metrics of each task as a table that fits a screen, then the summaries.
 std::string metrics_table(const EvaluationResult& result);
+// metrics.json: {"<dataset>/<task>/<metric>": value, ...}, sorted, NaN as null; written atomically.
+void write_metrics_json(const std::filesystem::path& path, const EvaluationResult& result);
 
 }  // namespace must::eval

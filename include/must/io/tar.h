@@ -1,4 +1,4 @@
-// POSIX ustar archives, the container of WebDataset-style shards (DESIGN §5), and their member index.
+// POSIX ustar archives, the container of WebDataset-style shards (docs/formats.md), and their member index.
 //
 // What TarWriter writes, byte for byte. Per member:
 //   a 512-byte header: name (100 bytes, NUL-padded; a longer path is split at a '/' into prefix (155) and name),

@@ -1,9 +1,7 @@
-// The pseudo-label store (DESIGN §5): a folder any tool reads back and any person inspects with `tar`.
+// The pseudo-label store: a folder any tool reads back and any person inspects with `tar`.
 //
-//   <store>/manifest.json                 written by must_pseudolabel: {"format": "must-labels-1", "tasks", "teachers"
-//                                         (task, config, weights, weights_sha256), "policy", "input" (description,
-//                                         count, list_sha256), "shard_size", "shards": [{"name", "first", "count",
-//                                         "bytes", "sha256"}], "failed": [{"index", "source", "reason"}]}
+//   <store>/manifest.json                 written by must_pseudolabel (manifest.h): format, tasks, teachers, policy,
+//                                         input, shard size; once finished, the shard table and the failed images
 //   <store>/shards/labels-NNNNNN.tar      ustar (io/tar.h). Input shard NNNNNN holds input indices
 //                                         [NNNNNN x shard_size, + shard_size); per image, key K = the input index
 //                                         as 9 digits ("000000042"), its members in this order:
@@ -13,13 +11,15 @@
 //                                           K.jpg or K.png  the image itself, when the store packs images (the
 //                                                    input file's bytes, or PNG for images read from records)
 //   <store>/shards/labels-NNNNNN.idx      "<offset> <size> <name>" per member (io/tar.h): random access by key
-//   <store>/shards/labels-NNNNNN.done     {"count", "bytes", "sha256", "failed": [...]}: count = images stored,
-//                                         bytes and sha256 of the tar; written last
+//   <store>/shards/labels-NNNNNN.done     {"name", "first", "count", "bytes", "sha256", "idx_sha256", "failed": [...]}:
+//                                         count = images stored; bytes and sha256 of the tar, sha256 of the .idx;
+//                                         written last
 //
 // Writing a shard (ShardWriter): the tar streams to a temporary name, is fsynced and renamed; then the .idx, then
-// the .done, each atomically. A shard is finished when its .done exists and the tar's size and sha256 match it;
-// anything else (no .done, a mismatch, a missing tar or .idx) is redone by a rerun. No partial tar ever carries a
-// final name.
+// the .done, each atomically. A shard is finished when its .done exists and the tar's size and sha256 and the
+// .idx's sha256 match it; anything else (no .done, a mismatch, a missing tar or .idx) is redone by a rerun. No
+// partial tar ever carries a final name. The .idx is hashed too: its offsets decide which bytes are read as which
+// image's label, so an index whose entries were swapped would otherwise serve one image's label as another's.
 //
 // Python reads a store with tarfile + json + numpy + PIL alone (tests/labels/read_store.py does).
 #pragma once
@@ -38,25 +38,9 @@
 #include "must/core/task.h"
 #include "must/data/dataset.h"
 #include "must/io/tar.h"
+#include "must/labels/manifest.h"
 
 namespace must::labels {
-
-inline constexpr const char* kStoreFormat = "must-labels-1";
-
-struct FailedImage {
-  int64_t index = 0;
-  std::string source, reason;
-};
-
-// One finished shard: the manifest's shard table entry.
-struct ShardRecord {
-  std::string name;     // "labels-000042"
-  int64_t first = 0;    // first input index
-  int64_t count = 0;    // images stored (failed ones are not)
-  uint64_t bytes = 0;   // of the tar
-  std::string sha256;   // of the tar
-  std::vector<FailedImage> failed;
-};
 
 // The manifest's input.list_sha256: of each input's source() name and a newline, in index order. A dataset
 // with the same images in the same order gives the same value.
@@ -84,27 +68,25 @@ class ShardWriter {
   std::vector<FailedImage> failed_;
 };
 
-// The record of shard `shard` when it is finished (its .done matches the tar's size and sha256, the .idx is
-// there); nullopt otherwise, with the reason in `why` (when given): "not written", "tar is 123 bytes, .done says
-// 456", "sha256 mismatch".
+// The record of shard `shard` when it is finished (its .done matches the tar's size and sha256 and the .idx's
+// sha256); nullopt otherwise, with the reason in `why` (when given): "not written", "tar is 123 bytes, .done says
+// 456", "sha256 mismatch", ".idx sha256 mismatch".
 std::optional<ShardRecord> finished_shard(const std::filesystem::path& store, int64_t shard, std::string* why = nullptr);
 
-nlohmann::json to_json(const ShardRecord& record);
-ShardRecord shard_record_from_json(const nlohmann::json& json, const std::string& source);
-
-// Re-hashes every shard of the manifest. Returns one line per problem, each naming the shard ("labels-000003:
-// sha256 mismatch (manifest ab12..., file 9f00...)"); empty when the store is whole.
+// Re-hashes every shard's tar and .idx against the manifest. Returns one line per problem, each naming the shard
+// ("labels-000003: sha256 mismatch (manifest ab12..., file 9f00...)"); empty when the store is whole. Throws
+// must::Error when the manifest does not read (another format version, not finished).
 std::vector<std::string> verify_store(const std::filesystem::path& store);
 
-// Reads a store back for the student: samples by key with their labels decoded to data::Sample layouts.
-// A shard's tar is checked against the manifest's size and sha256 when it is first opened; a damaged shard is
-// refused (must::Error naming it). Thread-safe.
+// Reads a finished store back for the student: samples by key with their labels decoded to data::Sample layouts.
+// Each .idx is checked against the manifest's sha256 when the store opens, a shard's tar against its size and
+// sha256 when it is first read; a damaged shard is refused (must::Error naming it). Thread-safe.
 class StoreReader {
  public:
   explicit StoreReader(std::filesystem::path store);
   ~StoreReader();
-  const nlohmann::json& manifest() const { return manifest_; }
-  const std::vector<Task>& tasks() const { return tasks_; }
+  const Manifest& manifest() const { return manifest_; }
+  const std::vector<Task>& tasks() const { return manifest_.tasks; }
   // Every stored key, in input order.
   const std::vector<std::string>& keys() const { return keys_; }
   // The image's record (K.json) and its labels; the image itself too when the store packs images.
@@ -119,11 +101,9 @@ class StoreReader {
   std::string member(const std::string& key, const std::string& suffix) const;
 
   std::filesystem::path store_;
-  nlohmann::json manifest_;
-  std::vector<Task> tasks_;
+  Manifest manifest_;
   std::vector<std::string> keys_;
   std::map<std::string, size_t> shard_of_key_;
-  std::vector<ShardRecord> shards_;
   mutable std::vector<std::unique_ptr<Shard>> opened_;
   mutable std::unique_ptr<std::mutex> mutex_;
 };

@@ -11,7 +11,7 @@
 // transforms see labels and image pixel for pixel.
 //
 // Real labels: when the store was made from a labelled dataset, that dataset's own labels of `real_tasks` are
-// taken too, and win over the pseudo label of the same task and image (DESIGN §4). `pseudo_tasks` limits the
+// taken too, and win over the pseudo label of the same task and image (docs/architecture.md). `pseudo_tasks` limits the
 // store's tasks that are used (empty: all). A task neither source gives a sample is absent from it (no loss).
 #pragma once
 

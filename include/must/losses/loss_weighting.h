@@ -1,5 +1,5 @@
-// How the per-task losses of the student add up (DESIGN §4). Separate from the losses themselves; the weights
-// in force are reported for logging.
+// How the per-task losses of the student add up (docs/architecture.md). Separate from the losses themselves; the
+// weights in force are reported for logging.
 //   fixed        total = sum_i w_i L_i, weights from the config (1 when not given)
 //   paper        MuST's rule: w_i = (b_s lr_i) / (b_i lr_s), from each teacher's batch size b_i and learning
 //                rate lr_i and the student's b_s, lr_s (Ghiasi et al. 2021, Sec. 3.3)

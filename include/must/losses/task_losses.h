@@ -1,4 +1,4 @@
-// Per-task losses (DESIGN §4). Every loss masks what carries no label — samples whose presence bit is off,
+// Per-task losses (docs/architecture.md). Every loss masks what carries no label — samples whose presence bit is off,
 // ignore pixels, invalid depth or normals — averages over what remains, and returns a zero that carries no
 // gradient when nothing is left (never NaN, never a "zero label").
 //

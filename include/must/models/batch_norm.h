@@ -14,7 +14,7 @@
 namespace must::models {
 
 // Sums a tensor over the ranks of a data-parallel run (the engine implements it on a process group; models stays
-// free of dist). A collective: every rank calls it, in the same order, with tensors of the same shape.
+// free of distributed). A collective: every rank calls it, in the same order, with tensors of the same shape.
 class CrossRankSum {
  public:
   virtual ~CrossRankSum() = default;
@@ -40,7 +40,7 @@ class BatchNorm2dImpl : public torch::nn::Module {
   bool frozen() const { return options_.frozen(); }
   // Synchronised batch norm (null: this rank's batch alone). In training, a layer that is not frozen then takes its
   // mean and variance over every rank's batch, and backward sums the statistics' gradients over the ranks, so
-  // that with gradients averaged over R ranks (dist::GradientReducer) training is one process's on the R batches.
+  // that with gradients averaged over R ranks (distributed::GradientReducer) training is one process's on the R batches.
   // Each forward and each backward of the layer is a collective: every rank must run both, every step (the
   // student's TrainModule puts every head in backward when its batch norms are synchronised).
   void synchronize(std::shared_ptr<CrossRankSum> ranks) { ranks_ = std::move(ranks); }

@@ -1,4 +1,4 @@
-// The detection head of the multi-task model (DESIGN §4): Faster R-CNN's two stages on the shared FPN,
+// The detection head of the multi-task model (docs/architecture.md): Faster R-CNN's two stages on the shared FPN,
 // behind the same head interface as the others. The RPN reads every pyramid level (p2..p6), the RoI heads
 // pool p2..p5. Parameter names are torchvision's under heads.detection (rpn.*, roi_heads.*), so a torchvision
 // detector's weights import with the key rename in weight_import.

@@ -1,4 +1,4 @@
-// Task heads behind one interface (DESIGN §4; CONVENTIONS idiom 4): given targets a head returns its named
+// Task heads behind one interface (docs/architecture.md): given targets a head returns its named
 // losses as well as its prediction; without, the prediction alone.
 //   classification  global average pool of res5 -> linear `fc` -> logits [B, C]
 //   segmentation    dense trunk -> 3 x (conv3x3 + BN + ReLU) -> 1x1 conv -> bilinear to the input -> logits [B, C, H, W]

@@ -1,5 +1,5 @@
 // The `model:` config section and its mapping to MultiTaskModelOptions. A library of its own (must_model_config),
-// so the compute modules build with LibTorch alone, without the YAML stack (DESIGN §3).
+// so the compute modules build with LibTorch alone, without the YAML stack (docs/architecture.md).
 #pragma once
 
 #include <string_view>

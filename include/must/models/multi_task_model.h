@@ -1,4 +1,4 @@
-// The MuST model: a shared ResNet(-FPN) backbone and one head per task (DESIGN §4). A teacher is the same
+// The MuST model: a shared ResNet(-FPN) backbone and one head per task (docs/architecture.md). A teacher is the same
 // model with one head; the student has several. Parameter names follow torchvision's detectors, so their
 // checkpoints load as they are: backbone.body.* (ResNet), backbone.fpn.* (FPN), then dense_trunk.*, heads.<task>.*
 #pragma once

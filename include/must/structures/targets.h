@@ -1,4 +1,4 @@
-// A batch's targets, per task, with the presence bit of each sample (DESIGN §4: partial labels are first
+// A batch's targets, per task, with the presence bit of each sample (docs/architecture.md: partial labels are first
 // class; a sample without a task's label contributes no loss for it, never a zero label).
 //
 // Layouts (B = batch):

@@ -1,4 +1,4 @@
-// The world dataset on disk, written by must_make_world (DESIGN §6).
+// The world dataset on disk, written by must_make_world (docs/formats.md, the world).
 //
 // <dir>/dataset.json                 written last (atomically): its presence means the world is complete.
 //   generator {name, version, seed}, image_size [H, W], classes (object classes; classification label and

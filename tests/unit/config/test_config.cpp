@@ -195,6 +195,45 @@ TEST_F(ConfigTest, ViewsGettersAndFailNameFullKeysAndSources) {
   EXPECT_FALSE(config.has("heads.seg.nothing"));
 }
 
+// The message of the ConfigError `get` throws, or "" when it throws none.
+template <class Get>
+std::string getter_error(const Get& get) {
+  try {
+    get();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(ConfigTest, RangeCheckedGettersNameTheKeyAndTheRange) {
+  const auto file = write("r.yaml", "model: {depth: 0, width: -0.5}\nschedule: {lr: 1.5}\n");
+  const Config config = Config::load(kDefaults, file);
+  const std::string where = file.string() + ": key ";
+  EXPECT_EQ(getter_error([&] { config.get_positive_int("model.depth"); }), where + "'model.depth': must be positive");
+  EXPECT_EQ(config.get_non_negative_int("model.depth"), 0);
+  EXPECT_EQ(getter_error([&] { config.get_non_negative_float("model.width"); }),
+            where + "'model.width': must not be negative");
+  EXPECT_EQ(getter_error([&] { config.at("model").get_positive_float("width"); }),
+            where + "'model.width': must be positive");
+  EXPECT_EQ(getter_error([&] { config.get_float_in("schedule.lr", 0, 1); }), where + "'schedule.lr': must lie in [0, 1]");
+  EXPECT_DOUBLE_EQ(config.get_float_in("schedule.lr", 0, 1.5), 1.5);
+  EXPECT_DOUBLE_EQ(config.get_positive_float("schedule.lr"), 1.5);
+}
+
+TEST_F(ConfigTest, TaskGettersTakeTaskNamesAndListTheKnownOnes) {
+  const auto file = write("t.yaml", "model: {name: depth, extra: [normals, detection]}\nheads: {segmentation: {}, sky: {}}\n");
+  const Config config = Config::load(kDefaults, file);
+  EXPECT_EQ(config.get_task("model.name"), Task::kDepth);
+  EXPECT_EQ(config.get_task_list("model.extra"), (std::vector<Task>{Task::kNormals, Task::kDetection}));
+  EXPECT_EQ(config.task_named_by("heads.segmentation"), Task::kSegmentation);
+  EXPECT_EQ(config.at("heads").task_named_by("depth"), Task::kDepth);
+  const std::string error = getter_error([&] { config.at("heads").task_named_by("sky"); });
+  EXPECT_NE(error.find(file.string() + ": key 'heads.sky': "), std::string::npos) << error;
+  EXPECT_NE(error.find("classification"), std::string::npos) << error;  // the known names
+  EXPECT_NE(getter_error([&] { config.get_task("heads.sky.loss"); }).find("key 'heads.sky.loss'"), std::string::npos);
+}
+
 TEST_F(ConfigTest, WrittenConfigReloadsToTheSameResolution) {
   const Config config = Config::load(kDefaults, "", {"model.depth=18", "heads.seg.channels=3"});
   config.write(dir_ / "out/config.yaml");

@@ -16,8 +16,8 @@
 
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 
-#include "must/dist/gradient_reducer.h"
-#include "must/dist/process_group.h"
+#include "must/distributed/gradient_reducer.h"
+#include "must/distributed/process_group.h"
 #include "must/engine/mixed_precision.h"
 #include "must/losses/task_losses.h"
 #include "must/models/multi_task_model.h"
@@ -311,7 +311,7 @@ TEST(Cuda, CollectivesAndTheGradientReducerTakeDeviceTensors) {
   // where built with it — MUST_TEST_EXPECT_NCCL, set by scripts/gpu_check.sh then, requires it — else Gloo), and
   // the reducer's buckets, filled by autograd hooks on the device, come back through that backend's stream.
   MUST_SKIP_WITHOUT_CUDA();
-  dist::ProcessGroup group(c10::make_intrusive<c10d::HashStore>(), 0, 1, "127.0.0.1", std::chrono::seconds(60),
+  distributed::ProcessGroup group(c10::make_intrusive<c10d::HashStore>(), 0, 1, "127.0.0.1", std::chrono::seconds(60),
                            "process_group", cuda());
   if (std::getenv("MUST_TEST_EXPECT_NCCL")) {
     EXPECT_EQ(group.backend_name(), "gloo+nccl");
@@ -325,7 +325,7 @@ TEST(Cuda, CollectivesAndTheGradientReducerTakeDeviceTensors) {
   const std::vector<torch::Tensor> gathered = group.all_gather(on_device, "values");
   ASSERT_EQ(gathered.size(), 1u);
   expect_close(values, gathered[0], 0, 0, "all-gather");
-  EXPECT_EQ(dist::mean_over_ranks(group, {{"loss", 1.5}}, "losses").at("loss"), 1.5);  // host bytes: Gloo
+  EXPECT_EQ(distributed::mean_over_ranks(group, {{"loss", 1.5}}, "losses").at("loss"), 1.5);  // host bytes: Gloo
 
   torch::manual_seed(0);
   torch::nn::Linear layer(4, 3);
@@ -335,7 +335,7 @@ TEST(Cuda, CollectivesAndTheGradientReducerTakeDeviceTensors) {
   std::vector<torch::Tensor> expected;
   for (const auto& p : layer->parameters()) expected.push_back(p.grad().detach().cpu());
   for (auto& p : layer->parameters()) p.mutable_grad().reset();
-  dist::GradientReducer reducer(group, layer->parameters());
+  distributed::GradientReducer reducer(group, layer->parameters());
   reducer.prepare();
   layer->forward(input).square().sum().backward();
   EXPECT_FALSE(reducer.finish(/*local_loss_finite=*/true).any_rank_non_finite);

@@ -177,7 +177,7 @@ TEST(Report, TableAndChartOfTwoRuns) {
                                               "world_val/segmentation/mIoU": 61.0})");
   must::test::write_text(dir / "student/metrics.json", R"({"world_val/depth/AbsRel": 0.10, "world_val/segmentation/mIoU": 58.5,
                                               "world_val/classification/top1": null})");
-  write_report({dir / "teacher", dir / "student"}, dir / "out/report.md");
+  write_report(columns_of_runs({dir / "teacher", dir / "student"}), dir / "out/report.md");
   const std::string markdown = read_file(dir / "out/report.md");
   EXPECT_NE(markdown.find("| world_val/depth | AbsRel ↓ | 0.1200 | **0.1000** |"), std::string::npos) << markdown;
   EXPECT_NE(markdown.find("| world_val/segmentation | mIoU ↑ | **61.00** | 58.50 |"), std::string::npos) << markdown;
@@ -186,7 +186,38 @@ TEST(Report, TableAndChartOfTwoRuns) {
   const data::ImageBuffer chart = data::read_image(dir / "out/report.png");
   EXPECT_GT(chart.height, 100);
   EXPECT_EQ(chart.channels, 3);
-  EXPECT_THROW(write_report({dir / "nowhere"}, dir / "x.md"), Error);
+  EXPECT_THROW(write_report(columns_of_runs({dir / "nowhere"}), dir / "x.md"), Error);
+}
+
+TEST(Report, NamedColumnsMergeTheirRunsAndABaselineGivesDifferences) {
+  must::test::ScratchDir dir;
+  must::test::write_text(dir / "teachers/depth/metrics.json", R"({"world_val/depth/AbsRel": 0.12})");
+  must::test::write_text(dir / "teachers/segmentation/metrics.json", R"({"world_val/segmentation/mIoU": 61.0})");
+  must::test::write_text(dir / "student/metrics.json", R"({"world_val/depth/AbsRel": 0.10, "world_val/segmentation/mIoU": 58.5})");
+  const ReportColumn teacher = parse_report_column("teacher=" + (dir / "teachers/depth").string() + "," +
+                                                   (dir / "teachers/segmentation").string());
+  EXPECT_EQ(teacher.name, "teacher");
+  ASSERT_EQ(teacher.runs.size(), 2u);
+  const ReportColumn student = parse_report_column("student=" + (dir / "student").string());
+  write_report({teacher, student}, dir / "report.md", "teacher");
+  const std::string markdown = read_file(dir / "report.md");
+  EXPECT_NE(markdown.find("| dataset / task | metric | teacher | student |"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("| world_val/depth | AbsRel ↓ | 0.1200 | **0.1000** (-0.0200) |"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("| world_val/segmentation | mIoU ↑ | **61.00** | 58.50 (-2.50) |"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("the difference to teacher"), std::string::npos) << markdown;
+
+  EXPECT_THROW(write_report({teacher, student}, dir / "report.md", "nobody"), ConfigError);
+  EXPECT_THROW(parse_report_column("no-equals-sign"), ConfigError);
+  EXPECT_THROW(parse_report_column("name="), ConfigError);
+  // Two folders of one column that disagree on a key: an error naming both.
+  must::test::write_text(dir / "other/metrics.json", R"({"world_val/depth/AbsRel": 0.2})");
+  try {
+    read_columns({parse_report_column("both=" + (dir / "student").string() + "," + (dir / "other").string())});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("column both: world_val/depth/AbsRel is 0.1000 in"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("other"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

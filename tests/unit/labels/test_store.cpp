@@ -4,7 +4,9 @@
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
+#include "must/io/tar.h"
 #include "must/labels/label_codec.h"
+#include "must/labels/manifest.h"
 #include "must/data/image_io.h"
 #include "must/data/loader.h"
 #include "must/data/transforms.h"
@@ -48,11 +50,19 @@ std::vector<std::pair<std::string, std::string>> members_of(int64_t index) {
   return members;
 }
 
+// A finished store's manifest of every task, its input `count` images named as `input` lists them.
+Manifest finished_manifest(int64_t shard_size, const data::Dataset* input, int64_t count) {
+  Manifest manifest;
+  manifest.tasks = kAllTasks;
+  manifest.shard_size = shard_size;
+  manifest.input = {"images", "nowhere", "", count, input ? input_list_sha256(*input) : ""};
+  manifest.finished = true;
+  return manifest;
+}
+
 // A store of 5 images in shards of 2 (the last holds 1), plus a failed image in shard 1.
 void write_store(const std::filesystem::path& store) {
-  nlohmann::json manifest = {{"format", kStoreFormat}, {"tasks", nlohmann::json::array()}, {"shard_size", 2},
-                             {"shards", nlohmann::json::array()}};
-  for (Task task : kAllTasks) manifest["tasks"].push_back(std::string(task_name(task)));
+  Manifest manifest = finished_manifest(2, nullptr, 6);
   for (int64_t shard = 0; shard < 3; ++shard) {
     ShardWriter writer(store, shard, 2 * shard);
     for (int64_t index = 2 * shard; index < std::min<int64_t>(2 * shard + 2, 6); ++index) {
@@ -62,9 +72,9 @@ void write_store(const std::filesystem::path& store) {
       }
       if (index < 5) writer.add(key_of(index), members_of(index));
     }
-    manifest["shards"].push_back(to_json(writer.commit()));
+    manifest.shards.push_back(writer.commit());
   }
-  atomic_write_file(store / "manifest.json", manifest.dump(1));
+  write_manifest(store, manifest);
 }
 
 TEST(LabelCodec, EveryTaskRoundTripsToTheSampleLayouts) {
@@ -154,6 +164,84 @@ TEST(Store, AFlippedByteIsNamedByVerifyRedoneByAndRefusedByTheReader) {
   }
 }
 
+// The first two depth maps of a shard's .idx given each other's offsets (their sizes are equal): a reader
+// trusting the index would serve one image's depth as the other's.
+void swap_depth_entries(const std::filesystem::path& store, int64_t shard) {
+  const auto idx = store / "shards" / (shard_name(shard) + ".idx");
+  std::vector<io::TarMember> members = io::decode_tar_index(read_file(idx), idx.string());
+  std::vector<io::TarMember*> depth;
+  for (auto& member : members) {
+    if (member.name.size() > 10 && member.name.compare(member.name.size() - 10, 10, ".depth.npy") == 0) {
+      depth.push_back(&member);
+    }
+  }
+  ASSERT_GE(depth.size(), 2u) << idx;
+  ASSERT_EQ(depth[0]->size, depth[1]->size);
+  std::swap(depth[0]->offset, depth[1]->offset);
+  write_file(idx, io::encode_tar_index(members));
+}
+
+TEST(Store, AnIndexWithTwoEntriesSwappedFailsVerifyIsRedoneAndIsRefusedByTheReader) {
+  test::ScratchDir dir;
+  const auto store = dir / "store";
+  write_store(store);
+  swap_depth_entries(store, 0);  // images 0 and 1: their depth maps differ, their sizes do not
+
+  const std::vector<std::string> problems = verify_store(store);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("labels-000000: .idx sha256 mismatch"), std::string::npos) << problems[0];
+  std::string why;
+  EXPECT_FALSE(finished_shard(store, 0, &why).has_value());  // a rerun redoes it
+  EXPECT_NE(why.find(".idx sha256 mismatch"), std::string::npos) << why;
+  EXPECT_TRUE(finished_shard(store, 1).has_value());
+  try {
+    StoreReader reader(store);
+    FAIL() << "the reader took the index";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("labels-000000.idx: sha256"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("refusing a damaged shard index"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Manifest, RoundTripsThroughJsonAndStoresOfAnotherFormatAreRefusedNamingIt) {
+  Manifest m = finished_manifest(2, nullptr, 6);
+  m.teachers.push_back({Task::kDepth, "depth.yaml", "depth.safetensors", "ab12", "model: {}\n", 32, 0.002});
+  m.policy.top_k = 3;
+  m.policy.dense_size = {64, 48};
+  m.shards.push_back({"labels-000000", 0, 2, 1024, "cd34", "ef56", {{1, "images/1.png", "does not decode"}}});
+  m.failed = m.shards[0].failed;
+  const Manifest back = manifest_from_json(to_json(m), "memory");
+  EXPECT_EQ(to_json(back), to_json(m));
+  ASSERT_EQ(back.teachers.size(), 1u);
+  EXPECT_EQ(back.teachers[0].task, Task::kDepth);
+  EXPECT_EQ(back.teachers[0].batch_size, 32);
+  EXPECT_DOUBLE_EQ(back.teachers[0].lr, 0.002);
+  EXPECT_EQ(back.shards[0].idx_sha256, "ef56");
+  EXPECT_FALSE(plan_difference(back, m).has_value());
+  Manifest other = m;
+  other.teachers[0].weights_sha256 = "9f00";
+  EXPECT_EQ(plan_difference(m, other).value_or(""), "weights for depth (\"ab12\", now \"9f00\")");
+
+  Manifest plan_only = m;
+  plan_only.finished = false;
+  EXPECT_FALSE(to_json(plan_only).contains("shards"));
+  EXPECT_FALSE(manifest_from_json(to_json(plan_only), "memory").finished);
+
+  nlohmann::json old = to_json(m);
+  old["format"] = "must-labels-1";
+  try {
+    manifest_from_json(old, "old/manifest.json");
+    FAIL() << "an old store was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("old/manifest.json: store format 'must-labels-1' is not must-labels-2"),
+              std::string::npos)
+        << e.what();
+  }
+  nlohmann::json broken = to_json(m);
+  broken["teachers"][0].erase("lr");
+  EXPECT_THROW(manifest_from_json(broken, "broken"), Error);
+}
+
 TEST(Store, AShardNeverFinishedLeavesNoFileUnderItsFinalName) {
   test::ScratchDir dir;
   const auto store = dir / "store";
@@ -196,11 +284,10 @@ class InputImages final : public data::Dataset {
 
 // 3 images of 12 x 16 whose dense labels are stored at 6 x 8 (store.dense_size), with or without the images.
 void write_student_store(const std::filesystem::path& store, bool pack_images) {
-  nlohmann::json manifest = {{"format", kStoreFormat}, {"tasks", nlohmann::json::array()}, {"shard_size", 3},
-                             {"policy", {{"pack_images", pack_images}}}, {"shards", nlohmann::json::array()},
-                             {"input", {{"format", "images"}, {"root", (store / "nowhere").string()}, {"split", ""},
-                                        {"count", 3}, {"list_sha256", input_list_sha256(InputImages())}}}};
-  for (Task task : kAllTasks) manifest["tasks"].push_back(std::string(task_name(task)));
+  Manifest manifest = finished_manifest(3, nullptr, 3);
+  manifest.input.root = (store / "nowhere").string();
+  manifest.input.list_sha256 = input_list_sha256(InputImages());
+  manifest.policy.pack_images = pack_images;
   ShardWriter writer(store, 0, 0);
   for (int64_t index = 0; index < 3; ++index) {
     std::vector<std::pair<std::string, std::string>> members = members_of(index);
@@ -210,8 +297,8 @@ void write_student_store(const std::filesystem::path& store, bool pack_images) {
     if (pack_images) members.emplace_back(key_of(index) + ".png", image_png(index));
     writer.add(key_of(index), members);
   }
-  manifest["shards"].push_back(to_json(writer.commit()));
-  atomic_write_file(store / "manifest.json", manifest.dump(1));
+  manifest.shards.push_back(writer.commit());
+  write_manifest(store, manifest);
 }
 
 TEST(StoreDataset, GivesImagesWithEveryTaskAtTheImageSizeRealLabelsWinAndBatchesThroughTheLoader) {

@@ -155,7 +155,7 @@ TEST(LossRegistry, DefaultsFromTheTaskTableAndChecksTheTarget) {
   EXPECT_THROW(make_task_loss(Task::kDepth, {"huber"}), ConfigError);
 }
 
-// Partial labels (DESIGN §4): a batch where only some samples carry the task gives the loss of those samples
+// Partial labels (docs/architecture.md): a batch where only some samples carry the task gives the loss of those samples
 // alone, for every loss of every task with tensor targets (its term and its gradient).
 TEST(PartialLabels, ABatchWithSomeSamplesLabelledGivesTheLossOfThoseSamplesAlone) {
   const std::vector<std::pair<Task, std::string>> losses = {{Task::kClassification, "soft_cross_entropy"},

@@ -9,7 +9,7 @@
 #include "must/models/batch_norm.h"
 #include "run_ranks.h"
 
-namespace must::dist {
+namespace must::distributed {
 namespace {
 
 class GroupSum : public models::CrossRankSum {
@@ -109,4 +109,4 @@ TEST(SyncBatchNorm, FrozenLayersStayUnsynchronised) {
 }
 
 }  // namespace
-}  // namespace must::dist
+}  // namespace must::distributed

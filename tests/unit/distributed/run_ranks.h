@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "must/dist/process_group.h"
-#include "must/dist/work_queue.h"
+#include "must/distributed/process_group.h"
+#include "must/distributed/work_queue.h"
 
-namespace must::dist {
+namespace must::distributed {
 
 inline int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -54,4 +54,4 @@ inline void run_ranks(int world, const std::function<void(int, ProcessGroup&)>& 
   }
 }
 
-}  // namespace must::dist
+}  // namespace must::distributed

@@ -6,7 +6,7 @@
 #include "must/core/check.h"
 #include "run_ranks.h"
 
-namespace must::dist {
+namespace must::distributed {
 namespace {
 
 using std::chrono::milliseconds;
@@ -67,4 +67,4 @@ TEST(ProcessGroup, ARankThatLeavesFailsTheCollectiveNamingIt) {
 }
 
 }  // namespace
-}  // namespace must::dist
+}  // namespace must::distributed

@@ -1,4 +1,4 @@
-// Data parallelism's gradient exchange (DESIGN §7), as PyTorch's DistributedDataParallel Reducer does it: the
+// Data parallelism's gradient exchange (docs/cluster.md), as PyTorch's DistributedDataParallel Reducer does it: the
 // parameters' gradients are averaged over the ranks in flat buckets, each bucket's all-reduce launched from an
 // autograd hook as soon as its last gradient is computed, so that communication overlaps the rest of backward.
 //
@@ -28,9 +28,9 @@
 #include <mutex>
 #include <vector>
 
-#include "must/dist/process_group.h"
+#include "must/distributed/process_group.h"
 
-namespace must::dist {
+namespace must::distributed {
 
 // Every rank's `tensors` become rank 0's (flattened per dtype into one broadcast each).
 void broadcast_from_root(ProcessGroup& group, const std::vector<torch::Tensor>& tensors, const std::string& what);
@@ -79,4 +79,4 @@ class GradientReducer {
   std::mutex mutex_;
 };
 
-}  // namespace must::dist
+}  // namespace must::distributed

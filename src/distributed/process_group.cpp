@@ -1,4 +1,4 @@
-#include "must/dist/process_group.h"
+#include "must/distributed/process_group.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -12,9 +12,9 @@
 #include <cstring>
 
 #include "must/core/check.h"
-#include "must/dist/work_queue.h"
+#include "must/distributed/work_queue.h"
 
-namespace must::dist {
+namespace must::distributed {
 namespace {
 
 bool is_loopback(const std::string& address) {
@@ -208,4 +208,4 @@ std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::c
                                         launch.master_addr, timeout, "process_group", device);
 }
 
-}  // namespace must::dist
+}  // namespace must::distributed

@@ -1,4 +1,4 @@
-// The ranks of a run meeting through c10d's TCPStore (DESIGN §7), and a work queue on it.
+// The ranks of a run meeting through c10d's TCPStore (docs/cluster.md), and a work queue on it.
 //
 // Rank 0 hosts the store at MASTER_ADDR:MASTER_PORT (LaunchEnv); every rank connects, waiting up to `timeout`
 // for the others. A run of one process needs no store (LocalWorkQueue). Every wait has the timeout and says, when
@@ -17,7 +17,7 @@
 
 #include "must/core/launch_env.h"
 
-namespace must::dist {
+namespace must::distributed {
 
 class WorkQueue {
  public:
@@ -59,4 +59,4 @@ class StoreWorkQueue final : public WorkQueue {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace must::dist
+}  // namespace must::distributed

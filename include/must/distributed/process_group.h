@@ -1,4 +1,4 @@
-// Collectives among the ranks of a run (DESIGN §7): c10d's process groups over the run's store, for the student's
+// Collectives among the ranks of a run (docs/cluster.md): c10d's process groups over the run's store, for the student's
 // data parallelism (parameter broadcast, gradient all-reduce, metric reduction).
 //
 // Every rank creates it with the same store, in the same order as its other collectives; each call below is a
@@ -28,7 +28,7 @@ namespace c10d {
 class Work;
 }  // namespace c10d
 
-namespace must::dist {
+namespace must::distributed {
 
 class ProcessGroup {
  public:
@@ -106,4 +106,4 @@ std::map<std::string, double> mean_over_ranks(ProcessGroup& group, const std::ma
 std::unique_ptr<ProcessGroup> join_process_group(const LaunchEnv& launch, std::chrono::milliseconds timeout,
                                                  torch::Device device = torch::kCPU);
 
-}  // namespace must::dist
+}  // namespace must::distributed

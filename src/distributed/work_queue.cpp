@@ -1,4 +1,4 @@
-#include "must/dist/work_queue.h"
+#include "must/distributed/work_queue.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -7,7 +7,7 @@
 
 #include "must/core/check.h"
 
-namespace must::dist {
+namespace must::distributed {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -63,4 +63,4 @@ void StoreWorkQueue::finish_and_wait() {
   barrier(*store_, "queue/" + name_ + "/finished", rank_, world_size_, timeout_);
 }
 
-}  // namespace must::dist
+}  // namespace must::distributed

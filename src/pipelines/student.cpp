@@ -1,8 +1,7 @@
-#include "must/engine/student.h"
+#include "must/pipelines/student.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 
@@ -10,57 +9,20 @@
 #include "must/core/strings.h"
 #include "must/data/data_config.h"
 #include "must/data/mixture.h"
+#include "must/data/task_view.h"
+#include "must/engine/train_defaults.h"
 #include "must/eval/eval_config.h"
 #include "must/labels/store_dataset.h"
 #include "must/models/model_config.h"
 
-namespace must::engine {
+namespace must::pipelines {
 namespace {
-
-// The task `name`, which the config gives at `key` (named in the error when it is no task).
-Task task_at(const config::Config& node, const std::string& key, const std::string& name) {
-  try {
-    return task_from_name(name);
-  } catch (const ConfigError& e) {
-    node.fail(key, e.what());
-  }
-}
-
-std::vector<Task> tasks_at(const config::Config& node, const std::string& key) {
-  std::vector<Task> tasks;
-  for (const std::string& name : node.get_string_list(key)) tasks.push_back(task_at(node, key, name));
-  return tasks;
-}
-
-// A labelled dataset limited to some of its tasks: the others are dropped from its samples.
-class TaskSubset final : public data::Dataset {
- public:
-  TaskSubset(std::shared_ptr<const data::Dataset> dataset, std::vector<Task> tasks)
-      : dataset_(std::move(dataset)), tasks_(std::move(tasks)) {
-    info_ = dataset_->info();
-    info_.tasks = tasks_;
-  }
-  int64_t size() const override { return dataset_->size(); }
-  std::string source(int64_t index) const override { return dataset_->source(index); }
-  data::Sample get(int64_t index) const override {
-    data::Sample sample = dataset_->get(index);
-    for (auto it = sample.labels.begin(); it != sample.labels.end();) {
-      it = std::count(tasks_.begin(), tasks_.end(), it->first) ? std::next(it) : sample.labels.erase(it);
-    }
-    if (!std::count(tasks_.begin(), tasks_.end(), Task::kDetection)) sample.instances.reset();
-    return sample;
-  }
-
- private:
-  std::shared_ptr<const data::Dataset> dataset_;
-  std::vector<Task> tasks_;
-};
 
 // One source of `sources:` as a dataset.
 std::shared_ptr<const data::Dataset> make_source(const config::Config& source) {
   const std::string store = source.get_string("store");
-  const std::vector<Task> pseudo_tasks = tasks_at(source, "pseudo_tasks");
-  std::vector<Task> real_tasks = tasks_at(source, "real_tasks");
+  const std::vector<Task> pseudo_tasks = source.get_task_list("pseudo_tasks");
+  std::vector<Task> real_tasks = source.get_task_list("real_tasks");
   const data::DatasetOptions dataset_options = data::dataset_options_from_config(source.at("dataset"));
   std::shared_ptr<const data::Dataset> dataset;
   if (!dataset_options.root.empty() || !dataset_options.annotations.empty()) {
@@ -76,7 +38,7 @@ std::shared_ptr<const data::Dataset> make_source(const config::Config& source) {
         source.fail("real_tasks", dataset->info().name + " has no " + std::string(task_name(task)) + " labels");
       }
     }
-    return std::make_shared<TaskSubset>(dataset, real_tasks);
+    return std::make_shared<data::TaskView>(dataset, real_tasks);
   }
   labels::StoreDatasetOptions options;
   options.pseudo_tasks = pseudo_tasks;
@@ -90,12 +52,12 @@ std::shared_ptr<const data::Dataset> make_source(const config::Config& source) {
   }
 }
 
-// The paper weighting's teacher values: the config's, else each store's teacher configs.
+// The paper weighting's teacher values: the config's, else those each store's manifest records.
 void teacher_values(const config::Config& weighting, const std::vector<std::shared_ptr<const data::Dataset>>& sources,
                     losses::WeightingOptions& options) {
   const config::Config teachers = weighting.at("teachers");
   for (const std::string& name : teachers.keys()) {
-    const Task task = task_at(teachers, name, name);
+    const Task task = teachers.task_named_by(name);
     const double batch = teachers.get_float(name + ".batch_size"), lr = teachers.get_float(name + ".lr");
     if (batch > 0) options.teacher_batch_size[task] = batch;
     if (lr > 0) options.teacher_lr[task] = lr;
@@ -103,29 +65,35 @@ void teacher_values(const config::Config& weighting, const std::vector<std::shar
   for (const auto& source : sources) {
     const auto* store = dynamic_cast<const labels::StoreDataset*>(source.get());
     if (!store) continue;
-    for (const auto& teacher : store->reader().manifest().value("teachers", nlohmann::json::array())) {
-      const Task task = task_from_name(teacher.value("task", ""));
-      const YAML::Node resolved = YAML::Load(teacher.value("resolved_config", ""));
-      if (!options.teacher_batch_size.count(task) && resolved["data"]["loader"]["batch_size"]) {
-        options.teacher_batch_size[task] = resolved["data"]["loader"]["batch_size"].as<double>();
-      }
-      if (!options.teacher_lr.count(task) && resolved["train"]["optimizer"]["lr"]) {
-        options.teacher_lr[task] = resolved["train"]["optimizer"]["lr"].as<double>();
-      }
+    for (const labels::TeacherRecord& teacher : store->reader().manifest().teachers) {
+      if (!options.teacher_batch_size.count(teacher.task)) options.teacher_batch_size[teacher.task] = double(teacher.batch_size);
+      if (!options.teacher_lr.count(teacher.task)) options.teacher_lr[teacher.task] = teacher.lr;
     }
   }
 }
 
 }  // namespace
 
-std::string_view student_tool_defaults() {
+std::string_view student_defaults() {
+  return R"yaml(
+student:
+  epoch_length: 0             # samples per epoch drawn from the sources (0 = the sources' sizes summed)
+  loss_weighting:
+    type: fixed               # fixed, paper (MuST: w_i = b_s lr_i / (b_i lr_s) from the teachers) or uncertainty
+    weights:                  # fixed: each task's weight (1 when not given)
+      _any_: 1.0
+    teachers:                 # paper: each teacher's global batch size and base rate (0 = as the manifest of the
+      _any_: {batch_size: 0, lr: 0.0}  # first store with its task records them)
+)yaml";
+}
+
+std::string_view student_schema() {
   static const std::string defaults = std::string(models::model_defaults()) + "\ndata:\n  eval:                       # what evaluation reads" +
                                       std::string(data::dataset_defaults()) + std::string(data::augment_and_loader_defaults()) +
                                       std::string(data::sources_defaults()) + std::string(student_defaults()) +
-                                      std::string(eval::evaluation_defaults()) + std::string(train_defaults());
+                                      std::string(eval::evaluation_defaults()) + std::string(engine::train_defaults());
   return defaults;
 }
-
 TrainingData student_training_data(const config::Config& config) {
   const config::Config sources = config.at("sources");
   if (sources.keys().empty()) config.fail("sources", "names no source to train on");
@@ -134,13 +102,11 @@ TrainingData student_training_data(const config::Config& config) {
   for (const std::string& name : sources.keys()) {
     const config::Config source = sources.at(name);
     parts.push_back(make_source(source));
-    weights.push_back(source.get_float("weight"));
-    if (weights.back() < 0) source.fail("weight", "must not be negative");
+    weights.push_back(source.get_non_negative_float("weight"));
   }
   TrainingData data;
   auto mixture = std::make_shared<data::ConcatDataset>(parts);
-  const int64_t epoch_length = config.get_int("student.epoch_length");
-  if (epoch_length < 0) config.fail("student.epoch_length", "must not be negative");
+  const int64_t epoch_length = config.get_non_negative_int("student.epoch_length");
   std::shared_ptr<data::SourceMixtureSampler> sampler;
   try {
     sampler = std::make_shared<data::SourceMixtureSampler>(*mixture, weights, epoch_length);
@@ -165,7 +131,7 @@ TrainingData student_training_data(const config::Config& config) {
                                join(losses::weighting_registry().names()));
   }
   const config::Config fixed = weighting.at("weights");
-  for (const std::string& name : fixed.keys()) data.weighting.weights[task_at(fixed, name, name)] = fixed.get_float(name);
+  for (const std::string& name : fixed.keys()) data.weighting.weights[fixed.task_named_by(name)] = fixed.get_float(name);
   teacher_values(weighting, parts, data.weighting);
   return data;
 }
@@ -174,4 +140,4 @@ void train_student(const config::Config& config, const TrainRun& run) {
   train_model(config, run, student_training_data(config));
 }
 
-}  // namespace must::engine
+}  // namespace must::pipelines

@@ -3,10 +3,10 @@
 
 #include <mutex>
 
-#include "must/dist/gradient_reducer.h"
+#include "must/distributed/gradient_reducer.h"
 #include "run_ranks.h"
 
-namespace must::dist {
+namespace must::distributed {
 namespace {
 
 // A trunk and two heads; `use_second` decides whether the second head takes part in the loss.
@@ -130,4 +130,4 @@ TEST(GradientReducer, AHeadOneRankLeftOutIsAveragedWithZerosAndANonFiniteLossSto
 }
 
 }  // namespace
-}  // namespace must::dist
+}  // namespace must::distributed

@@ -1,4 +1,4 @@
-#include "must/dist/gradient_reducer.h"
+#include "must/distributed/gradient_reducer.h"
 
 #include <torch/torch.h>
 
@@ -7,7 +7,7 @@
 
 #include "must/core/check.h"
 
-namespace must::dist {
+namespace must::distributed {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -157,4 +157,4 @@ ReducedStep GradientReducer::finish(bool local_loss_finite) {
   return out;
 }
 
-}  // namespace must::dist
+}  // namespace must::distributed

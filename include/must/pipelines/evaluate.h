@@ -1,0 +1,31 @@
+// must_eval's direct and score modes: a checkpoint, or saved predictions, scored on the config's evaluation
+// dataset (data.eval, evaluation: section) into output_dir/metrics.json.
+#pragma once
+
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string_view>
+
+#include "must/config/config.h"
+#include "must/eval/evaluation.h"
+
+namespace must::pipelines {
+
+// must_eval's whole schema: every training tool's sections (teachers' and the student's configs evaluate as they
+// are; the pseudo-labeller reads its teachers' configs with it too).
+std::string_view eval_schema();
+
+// `must_eval --weights FILE`: builds the config's model, loads FILE (every model key must be there; keys the model
+// lacks, such as other tasks' heads of a student, are listed in the log), evaluates it on data.eval and writes
+// output_dir/metrics.json (plus output_dir/predictions/ when save_predictions).
+eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const std::filesystem::path& weights,
+                                           const std::filesystem::path& output_dir, bool save_predictions,
+                                           const torch::Device& device);
+
+// `must_eval score --predictions PATH`: scores saved predictions (a --save-predictions folder, or a COCO results
+// JSON) against data.eval with the same metrics, no model needed; writes output_dir/metrics.json.
+eval::EvaluationResult score_saved_predictions(const config::Config& config, const std::filesystem::path& predictions,
+                                               const std::filesystem::path& output_dir, int threads);
+
+}  // namespace must::pipelines
