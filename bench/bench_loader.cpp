@@ -1,5 +1,5 @@
-// must_bench_loader DIR: the loader's images/s on a folder of JPEGs (../shared/bench/make_jpegs.py writes
-// them), doing what ../shared/bench/peer_loader.py does: decode, RandomResizedCrop(224), horizontal flip,
+// must_bench_loader DIR: the loader's images/s on a folder of JPEGs (bench/peers/make_jpegs.py writes
+// them), doing what bench/peers/peer_loader.py does: decode, RandomResizedCrop(224), horizontal flip,
 // normalise, batches of 32, shuffled; one warm-up epoch (page cache, thread start), then one timed epoch.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>

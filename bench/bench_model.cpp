@@ -1,6 +1,6 @@
 // Throughput of the multi-task model's compute: forward (eval, no grad) and a training step (forward +
 // backward + SGD with momentum), in images/s, and forward GFLOPs per image. Same workload as
-// ../shared/bench/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
+// bench/peers/peer_model.py: ResNet-50 + FPN + classification (1000), segmentation (150), depth and normals
 // heads at 224x224, batch 8; plus the world's small model.
 //
 //   must_bench_model [--threads N] [--iters K] [--which paper|world|detection|segmentation_loss|resize|all]
@@ -134,7 +134,7 @@ double inference_images_per_s(MultiTaskModel& model, const torch::Tensor& x, int
 }
 
 // Faster R-CNN (torchvision's fasterrcnn_resnet50_fpn: frozen batch norm, 2fc box head, 91 classes) on two
-// 512x512 images with 6 boxes each; the peer is bench/peer_detection.py.
+// 512x512 images with 6 boxes each; the peer is bench/peers/peer_detection.py.
 void run_detection(int iters) {
   torch::manual_seed(0);
   MultiTaskModelOptions options;

@@ -3,7 +3,7 @@
 #   scripts/demo.sh [--quick] [OUT_DIR (default runs/demo; runs/demo_quick with --quick)]
 # Stages, each printing what it runs, its progress and ETA, and its wall time:
 #   1 set-up   2 the world   3 five teachers   4 pseudo-labels (2 local processes)   5 the student (2 ranks)
-#   6 the student and each teacher scored on the world's validation split
+#   6 the student and each teacher scored on the world's validation split (their training runs' final evaluations)
 #   7 the transfer protocol: each world downstream split and Fashion-MNIST, fine-tuned from the student, from the
 #     teacher of that task (Fashion-MNIST: the classification teacher) and from scratch
 #   8 the table: OUT/report.md with OUT/report.png beside it
@@ -129,13 +129,9 @@ train "$out/student" "$out/logs/student.log" "$root/scripts/launch_local.sh" 2 -
   "${student_sets[@]}"
 stage_done
 
-stage "6. the student and each teacher on the world's validation split: $out/direct"
-# The student trained with evaluation on the validation split: its metrics.json is the score. Each teacher the same.
-for run_dir in student "${tasks[@]/#/teachers/}"; do
-  mkdir -p "$out/direct/${run_dir//\//_}"
-  cp "$out/$run_dir/metrics.json" "$out/direct/${run_dir//\//_}/metrics.json"
-done
-echo "   (the training runs' own final evaluations)"
+stage "6. the student and each teacher on the world's validation split"
+# The training runs evaluated on the validation split as they ended: their metrics.json are the scores.
+echo "   the runs' own final evaluations: $out/student/metrics.json, $out/teachers/<task>/metrics.json"
 stage_done
 
 stage "7. transfer: fine-tuning from the student, the task's teacher and scratch: $out/transfer"
@@ -162,22 +158,15 @@ stage_done
 stage "8. the table: $out/report.md"
 # One column per starting point: the student, the specialised teacher of each row's task, scratch. Rows: each task
 # on the validation split (student vs teacher, no fine-tuning), then each fine-tuned benchmark.
-/usr/bin/python3 - "$out" "${tasks[*]}" "${benchmarks[*]}" <<'PY'
-import json, os, sys
-out, tasks, benchmarks = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-columns = {"student": {}, "teacher": {}, "scratch": {}}
-columns["student"].update(json.load(open(f"{out}/direct/student/metrics.json")))
-for task in tasks:
-    metrics = json.load(open(f"{out}/direct/teachers_{task}/metrics.json"))
-    columns["teacher"].update({k: v for k, v in metrics.items() if k.split("/")[1] == task})
-for benchmark in benchmarks:
-    for start in columns:
-        columns[start].update(json.load(open(f"{out}/transfer/{benchmark}/{start}/metrics.json")))
-for start, metrics in columns.items():
-    os.makedirs(f"{out}/table/{start}", exist_ok=True)
-    json.dump(metrics, open(f"{out}/table/{start}/metrics.json", "w"), indent=1)
-PY
-run "$out/logs/report.log" "$bin/must_eval" report "$out/table/student" "$out/table/teacher" "$out/table/scratch" \
+student_runs=("$out/student") teacher_runs=("${tasks[@]/#/$out/teachers/}") scratch_runs=()
+for benchmark in "${benchmarks[@]}"; do
+  student_runs+=("$out/transfer/$benchmark/student")
+  teacher_runs+=("$out/transfer/$benchmark/teacher")
+  scratch_runs+=("$out/transfer/$benchmark/scratch")
+done
+joined() { local IFS=,; echo "$*"; }
+run "$out/logs/report.log" "$bin/must_eval" report --column "student=$(joined "${student_runs[@]}")" \
+  --column "teacher=$(joined "${teacher_runs[@]}")" --column "scratch=$(joined "${scratch_runs[@]}")" \
   --output "$out/report.md"
 sed -n '/^|/p' "$out/report.md"
 stage_done

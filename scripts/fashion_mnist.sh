@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST teacher on real data no one here wrote (Debian's dataset-fashion-mnist): trains
-# configs/world/teachers/fashion_mnist.yaml and prints the test top-1 and the wall time.
+# configs/world/teachers/fashion_mnist.yaml and prints its test score (OUTPUT_DIR/report.md) and the wall time.
 # Usage: scripts/fashion_mnist.sh [OUTPUT_DIR] [extra must_train_teacher flags]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,5 +11,6 @@ rm -rf "$out"
 start=$(date +%s)
 "$root/build/bin/must_train_teacher" --config "$root/configs/world/teachers/fashion_mnist.yaml" --output-dir "$out" "$@"
 seconds=$(( $(date +%s) - start ))
-top1=$(sed -n 's/.*"fashion_mnist_test\/classification\/top1": \([0-9.]*\).*/\1/p' "$out/metrics.json")
-echo "fashion-mnist teacher: test top-1 ${top1}% after ${seconds} s (training and the final evaluation, $(nproc) cores)"
+"$root/build/bin/must_eval" report --column "teacher=$out" --output "$out/report.md" 2> /dev/null
+sed -n '/^|/p' "$out/report.md"
+echo "fashion-mnist teacher: ${seconds} s (training and the final evaluation, $(nproc) cores)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU path, on a machine with CUDA and PyTorch but none of this project's Debian packages. The compute modules
-# build with LibTorch alone (DESIGN §3), so that machine builds them, their unit tests and must_bench_model against
+# build with LibTorch alone (docs/architecture.md), so that machine builds them, their unit tests and must_bench_model against
 # its own PyTorch (2.x) and runs them there.
 #
 #   scripts/gpu_check.sh --prepare   on this machine (Debian, scripts/setup.sh's packages): copies the header-only

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # MuST steps two and three on the demo world, after scripts/train_world_teachers.sh: the five teachers label the
 # unlabeled split (must_pseudolabel, 2 local processes; skipped when the store is finished), the student trains on
-# those labels (must_train_student, 2 ranks of 1 thread), then one line per task: the student against the teacher on
-# the teacher's own task (validation split), with the wall time of each stage.
+# those labels (must_train_student, 2 ranks of 1 thread), then the student against each teacher on the teacher's own
+# task (validation split; OUT_DIR/student_vs_teachers.md: the difference to the teacher in parentheses), with the
+# wall time of each stage.
 # Usage: scripts/train_world_student.sh [OUT_DIR (default out)] [extra must_train_student flags]
 # PSEUDOLABEL_FLAGS: extra must_pseudolabel flags (e.g. "--set policy.segmentation.confidence_threshold=0.3"); they
 # apply when the store is written, so give them with a fresh OUT_DIR/labels.
@@ -16,15 +17,15 @@ for task in classification detection segmentation depth normals; do
   [[ -f "$out/teachers/$task/model_final.safetensors" ]] || { echo "no $task teacher in $out/teachers: run scripts/train_world_teachers.sh first" >&2; exit 1; }
 done
 cd "$root"  # the configs name the teachers' configs relative to the repository
-teachers=""
+teacher_weights=""
 for task in classification detection segmentation depth normals; do
-  teachers+=" --set teachers.$task.weights=$out/teachers/$task/model_final.safetensors"
+  teacher_weights+=" --set teachers.$task.weights=$out/teachers/$task/model_final.safetensors"
 done
 
 start=$(date +%s)
 if ! "$bin/must_pseudolabel" --verify "$out/labels" > /dev/null 2>&1; then
   "$root/scripts/launch_local.sh" 2 -- "$bin/must_pseudolabel" --threads 1 --config configs/world/pseudolabel.yaml \
-    --set input.root="$out/world" $teachers ${PSEUDOLABEL_FLAGS:-} --output-dir "$out/labels" 2> "$out/labels.log" ||
+    --set input.root="$out/world" $teacher_weights ${PSEUDOLABEL_FLAGS:-} --output-dir "$out/labels" 2> "$out/labels.log" ||
     { tail -5 "$out/labels.log"; exit 1; }
 fi
 labels_s=$(( $(date +%s) - start ))
@@ -36,19 +37,9 @@ rm -rf "$out/student"
   2> "$out/student.log" || { tail -5 "$out/student.log"; exit 1; }
 student_s=$(( $(date +%s) - start ))
 
-/usr/bin/python3 - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
-student = json.load(open(f"{out}/student/metrics.json"))
-# The headline metric of each task and whether higher is better.
-headline = {"classification": ("top1", True), "detection": ("AP50", True), "segmentation": ("mIoU", True),
-            "depth": ("AbsRel", False), "normals": ("mean_angle", False)}
-print(f"{'task':15s} {'metric':11s} {'teacher':>9s} {'student':>9s}  student - teacher")
-for task, (metric, higher) in headline.items():
-    key = f"world_val/{task}/{metric}"
-    teacher = json.load(open(f"{out}/teachers/{task}/metrics.json"))[key]
-    ours = student[key]
-    better = ours >= teacher if higher else ours <= teacher
-    print(f"{task:15s} {metric:11s} {teacher:9.4g} {ours:9.4g}  {ours - teacher:+.4g} ({'student better or equal' if better else 'teacher better'})")
-PY
+teachers=()
+for task in classification detection segmentation depth normals; do teachers+=("$out/teachers/$task"); done
+"$bin/must_eval" report --column "teacher=$(IFS=,; echo "${teachers[*]}")" --column "student=$out/student" \
+  --baseline teacher --output "$out/student_vs_teachers.md" 2> "$out/report.log" || { tail -5 "$out/report.log"; exit 1; }
+sed -n '/^|/p' "$out/student_vs_teachers.md"
 echo "pseudo-labelling: $labels_s s; student training and evaluation: $student_s s"

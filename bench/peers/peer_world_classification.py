@@ -1,6 +1,6 @@
 # The world's classification task in PyTorch, apart from our engine: is the object-centric split learnable at
 # all in a CPU budget? ResNet-18 x0.5 (our world model's backbone, standard stem), SGD + one-cycle, flips.
-#   /usr/bin/python3 bench/peer_world_classification.py THREADS MODE EPOCHS
+#   /usr/bin/python3 bench/peers/peer_world_classification.py THREADS MODE EPOCHS
 #   TRAIN=<world>/teacher_classification HELDOUT=<another seed's world>/teacher_classification VAL=<world>/val
 # MODE: "base" (lr 0.01), containing "lr1" (lr 0.1), "jit" (colour jitter + channel shuffle), "crop", "small"
 # (3x3 stride-1 stem), "adam" (AdamW 0.002). Prints train / held-out / val top-1 after each epoch.
