@@ -52,7 +52,7 @@ pseudolabel_rate() {
   python3 - "$1/metrics.jsonl" <<'PY'
 import json, sys
 shards = [line for line in map(json.loads, open(sys.argv[1])) if "pseudolabel/images" in line]
-print(max(shards, key=lambda line: line["pseudolabel/images"])["pseudolabel/images_per_s"])
+print(f'{max(shards, key=lambda line: line["pseudolabel/images"])["pseudolabel/images_per_s"]:.2f}')
 PY
 }
 
@@ -90,10 +90,10 @@ bench_detection() {
 
 bench_loader() {
   local ours peer
-  /usr/bin/python3 "$root/bench/peers/make_jpegs.py" "$work/jpegs" "${IMAGES:-1000}" > /dev/null
+  /usr/bin/python3 "$root/bench/peers/make_jpegs.py" "$work/loader_jpegs" "${IMAGES:-1000}" > /dev/null
   for run in 1 2; do
-    ours=$("$bin/must_bench_loader" "$work/jpegs" --workers 2)
-    peer=$(WORKERS=2 /usr/bin/python3 "$root/bench/peers/peer_loader.py" "$work/jpegs")
+    ours=$("$bin/must_bench_loader" "$work/loader_jpegs" --workers 2)
+    peer=$(WORKERS=2 /usr/bin/python3 "$root/bench/peers/peer_loader.py" "$work/loader_jpegs")
     echo "$ours"
     echo "$peer"
     ratio loader "must_loader:" "peer_loader:" "$ours"$'\n'"$peer"
@@ -142,8 +142,8 @@ data_parallel() {
     "$bin/$tool" --config "$config" --threads 2 --set "$root_key=$work/world" --output-dir "$work/dp1" 2> /dev/null
     "$root/scripts/launch_local.sh" 2 -- "$bin/$tool" --config "$config" --threads 1 --set "$root_key=$work/world" \
       --set data.loader.batch_size=16 --set data.loader.workers=1 --output-dir "$work/dp2" > /dev/null 2>&1
-    one=$(metric "$work/dp1/metrics.jsonl" time/images_per_s "$iterations")
-    two=$(metric "$work/dp2/metrics.jsonl" time/images_per_s "$iterations")
+    one=$(metric "$work/dp1/metrics.jsonl" time/images_per_s "$iterations" | awk '{ printf "%.1f", $1 }')
+    two=$(metric "$work/dp2/metrics.jsonl" time/images_per_s "$iterations" | awk '{ printf "%.1f", $1 }')
     wait=$(metric "$work/dp2/metrics.jsonl" time/allreduce_wait_s "$iterations" | awk '{ printf "%.1f", 1000 * $1 }')
     echo "$name data parallel (run $run): 1 process x 2 threads $one images/s; 2 ranks x 1 thread $two images/s (all-reduce wait $wait ms/step)"
     awk -v a="$two" -v b="$one" 'BEGIN { printf "ratio 2x1 / 1x2: %.2f\n", a / b }'
