@@ -69,7 +69,6 @@ int main(int argc, char** argv) {
       spdlog::info("wrote {}", (context.output_dir / "metrics.json").string());
       return;
     } else {
-      if (weights.empty()) MUST_THROW(must::ConfigError, "--weights FILE is required (or: must_eval score / report)");
       result = must::pipelines::evaluate_checkpoint(context.config, weights, context.output_dir, save_predictions,
                                                torch::Device(context.device));
     }

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include "must/core/check.h"
-#include "must/core/strings.h"
 #include "must/data/data_config.h"
 #include "must/engine/train_defaults.h"
 #include "must/eval/eval_config.h"
@@ -49,6 +48,24 @@ std::vector<Task> checked_tasks(const config::Config& config, const EvalSetup& s
   }
 }
 
+// --weights, or model.init_from when --weights is not given; both, naming other files, are refused rather than one
+// silently winning.
+std::filesystem::path weights_to_evaluate(const config::Config& config, const models::MultiTaskModelOptions& options,
+                                          const std::filesystem::path& weights) {
+  if (weights.empty() && options.init_from.empty()) {
+    MUST_THROW(ConfigError, "no weights to evaluate: give --weights FILE (or model.init_from)");
+  }
+  if (!weights.empty() && !options.init_from.empty() && std::filesystem::path(options.init_from) != weights) {
+    config.fail("model.init_from", "names " + options.init_from + " but --weights names " + weights.string() +
+                                       ": give the weights to evaluate once");
+  }
+  const std::filesystem::path file = weights.empty() ? std::filesystem::path(options.init_from) : weights;
+  if (!std::filesystem::exists(file)) {
+    MUST_THROW(ConfigError, weights.empty() ? "model.init_from " : "--weights ", file.string(), ": no such file");
+  }
+  return file;
+}
+
 }  // namespace
 
 eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const std::filesystem::path& weights,
@@ -62,16 +79,7 @@ eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const s
   checked_tasks(config, setup, model_tasks);
 
   models::MultiTaskModel model(model_options);
-  MUST_CHECK(!weights.empty(), "no weights to evaluate");
-  if (!std::filesystem::exists(weights)) MUST_THROW(ConfigError, "--weights ", weights.string(), ": no such file");
-  models::ImportOptions import;
-  const models::ImportReport report = models::load_weights_file(*model, weights, import);
-  if (!report.missing.empty()) {
-    std::vector<std::string> shown(report.missing.begin(), report.missing.begin() + long(std::min<size_t>(3, report.missing.size())));
-    MUST_THROW(Error, weights.string(), ": ", report.missing.size(), " model tensor(s) are not in the file (",
-               join(shown), report.missing.size() > shown.size() ? ", ..." : "",
-               "); does the config's model section match the one that was trained?");
-  }
+  models::load_complete_weights(*model, weights_to_evaluate(config, model_options, weights));
   model->to(device);
   model->eval();
   if (device.is_cpu()) model->fuse_for_inference();

@@ -69,7 +69,7 @@ std::vector<Teacher> load_teachers(const config::Config& teachers, const torch::
     for (const auto& head : options.heads) has_head = has_head || head.task == r.task;
     if (!has_head) teachers.fail(name + ".config", r.config + " has no " + name + " head");
     t.model = models::MultiTaskModel(options);
-    models::load_weights_file(*t.model, r.weights);
+    models::load_complete_weights(*t.model, r.weights);
     t.model->eval();
     t.model->to(device);
     if (device.is_cpu()) t.model->fuse_for_inference();  // oneDNN convolutions with batch norm folded in

@@ -64,6 +64,23 @@ class EvalTool : public ::testing::Test {
 };
 test::ScratchDir* EvalTool::dir_ = nullptr;
 
+TEST_F(EvalTool, ModelInitFromIsTheWeightsWhenNoneAreGivenAndAnotherFileIsRefused) {
+  const std::string weights = (root() / "weights.safetensors").string();
+  const auto from_config = eval("--set model.init_from=" + weights + " --output-dir " + (root() / "init_from").string());
+  ASSERT_EQ(from_config.exit_code, 0) << from_config.output;
+  const auto given = eval("--weights " + weights + " --output-dir " + (root() / "given").string());
+  ASSERT_EQ(given.exit_code, 0) << given.output;
+  EXPECT_EQ(metrics("init_from"), metrics("given"));
+  const auto both = eval("--set model.init_from=" + weights + " --weights " + (root() / "other.safetensors").string() +
+                         " --output-dir " + (root() / "both").string());
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_TRUE(contains(both.output, "model.init_from")) << both.output;
+  EXPECT_TRUE(contains(both.output, "give the weights to evaluate once")) << both.output;
+  const auto neither = eval("--output-dir " + (root() / "neither").string());
+  EXPECT_NE(neither.exit_code, 0);
+  EXPECT_TRUE(contains(neither.output, "no weights to evaluate: give --weights FILE (or model.init_from)")) << neither.output;
+}
+
 TEST_F(EvalTool, WritesEveryTaskAndItsSavedPredictionsScoreTheSame) {
   // Images resized to 48 x 48 for the model: predictions map back to the 32 x 32 labels.
   const std::string resize = " --set data.augment.resize.mode=fixed --set data.augment.resize.size=[48,48]";

@@ -16,9 +16,10 @@ namespace must::pipelines {
 // are; the pseudo-labeller reads its teachers' configs with it too).
 std::string_view eval_schema();
 
-// `must_eval --weights FILE`: builds the config's model, loads FILE (every model key must be there; keys the model
-// lacks, such as other tasks' heads of a student, are listed in the log), evaluates it on data.eval and writes
-// output_dir/metrics.json (plus output_dir/predictions/ when save_predictions).
+// `must_eval --weights FILE`: builds the config's model, loads FILE (or model.init_from when `weights` is empty;
+// every model key must be there, mapped as models/weight_import.h says; keys the model lacks, such as other tasks'
+// heads of a student, are listed in the log), evaluates it on data.eval and writes output_dir/metrics.json (plus
+// output_dir/predictions/ when save_predictions).
 eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const std::filesystem::path& weights,
                                            const std::filesystem::path& output_dir, bool save_predictions,
                                            const torch::Device& device);

@@ -1,12 +1,14 @@
 #include "must/models/weight_import.h"
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <torch/torch.h>
 
 #include "must/core/check.h"
 #include "must/models/batch_norm.h"
 #include "must/models/multi_task_model.h"
 #include "must/models/resnet.h"
+#include "test_support.h"
 
 namespace must::models {
 namespace {
@@ -81,6 +83,84 @@ TEST(FrozenModules, StopLearningAndFreezeTheirBatchNorms) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("model.frozen_modules: 'trunk' is not a submodule"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("backbone.fpn"), std::string::npos) << e.what();
+  }
+}
+
+// A model of ours with one head of `task` (`outputs` classes), and its state dict renamed to torchvision's layout:
+// a classifier's backbone at the top level and `fc.*`; a detector's `backbone.*` with `rpn.*` and `roi_heads.*`.
+MultiTaskModel model_with_head(Task task, int64_t outputs) {
+  MultiTaskModelOptions options = small_model();
+  options.heads[0].task = task;
+  options.heads[0].num_outputs = outputs;
+  return MultiTaskModel(options);
+}
+
+StateDict in_torchvision_layout(const StateDict& ours, Task task) {
+  const std::vector<std::string> moved = task == Task::kClassification
+                                             ? std::vector<std::string>{"backbone.body.", "heads.classification."}
+                                             : std::vector<std::string>{"heads.detection."};
+  StateDict renamed;
+  for (const auto& [name, tensor] : ours) {
+    std::string theirs = name;
+    for (const std::string& from : moved) {
+      if (name.rfind(from, 0) == 0) theirs = name.substr(from.size());
+    }
+    renamed.emplace_back(theirs, tensor);
+  }
+  return renamed;
+}
+
+bool has_key(const StateDict& tensors, const std::string& name) {
+  return std::any_of(tensors.begin(), tensors.end(), [&](const auto& entry) { return entry.first == name; });
+}
+
+TEST(WeightImport, TorchvisionClassifiersAndDetectorsLoadAsTheyAre) {
+  for (const auto& [task, outputs] : {std::pair{Task::kClassification, 10}, std::pair{Task::kDetection, 4}}) {
+    MultiTaskModel source = model_with_head(task, outputs), target = model_with_head(task, outputs);
+    const StateDict theirs = in_torchvision_layout(module_state_dict(*source), task);
+    EXPECT_TRUE(has_key(theirs, task == Task::kClassification ? "fc.bias" : "roi_heads.box_predictor.cls_score.bias"));
+    EXPECT_TRUE(has_key(theirs, task == Task::kClassification ? "layer4.1.bn2.weight" : "backbone.body.layer4.1.bn2.weight"));
+    const ImportReport report = load_state_dict(*target, theirs, {});
+    EXPECT_TRUE(report.missing.empty()) << task_name(task) << ": " << key_groups(report.missing);
+    EXPECT_TRUE(report.unexpected.empty()) << task_name(task) << ": " << key_groups(report.unexpected);
+    const auto expected = module_state_dict(*source);
+    const auto loaded = module_state_dict(*target);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(torch::equal(expected[i].second, loaded[i].second)) << expected[i].first;
+    }
+  }
+  // Only the classifier's last layer renamed, the backbone in torchvision's names: each key finds its place.
+  MultiTaskModel source = model_with_head(Task::kClassification, 10), target = model_with_head(Task::kClassification, 10);
+  StateDict mixed = in_torchvision_layout(module_state_dict(*source), Task::kClassification);
+  for (auto& [name, tensor] : mixed) {
+    if (name.rfind("fc.", 0) == 0) name = "heads.classification." + name;
+  }
+  const ImportReport report = load_state_dict(*target, mixed, {});
+  EXPECT_TRUE(report.missing.empty()) << key_groups(report.missing);
+  EXPECT_TRUE(report.unexpected.empty()) << key_groups(report.unexpected);
+}
+
+TEST(WeightImport, AnImageNetClassifierOverAHeadOfOtherClassesSkipsItsLastLayerAndEvaluationSaysWhy) {
+  MultiTaskModel imagenet = model_with_head(Task::kClassification, 1000), flowers = model_with_head(Task::kClassification, 102);
+  const StateDict theirs = in_torchvision_layout(module_state_dict(*imagenet), Task::kClassification);
+  const ImportReport report = load_state_dict(*flowers, theirs, {});  // a fine-tune's init: no error
+  EXPECT_EQ(report.skipped, (std::vector<std::string>{"fc.weight [1000, 128] -> heads.classification.fc.weight [102, 128]",
+                                                      "fc.bias [1000] -> heads.classification.fc.bias [102]"}));
+  EXPECT_EQ(report.missing, (std::vector<std::string>{"heads.classification.fc.bias", "heads.classification.fc.weight"}));
+  test::ScratchDir dir;
+  write_safetensors(dir / "imagenet.safetensors", theirs);
+  try {  // evaluation needs every tensor: the message shows both sides and the mapping tried
+    load_complete_weights(*flowers, dir / "imagenet.safetensors");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("2 model tensor(s) are not in the file"), std::string::npos) << message;
+    EXPECT_NE(message.find("The file's keys: bn1 (5), conv1 (1), fc (2), layer1"), std::string::npos) << message;
+    EXPECT_NE(message.find("The model's: backbone.body (100), heads.classification (2)"), std::string::npos) << message;
+    EXPECT_NE(message.find("else under the prefix 'backbone.body.', else torchvision's places (fc. -> "
+                           "heads.classification.fc."),
+              std::string::npos)
+        << message;
   }
 }
 
