@@ -15,6 +15,7 @@
 #include "must/core/fs.h"
 #include "must/core/memory.h"
 #include "must/core/openmp_spin.h"
+#include "must/core/strings.h"
 
 namespace must::app {
 namespace {
@@ -46,9 +47,10 @@ void check_device(const std::string& device) {
   }
 }
 
-// Prints "<tool>: <kind><message>", the one line a user reads about a failure, and returns the exit code.
+// Prints "<tool>: <kind><message>", the one line a user reads about a failure, and returns the exit code. The
+// message may quote a damaged file's bytes: what a terminal should not receive is escaped.
 int report(const std::string& tool, const std::string& kind, const std::string& message, int code) {
-  std::cerr << tool << ": " << kind << message << std::endl;
+  std::cerr << tool << ": " << kind << printable(message) << std::endl;
   return code;
 }
 

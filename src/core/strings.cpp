@@ -56,4 +56,43 @@ std::vector<std::string> split(std::string_view text, char separator) {
   return parts;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence starting at text[at] (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF), or 0.
+size_t utf8_length(std::string_view text, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+  else if (lead >= 0xE0 && lead <= 0xEF) length = 3, low = lead == 0xE0 ? 0xA0 : 0x80, high = lead == 0xED ? 0x9F : 0xBF;
+  else if (lead >= 0xF0 && lead <= 0xF4) length = 4, low = lead == 0xF0 ? 0x90 : 0x80, high = lead == 0xF4 ? 0x8F : 0xBF;
+  if (length == 0 || at + length > text.size()) return 0;
+  if (byte(at + 1) < low || byte(at + 1) > high) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = 0; at < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if (byte >= 0x20 && byte < 0x7F) {
+      out += char(byte), ++at;
+    } else if (const size_t length = byte >= 0x80 ? utf8_length(text, at) : 0; length > 0) {
+      out.append(text.substr(at, length)), at += length;
+    } else {
+      out += "\\x", out += kHex[byte >> 4], out += kHex[byte & 15], ++at;
+    }
+  }
+  return out;
+}
+
 }  // namespace must

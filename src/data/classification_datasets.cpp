@@ -150,6 +150,7 @@ std::shared_ptr<Dataset> cifar(const DatasetOptions& options, int label_bytes, i
 }  // namespace
 
 std::shared_ptr<Dataset> image_folder(const DatasetOptions& options) {
+  require_exists(options.root, "image folder", options.key("root"));
   const auto root = options.split.empty() ? options.root : options.root / options.split;
   require_exists(root, "image folder");
   std::vector<std::string> classes;
@@ -176,7 +177,7 @@ std::shared_ptr<Dataset> images(const DatasetOptions& options) {
 }
 
 std::shared_ptr<Dataset> image_list(const DatasetOptions& options) {
-  require_exists(options.annotations, "image list");
+  require_exists(options.annotations, "image list", options.key("annotations"));
   MUST_CHECK(!options.class_names.empty(), options.annotations.string(), ": an image list needs class_names");
   std::vector<std::filesystem::path> files;
   std::vector<int64_t> labels;

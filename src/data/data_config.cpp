@@ -108,6 +108,7 @@ DatasetOptions dataset_options_from_config(const config::Config& node) {
   options.fraction = node.get_float("fraction");
   if (options.fraction <= 0 || options.fraction > 1) node.fail("fraction", "must lie in (0, 1]");
   options.subset_seed = uint64_t(node.get_int("subset_seed"));
+  options.config_key = node.full_key("");
   return options;
 }
 

@@ -186,12 +186,13 @@ std::vector<std::string> read_lines(const std::filesystem::path& path) {
   return lines;
 }
 
-void require_exists(const std::filesystem::path& path, const std::string& what) {
+void require_exists(const std::filesystem::path& path, const std::string& what, const std::string& key) {
+  if (path.empty()) MUST_THROW(Error, what, ": none given", key.empty() ? "" : " (set " + key + ")");
   if (!std::filesystem::exists(path)) MUST_THROW(Error, what, " ", path.string(), " does not exist");
 }
 
-nlohmann::json read_json(const std::filesystem::path& path, const std::string& what) {
-  require_exists(path, what);
+nlohmann::json read_json(const std::filesystem::path& path, const std::string& what, const std::string& key) {
+  require_exists(path, what, key);
   try {
     std::ifstream in(path);
     return nlohmann::json::parse(in);

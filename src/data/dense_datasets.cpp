@@ -91,7 +91,7 @@ class Hdf5Handle {
 class NyuLabeledDataset final : public Dataset {
  public:
   explicit NyuLabeledDataset(const DatasetOptions& options) : file_(options.annotations) {
-    require_exists(file_, "NYU .mat file");
+    require_exists(file_, "NYU .mat file", options.key("annotations"));
     std::vector<int64_t> image_dims, depth_dims;
     {
       std::lock_guard<std::mutex> lock(hdf5_mutex());

@@ -29,7 +29,7 @@ class CocoDataset final : public Dataset {
  public:
   explicit CocoDataset(const DatasetOptions& options) : root_(options.root) {
     const auto& file = options.annotations;
-    const nlohmann::json json = read_json(file, "COCO annotation file");
+    const nlohmann::json json = read_json(file, "COCO annotation file", options.key("annotations"));
     if (!json.contains("images") || !json["images"].is_array()) MUST_THROW(Error, file.string(), ": no 'images' array");
     try {
       index(json, file);

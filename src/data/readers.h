@@ -31,10 +31,11 @@ std::shared_ptr<Dataset> world(const DatasetOptions& options);
 std::vector<std::filesystem::path> image_files(const std::filesystem::path& dir, bool recursive = false);
 // Non-empty lines, trailing whitespace removed. Throws must::Error naming the file when it cannot be read.
 std::vector<std::string> read_lines(const std::filesystem::path& path);
-// Throws must::Error "<what> <path> does not exist" unless it does.
-void require_exists(const std::filesystem::path& path, const std::string& what);
+// Throws must::Error "<what> <path> does not exist" unless it does; for an empty path "<what>: none given (set
+// <key>)", `key` being the config key that names it (DatasetOptions::key).
+void require_exists(const std::filesystem::path& path, const std::string& what, const std::string& key = "");
 // A JSON document; `what` names it in errors ("COCO annotation file"). Throws must::Error naming the file.
-nlohmann::json read_json(const std::filesystem::path& path, const std::string& what);
+nlohmann::json read_json(const std::filesystem::path& path, const std::string& what, const std::string& key = "");
 // A sample whose image is the file at `path`, read now and decoded later.
 Sample encoded_sample(const std::filesystem::path& path);
 // uint8 [H, W] class map -> int64, through a 256-entry lookup table (unlisted values -> 255).

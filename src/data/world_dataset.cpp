@@ -16,6 +16,7 @@ namespace {
 class WorldDataset final : public Dataset {
  public:
   explicit WorldDataset(const DatasetOptions& options) : split_dir_(options.root / options.split) {
+    readers::require_exists(options.root, "world", options.key("root"));
     const auto index = options.root / "dataset.json";
     const nlohmann::json json = read_json(index, "world index (is the world complete?)");
     if (!json["splits"].contains(options.split)) {

@@ -45,13 +45,16 @@ void DepthMetrics::add(const torch::Tensor& truth, const torch::Tensor& predicti
   if (options_.crop == DepthCrop::kEigen) {  // BTS: [45:471, 41:601] of 480 x 640
     top = height * 45 / 480, bottom = height * 471 / 480, left = width * 41 / 640, right = width * 601 / 640;
   }
+  // The caps in float32, as BTS compares its float32 maps with them (NumPy casts the Python float to the array's
+  // type) and clamps predictions to them: a ground truth of exactly 0.001f is not above a 0.001 cap.
+  const float min_cap = float(options_.min_depth), max_cap = float(options_.max_depth);
   std::vector<double> truth_values, predicted_values;
   const float* gv = g.data_ptr<float>();
   const float* dv = d.data_ptr<float>();
   for (int64_t y = top; y < bottom; ++y) {
     for (int64_t x = left; x < right; ++x) {
-      const double gt = gv[y * width + x];
-      if (!(gt > options_.min_depth && gt < options_.max_depth)) continue;  // also drops NaN
+      const float gt = gv[y * width + x];
+      if (!(gt > min_cap && gt < max_cap)) continue;  // also drops NaN
       truth_values.push_back(gt);
       predicted_values.push_back(dv[y * width + x]);
     }
@@ -67,8 +70,8 @@ void DepthMetrics::add(const torch::Tensor& truth, const torch::Tensor& predicti
   for (size_t i = 0; i < n; ++i) {
     const double gt = truth_values[i];
     double p = predicted_values[i] * ratio;
-    if (std::isnan(p)) p = options_.min_depth;
-    p = std::clamp(p, options_.min_depth, options_.max_depth);
+    if (std::isnan(p)) p = min_cap;
+    p = std::clamp(p, double(min_cap), double(max_cap));
     const double diff = p - gt, log_diff = std::log(p) - std::log(gt);
     image.abs_rel += std::abs(diff) / gt;
     image.sq_rel += diff * diff / gt;

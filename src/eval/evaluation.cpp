@@ -29,6 +29,9 @@ std::vector<std::string> names_of(const std::vector<Task>& tasks) {
   return out;
 }
 
+// Tasks by name for messages, "none" for none.
+std::string listed(const std::vector<Task>& tasks) { return tasks.empty() ? "none" : join(names_of(tasks)); }
+
 // Logs "<name>: done/total images, rate, ETA" at most every `period` seconds.
 class Progress {
  public:
@@ -85,16 +88,16 @@ std::vector<Task> tasks_to_evaluate(const std::vector<Task>& requested, const st
     }
     if (!labelled) {
       MUST_THROW(ConfigError, "dataset ", dataset.name, " has no ", task_name(task), " labels (it has: ",
-                 join(names_of(dataset.tasks)), ")");
+                 listed(dataset.tasks), ")");
     }
     if (!made) {
-      MUST_THROW(ConfigError, "no ", task_name(task), " predictions to score (there are: ", join(names_of(predicted)), ")");
+      MUST_THROW(ConfigError, "no ", task_name(task), " predictions to score (there are: ", listed(predicted), ")");
     }
     out.push_back(task);
   }
   if (out.empty()) {
     MUST_THROW(ConfigError, "nothing to evaluate: dataset ", dataset.name, " has labels for ",
-               join(names_of(dataset.tasks)), "; the predictions are for ", join(names_of(predicted)));
+               listed(dataset.tasks), "; the predictions are for ", listed(predicted));
   }
   return out;
 }

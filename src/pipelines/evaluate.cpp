@@ -110,10 +110,14 @@ eval::EvaluationResult score_saved_predictions(const config::Config& config, con
   EvalSetup setup = setup_from(config);
   const eval::PredictionReader reader(predictions, *setup.dataset);
   checked_tasks(config, setup, reader.tasks());
-  // Class counts of the config's heads, for datasets that name no classes.
+  // Class counts of the config's heads, for datasets that name no classes. No model is built: a config without a
+  // model section scores too.
   std::map<Task, int64_t> classes;
-  for (const auto& head : models::model_options_from_config(config.at("model")).heads) {
-    if (task_spec(head.task).channels == 0 && head.num_outputs > 0) classes[head.task] = head.num_outputs;
+  const config::Config heads = config.at("model.heads");
+  for (const std::string& name : heads.keys()) {
+    const Task task = heads.task_named_by(name);
+    const int64_t outputs = heads.get_non_negative_int(name + ".num_outputs");
+    if (task_spec(task).channels == 0 && outputs > 0) classes[task] = outputs;
   }
   const eval::EvaluationResult result = eval::score_predictions(reader, setup.dataset, setup.options, classes, threads);
   eval::write_metrics_json(output_dir / "metrics.json", result);

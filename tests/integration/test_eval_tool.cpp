@@ -200,6 +200,31 @@ TEST_F(EvalTool, BadInputExitsWithOneLineNamingTheFileOrKey) {
   const auto no_weights = eval(out);
   EXPECT_EQ(no_weights.exit_code, 2) << no_weights.output;
   EXPECT_TRUE(contains(no_weights.output, "--weights")) << no_weights.output;
+
+  // Empty paths and lists name the key and say "none".
+  const std::string weights = " --weights " + (root() / "weights.safetensors").string();
+  const auto no_root = eval(weights + " --set data.eval.root=" + out);
+  EXPECT_EQ(error_lines(no_root.output), 1) << no_root.output;
+  EXPECT_TRUE(contains(no_root.output, "world: none given (set data.eval.root)")) << no_root.output;
+  const auto no_file = eval(weights + " --set data.eval.format=coco --set data.eval.annotations=" + out);
+  EXPECT_TRUE(contains(no_file.output, "COCO annotation file: none given (set data.eval.annotations)")) << no_file.output;
+  const auto no_labels = eval(weights + " --set data.eval.format=images --set data.eval.root=" +
+                              (root() / "world" / "val" / "images").string() + " --set data.eval.split= --set evaluation.tasks=[depth]" + out);
+  EXPECT_TRUE(contains(no_labels.output, "has no depth labels (it has: none)")) << no_labels.output;
+}
+
+TEST_F(EvalTool, ScoreNeedsNoModelSection) {
+  const auto saved = eval("--weights " + (root() / "weights.safetensors").string() + " --set evaluation.tasks=[depth]" +
+                          " --save-predictions --output-dir " + (root() / "depth_run").string());
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  const auto config = root() / "no_model.yaml";
+  write_file(config, "data:\n  eval: {format: world, root: " + (root() / "world").string() +
+                         ", split: val}\nevaluation: {name: world_val, tasks: [depth], depth: {max_depth: 20.0}}\n");
+  const auto scored = run_command(tool_path("must_eval") + " score --config " + config.string() + " --predictions " +
+                                  (root() / "depth_run" / "predictions").string() + " --output-dir " +
+                                  (root() / "no_model").string());
+  ASSERT_EQ(scored.exit_code, 0) << scored.output;
+  EXPECT_EQ(metrics("no_model")["world_val/depth/AbsRel"], metrics("depth_run")["world_val/depth/AbsRel"]);
 }
 
 TEST_F(EvalTool, ReportComparesRuns) {

@@ -19,4 +19,8 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 // Splits "a.b.c" into {"a", "b", "c"}; empty parts are kept so callers can reject them.
 std::vector<std::string> split(std::string_view text, char separator);
 
+// `text` safe to print on a terminal: valid UTF-8 other than control characters as it is, every other byte as
+// \xNN. For messages that quote a damaged file's bytes (a JSON parser's "last read: ...").
+std::string printable(std::string_view text);
+
 }  // namespace must

@@ -96,6 +96,12 @@ struct DatasetOptions {
   // smallest mix_seed(subset_seed, index)), kept in index order: "fine-tune on 10% of the training set".
   double fraction = 1.0;
   uint64_t subset_seed = 0;
+  std::string config_key;  // where a config named the dataset ("data.eval"), for messages; "" when not from one
+
+  // A field's full config key for messages: "data.eval.annotations", or "the dataset's annotations".
+  std::string key(const std::string& field) const {
+    return config_key.empty() ? "the dataset's " + field : config_key + "." + field;
+  }
 };
 
 // Readers by format name:

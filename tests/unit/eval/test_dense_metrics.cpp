@@ -86,6 +86,21 @@ TEST(DepthMetrics, HandWorkedErrorsAndCaps) {
   EXPECT_EQ(nothing.values()["valid_images"], 0);
 }
 
+// A ground truth of 1 mm in a float32 map is 0.001f, above the double 0.001 by 5e-11: BTS compares in float32 and
+// leaves it out, and so do we (the minimum cap is 0.001 by default). Its neighbour above, nextafter(0.001f), counts.
+TEST(DepthMetrics, OneMillimetreGroundTruthIsLeftOutAsBtsDoes) {
+  const float one_mm = 0.001f, above = std::nextafter(one_mm, 1.0f);
+  ASSERT_GT(double(one_mm), 0.001);
+  DepthMetrics metrics;
+  metrics.add(floats({one_mm, 2, above}, {1, 3}), floats({1, 2, above}, {1, 3}));
+  EXPECT_EQ(metrics.values()["pixels"], 2);
+  EXPECT_NEAR(metrics.values()["AbsRel"], 0.0, 1e-12);
+  // Predictions below the cap are raised to it in float32 too: 0.001f against the pixel just above it.
+  DepthMetrics clamped;
+  clamped.add(floats({above}, {1, 1}), floats({0.0f}, {1, 1}));
+  EXPECT_NEAR(clamped.values()["AbsRel"], (double(above) - double(one_mm)) / double(above), 1e-15);
+}
+
 // Image 1: g = 1, d = 2 (AbsRel 1); image 2: three exact pixels (0). Per image: (1 + 0) / 2; pooled: 1 / 4.
 TEST(DepthMetrics, PerImageOrPooledAveraging) {
   DepthMetricOptions options;
