@@ -28,11 +28,14 @@ std::string_view augment_and_loader_defaults() {
   return R"yaml(
   augment:
     resize:
-      mode: none              # none, fixed (size), short_side (sizes, max_size), scale_jitter (size, scales)
+      mode: none              # none, fixed (size), short_side (sizes, max_size), scale_jitter (size, scales),
+                              # torchvision (sizes: the first, max_size: torchvision's Resize(size, antialias=True))
       size: [0, 0]            # fixed: [height, width]; scale_jitter: [side, side]
       sizes: [800]            # short_side: one drawn per image in training, the first at evaluation
       max_size: 1333          # short_side: cap on the longer side (0 = none)
       scales: [0.1, 2.0]      # scale_jitter: factor range
+    center_crop: [0, 0]       # evaluation and pseudo-labelling: [height, width] from the centre after the resize
+                              # (torchvision's CenterCrop); 0 = off
     random_resized_crop: 0    # output side (0 = off); classification training
     crop: [0, 0]              # random [height, width] window (0 = off)
     flip: 0.5                 # horizontal flip probability
@@ -146,9 +149,18 @@ std::shared_ptr<Transform> transform_from_config(const config::Config& node, boo
     if (size[0] <= 0) resize.fail("size", "must be positive for mode scale_jitter");
     steps.push_back(training ? std::make_shared<ScaleJitter>(size[0], scales[0], scales[1])
                              : std::make_shared<ScaleJitter>(size[0], 1.0, 1.0));
+  } else if (mode == "torchvision") {
+    const std::vector<int64_t> sizes = resize.get_int_list("sizes");
+    if (sizes.empty() || sizes.front() <= 0) resize.fail("sizes", "needs a positive size (the first is used)");
+    const int64_t max_size = resize.get_non_negative_int("max_size");
+    if (max_size > 0 && max_size <= sizes.front()) resize.fail("max_size", "must be above sizes[0] (or 0: no cap)");
+    steps.push_back(std::make_shared<TorchvisionResize>(sizes.front(), max_size));
   } else if (mode != "none") {
-    resize.fail("mode", "must be none, fixed, short_side or scale_jitter");
+    resize.fail("mode", "must be none, fixed, short_side, scale_jitter or torchvision");
   }
+  const std::vector<int64_t> center = node.get_int_list("center_crop");
+  if (center.size() != 2 || center[0] < 0 || center[1] < 0) node.fail("center_crop", "must be [height, width], 0 = off");
+  if (!training && center[0] > 0 && center[1] > 0) steps.push_back(std::make_shared<CenterCrop>(center[0], center[1]));
   if (training) {
     const int64_t rrc = node.get_non_negative_int("random_resized_crop");
     if (rrc > 0) steps.push_back(std::make_shared<RandomResizedCrop>(rrc));

@@ -28,8 +28,13 @@ cv::Mat as_mat(const torch::Tensor& image) {
   return cv::Mat(int(image.size(0)), int(image.size(1)), CV_8UC3, image.data_ptr<uint8_t>());
 }
 
-torch::Tensor resize_image(const torch::Tensor& image, int64_t height, int64_t width) {
+torch::Tensor resize_image(const torch::Tensor& image, int64_t height, int64_t width, ImageFilter filter) {
   if (image.size(0) == height && image.size(1) == width) return image;
+  if (filter == ImageFilter::kAntialiasedBilinear) {  // as torchvision's resize of a uint8 tensor
+    const torch::Tensor values = image.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat);
+    const torch::Tensor resized = at::_upsample_bilinear2d_aa(values, {height, width}, /*align_corners=*/false);
+    return resized.round().clamp(0, 255).to(torch::kUInt8)[0].permute({1, 2, 0}).contiguous();
+  }
   const torch::Tensor source = image.contiguous();
   torch::Tensor out = torch::empty({height, width, 3}, torch::kUInt8);
   cv::Mat target = as_mat(out);
@@ -82,11 +87,11 @@ torch::Tensor resize_label(const torch::Tensor& label, Task task, int64_t height
   return resize_map(label, task_spec(task), height, width);
 }
 
-void resize_sample(Sample& sample, int64_t height, int64_t width) {
+void resize_sample(Sample& sample, int64_t height, int64_t width, ImageFilter filter) {
   MUST_CHECK(height > 0 && width > 0, "resize to ", height, "x", width);
   torch::Tensor& image = pixels(sample);
   const double sy = double(height) / double(image.size(0)), sx = double(width) / double(image.size(1));
-  image = resize_image(image, height, width);
+  image = resize_image(image, height, width, filter);
   scale_geometry(sample.geometry, sy, sx);
   for (auto& [task, label] : sample.labels) label = resize_map(label, task_spec(task), height, width);
   if (sample.instances && sample.instances->size() > 0) {
@@ -153,6 +158,33 @@ void ResizeShortSide::apply(Sample& sample, std::mt19937_64& rng) const {
   double scale = target / double(std::min(h, w));
   if (max_size_ > 0 && scale * double(std::max(h, w)) > double(max_size_)) scale = double(max_size_) / double(std::max(h, w));
   resize_sample(sample, std::max<int64_t>(1, std::lround(double(h) * scale)), std::max<int64_t>(1, std::lround(double(w) * scale)));
+}
+
+std::array<int64_t, 2> TorchvisionResize::output_size(int64_t height, int64_t width) const {
+  const int64_t short_side = std::min(height, width), long_side = std::max(height, width);
+  // Python's int(size * long / short): the integer product, one true division, truncated.
+  int64_t new_short = size_, new_long = int64_t(double(size_ * long_side) / double(short_side));
+  if (max_size_ > 0 && new_long > max_size_) {
+    new_short = int64_t(double(max_size_ * new_short) / double(new_long)), new_long = max_size_;
+  }
+  return width <= height ? std::array<int64_t, 2>{new_long, new_short} : std::array<int64_t, 2>{new_short, new_long};
+}
+
+void TorchvisionResize::apply(Sample& sample, std::mt19937_64&) const {
+  const auto [h, w] = sample.image_size();
+  const auto [height, width] = output_size(h, w);
+  resize_sample(sample, height, width, ImageFilter::kAntialiasedBilinear);
+}
+
+void CenterCrop::apply(Sample& sample, std::mt19937_64&) const {
+  const auto [h, w] = sample.image_size();
+  if (h < height_ || w < width_) {
+    MUST_THROW(Error, sample.source, ": center_crop ", height_, "x", width_, " is larger than the ", h, "x", w,
+               " image it is given (resize it first)");
+  }
+  // std::nearbyint rounds half to even in the default rounding mode, as Python's round().
+  crop_sample(sample, int64_t(std::nearbyint(double(h - height_) / 2.0)), int64_t(std::nearbyint(double(w - width_) / 2.0)),
+              height_, width_);
 }
 
 void ScaleJitter::apply(Sample& sample, std::mt19937_64& rng) const {

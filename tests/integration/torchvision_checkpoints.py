@@ -10,8 +10,15 @@ nothing) go through:
 - torchvision: the classifier's softmax and top 5; the detector's boxes, scores and labels (box_score_thresh=0);
 - must_eval --save-predictions: classification.jsonl (top 5) and detection.json (COCO results);
 - must_pseudolabel: the store's K.cls.npy (every class, float16 as the store keeps them) and K.det.json.
-Boxes must agree within 0.01 px and probabilities within 1e-4 (plus half a float16 step for the store). Exits 1
-with every difference listed.
+Boxes must agree within 0.01 px and probabilities within 1e-4 (plus half a float16 step for the store).
+
+Then torchvision's evaluation transform: 200 odd-sized images through must_eval with `resize: {mode: torchvision}`
+and `center_crop`, against torchvision's Resize(128) + CenterCrop(112) on uint8 tensors (antialias=True) and on PIL
+images: the same top 1 as each on at least 198, and top-5 probabilities within 1e-3 of the tensor pipeline's (PIL's
+resize differs from it by a grey level here and there, which this random classifier turns into up to ~2e-3; the
+largest difference is printed).
+
+Exits 1 with every difference listed.
 """
 import io
 import json
@@ -181,6 +188,62 @@ def check_eval(work, root, files, reference):
                            reference[name][1])
 
 
+def check_eval_transform(work):
+    """200 odd-sized images in the six class folders, sides 113..300: torchvision's pipelines against must_eval."""
+    import torchvision.transforms.functional as F
+    root = os.path.join(work, "odd")
+    generator = torch.Generator().manual_seed(2)
+    sizes = torch.randint(113, 301, (200, 2), generator=generator).tolist()
+    through_pil = torchvision.transforms.Compose([
+        torchvision.transforms.Resize(128), torchvision.transforms.CenterCrop(112), torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize(MEAN, STD)])
+
+    def on_tensor(image):  # uint8 [3, H, W]
+        cropped = F.center_crop(F.resize(image, [128], antialias=True), [112, 112])
+        return F.normalize(cropped.float() / 255, MEAN, STD)
+
+    classifier = torchvision.models.resnet18(num_classes=CLASSES)
+    classifier.load_state_dict(torch.load(os.path.join(work, "resnet18.pth")))
+    classifier.eval()
+    expected = {}
+    for i, (h, w) in enumerate(sizes):
+        coarse = torch.rand(1, 3, 6, 6, generator=generator)
+        smooth = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)[0]
+        noise = torch.rand(3, h, w, generator=generator)
+        image = (smooth.clamp(0, 1) * 200 + noise * 55).to(torch.uint8)
+        name = f"c{i % CLASSES}/odd{i}.png"
+        os.makedirs(os.path.join(root, f"c{i % CLASSES}"), exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(os.path.join(root, name))
+        with torch.no_grad():
+            inputs = torch.stack([on_tensor(image), through_pil(Image.fromarray(image.permute(1, 2, 0).numpy()))])
+            expected[name] = torch.softmax(classifier(inputs), dim=1)
+    # size_divisible 1: torchvision pads nothing, and zeros padded below a 112 crop would enter the pooled features
+    config = write(os.path.join(work, "odd.yaml"), f"""model:
+  {MODELS["classification"]}
+data:
+  eval: {{format: image_folder, root: {root}}}
+  augment: {{resize: {{mode: torchvision, sizes: [128], max_size: 0}}, center_crop: [112, 112]}}
+  loader: {{batch_size: 16, workers: 1, size_divisible: 1}}
+evaluation: {{name: odd, tasks: [classification]}}
+""")
+    run([os.path.join(BIN, "must_eval"), "--threads", "2", "--config", config, "--weights",
+         os.path.join(work, "resnet18.pth"), "--output-dir", os.path.join(work, "eval_odd"), "--save-predictions"])
+    with open(os.path.join(work, "eval_odd/predictions/classification.jsonl")) as f:
+        lines = [json.loads(line) for line in f]
+    same_top1, worst = [0, 0], [0.0, 0.0]  # against the tensor pipeline, against PIL's
+    for line in lines:
+        probabilities = expected[os.path.relpath(line["image"], root)]
+        for k in range(2):
+            same_top1[k] += line["classes"][0] == int(probabilities[k].argmax())
+            theirs = [probabilities[k][c].item() for c in line["classes"]]
+            worst[k] = max(worst[k], max(abs(a - b) for a, b in zip(line["scores"], theirs)))
+    if len(lines) != 200 or min(same_top1) < 198 or worst[0] > 1e-3:
+        problems.append(f"torchvision's evaluation transform: {len(lines)} images, the same top 1 as its tensor and PIL "
+                        f"pipelines on {same_top1[0]} and {same_top1[1]} (at least 198 expected), top-5 probabilities "
+                        f"up to {worst[0]:.2e} from the tensor pipeline's (1e-3 allowed), {worst[1]:.2e} from PIL's")
+    return same_top1, worst
+
+
 def check_pseudolabel(work, root, files, reference):
     teachers = write(os.path.join(work, "pseudolabel.yaml"), f"""teachers:
   classification: {{config: {work}/classification.yaml, weights: {work}/resnet18.pth}}
@@ -230,8 +293,12 @@ if __name__ == "__main__":
     reference = references(work, root, files)
     check_eval(work, root, files, reference)
     check_pseudolabel(work, root, files, reference)
+    same_top1, worst = check_eval_transform(work)
     detections = sum(len(d["boxes"]) for _, d in reference.values())
     if problems:
         sys.exit("\n".join(problems))
     print(f"ok: {len(files)} images, top 5 and {detections} torchvision detections matched by must_eval and "
-          f"must_pseudolabel (boxes within {BOX_TOLERANCE} px, probabilities within {PROBABILITY_TOLERANCE})")
+          f"must_pseudolabel (boxes within {BOX_TOLERANCE} px, probabilities within {PROBABILITY_TOLERANCE}); "
+          f"torchvision's evaluation transform on 200 odd-sized images: the same top 1 as its tensor and PIL "
+          f"pipelines on {same_top1[0]} and {same_top1[1]}, top-5 probabilities within {worst[0]:.1e} and "
+          f"{worst[1]:.1e}")

@@ -12,6 +12,8 @@ randomised too, so that they matter.
     make_fixtures.py convfc_head OUT_DIR    -> the 4conv1fc box head in eval mode
     make_fixtures.py ops OUT_DIR            -> OUT_DIR/io.pth: nms, roi_align (outputs and input gradients),
                                                MultiScaleRoIAlign
+    make_fixtures.py resize OUT_DIR         -> OUT_DIR/io.pth: torchvision's Resize(antialias=True) of uint8 images,
+                                               on the tensor and through PIL, and CenterCrop
 """
 import os
 import sys
@@ -216,6 +218,30 @@ def convfc_head(out):
     torch.save({"input": x, "output": y}, os.path.join(out, "io.pth"))
 
 
+def resize(out):
+    """Odd-sized uint8 images through torchvision's evaluation transform: Resize(size) with antialias on the tensor
+    and through PIL (BILINEAR), then CenterCrop. HWC uint8 everywhere; `request.i` = [size, crop_h, crop_w]."""
+    import numpy as np
+    from PIL import Image
+    import torchvision.transforms.functional as F
+    torch.manual_seed(0)
+    io = {}
+    # shrinking by 2.3x and by 1.2x, growing, and a portrait image; crops of even and odd margins
+    cases = [((101, 67), 29, (27, 27)), ((37, 53), 31, (30, 29)), ((20, 30), 45, (45, 44)), ((161, 97), 96, (95, 96))]
+    for i, ((h, w), size, (ch, cw)) in enumerate(cases):
+        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, max(2, h // 6), max(2, w // 6)), size=(h, w),
+                                                 mode="bicubic", align_corners=False)[0]
+        image = (smooth.clamp(0, 1) * 200 + torch.rand(3, h, w) * 55).to(torch.uint8)  # texture at every scale
+        tensor = F.resize(image, [size], antialias=True)
+        pil = torch.from_numpy(np.array(F.resize(Image.fromarray(image.permute(1, 2, 0).numpy()), [size])))
+        io[f"image.{i}"] = image.permute(1, 2, 0).contiguous()
+        io[f"tensor.{i}"] = tensor.permute(1, 2, 0).contiguous()
+        io[f"pil.{i}"] = pil
+        io[f"crop.{i}"] = F.center_crop(tensor, [ch, cw]).permute(1, 2, 0).contiguous()
+        io[f"request.{i}"] = torch.tensor([size, ch, cw])
+    torch.save(io, os.path.join(out, "io.pth"))
+
+
 def pickled_module(out):
     torch.save(torch.nn.Linear(3, 2), os.path.join(out, "module.pth"))
 
@@ -236,6 +262,8 @@ if __name__ == "__main__":
         fasterrcnn_train(args[0])
     elif what == "convfc_head":
         convfc_head(args[0])
+    elif what == "resize":
+        resize(args[0])
     elif what == "pickled_module":
         pickled_module(args[0])
     else:

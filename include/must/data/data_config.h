@@ -5,7 +5,7 @@
 //     train / eval:  a dataset (format, root, split, annotations, class_names, depth_scale; see dataset.h)
 //     train_extra:   more training datasets by any name, read after train as one (VOC 2007 + 2012 trainval)
 //     augment:       training transforms, applied in this order: resize, random_resized_crop, crop, flip,
-//                    color_jitter, then normalize (evaluation uses resize and normalize only)
+//                    color_jitter, then normalize (evaluation uses resize, center_crop and normalize only)
 //     loader:        batch size, workers, prefetch, seed, stride padding, what to do with undecodable images
 #pragma once
 

@@ -30,8 +30,15 @@ class Transform {
 // as a class vector, comes back as it is).
 torch::Tensor resize_label(const torch::Tensor& label, Task task, int64_t height, int64_t width);
 
+// How an image (not its labels) is resampled.
+enum class ImageFilter {
+  kAreaOrLinear,          // OpenCV: area averaging when shrinking, bilinear when growing
+  kAntialiasedBilinear,   // torchvision's Resize(antialias=True): torch's antialiased bilinear on the uint8 values,
+                          // rounded; PIL's BILINEAR within one grey level
+};
+
 // Geometric operations on a whole sample (decode first if needed).
-void resize_sample(Sample& sample, int64_t height, int64_t width);
+void resize_sample(Sample& sample, int64_t height, int64_t width, ImageFilter filter = ImageFilter::kAreaOrLinear);
 void crop_sample(Sample& sample, int64_t top, int64_t left, int64_t height, int64_t width);
 void flip_sample(Sample& sample);
 
@@ -55,6 +62,31 @@ class ResizeShortSide final : public Transform {
  private:
   std::vector<int64_t> sizes_;
   int64_t max_size_;
+};
+
+// torchvision's Resize(size, antialias=True, max_size): the shorter side to `size`, the longer to
+// int(size * long / short), both then scaled so that the longer is at most max_size (0: no cap); antialiased
+// bilinear. With CenterCrop, torchvision's evaluation transform of ImageNet classifiers.
+class TorchvisionResize final : public Transform {
+ public:
+  TorchvisionResize(int64_t size, int64_t max_size) : size_(size), max_size_(max_size) {}
+  void apply(Sample& sample, std::mt19937_64& rng) const override;
+  // The output {height, width} of an image of {height, width}, by torchvision's rule.
+  std::array<int64_t, 2> output_size(int64_t height, int64_t width) const;
+
+ private:
+  int64_t size_, max_size_;
+};
+
+// torchvision's CenterCrop: the height x width window at top = round((H - height) / 2), left likewise, rounding
+// half to even as Python's round. An image smaller than the window is an error (torchvision pads it).
+class CenterCrop final : public Transform {
+ public:
+  CenterCrop(int64_t height, int64_t width) : height_(height), width_(width) {}
+  void apply(Sample& sample, std::mt19937_64& rng) const override;
+
+ private:
+  int64_t height_, width_;
 };
 
 // Scale jitter (large-scale jittering, as in the paper's training recipe): the image is resized so that it

@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "must/data/transforms.h"
+#include "parity.h"
 
 namespace must::data {
 namespace {
@@ -134,6 +135,45 @@ TEST(Transforms, ScaleJitterAndShortSideKeepTheAspect) {
   ScaleJitter(100, 0.5, 1.5).apply(jittered, rng);
   EXPECT_NEAR(double(jittered.image.size(1)) / double(jittered.image.size(0)), 2.0, 0.1);
   EXPECT_EQ(jittered.labels.at(Task::kSegmentation).size(1), jittered.image.size(1));
+}
+
+// torchvision's evaluation transform on odd-sized uint8 images (shrinking, growing, portrait), against torchvision
+// itself (tests/parity/make_fixtures.py resize): the resize equals Resize(antialias=True) on the tensor, is within
+// one grey level of PIL's, and CenterCrop cuts the same window.
+TEST(Transforms, TorchvisionResizeAndCenterCropMatchTorchvision) {
+  test::ScratchDir dir;
+  test::make_fixture("resize", dir.path());
+  const auto io = test::read_tensors(dir / "io.pth");
+  std::mt19937_64 rng(0);
+  for (int i = 0; i < 4; ++i) {
+    const std::string tag = std::to_string(i);
+    const auto request = io.at("request." + tag);
+    const int64_t size = request[0].item<int64_t>(), crop_h = request[1].item<int64_t>(), crop_w = request[2].item<int64_t>();
+    Sample s;
+    s.source = "image " + tag;
+    s.image = io.at("image." + tag).clone();
+    TorchvisionResize(size, 0).apply(s, rng);
+    ASSERT_EQ(s.image.sizes(), io.at("tensor." + tag).sizes()) << tag;
+    EXPECT_TRUE(torch::equal(s.image, io.at("tensor." + tag))) << tag;
+    const torch::Tensor from_pil = (s.image.to(torch::kInt) - io.at("pil." + tag).to(torch::kInt)).abs();
+    EXPECT_LE(from_pil.max().item<int64_t>(), 1) << tag;
+    CenterCrop(crop_h, crop_w).apply(s, rng);
+    EXPECT_TRUE(torch::equal(s.image, io.at("crop." + tag))) << tag;
+  }
+  // The size rule: int(size * long / short), then the cap on the longer side.
+  EXPECT_EQ(TorchvisionResize(256, 0).output_size(375, 500), (std::array<int64_t, 2>{256, 341}));
+  EXPECT_EQ(TorchvisionResize(256, 300).output_size(375, 500), (std::array<int64_t, 2>{225, 300}));
+  EXPECT_EQ(TorchvisionResize(224, 0).output_size(640, 480), (std::array<int64_t, 2>{298, 224}));
+  Sample small;
+  small.source = "small.png";
+  small.image = torch::zeros({20, 30, 3}, torch::kUInt8);
+  try {
+    CenterCrop(24, 24).apply(small, rng);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("small.png: center_crop 24x24 is larger than the 20x30 image"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
