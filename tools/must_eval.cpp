@@ -1,6 +1,7 @@
 // must_eval: scores a checkpoint on a dataset (direct mode), fine-tunes a checkpoint's backbone on a benchmark and
-// scores it (--mode finetune), scores saved predictions (`score`), or puts runs side by side (`report`). The work is
-// in must::pipelines (evaluate.h, finetune.h) and must::eval (report.h).
+// scores it (--mode finetune), scores saved predictions (`score`), predicts a folder of images and draws the
+// predictions (`predict`), or puts runs side by side (`report`). The work is in must::pipelines (evaluate.h,
+// finetune.h) and must::eval (report.h).
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -18,7 +19,10 @@ int main(int argc, char** argv) {
   std::string weights, predictions, report_output, baseline, mode = "direct";
   std::vector<std::string> runs, columns;
   bool save_predictions = false;
+  must::pipelines::PredictRequest predict_request;
+  std::string images;
   CLI::App* score = nullptr;
+  CLI::App* predict = nullptr;
   CLI::App* report = nullptr;
   must::app::ToolSpec spec;
   spec.name = "must_eval";
@@ -38,6 +42,14 @@ int main(int argc, char** argv) {
                                         "JSON from any tool) against the config's dataset; no model needed");
     score->add_option("--predictions", predictions, "the predictions folder or COCO results JSON")->required();
     score->fallthrough();
+    predict = cli.add_subcommand("predict", "the checkpoint (--weights, or model.init_from) over a folder of images "
+                                            "without labels: DIR/predictions/, and with --visualize a picture each");
+    predict->add_option("--images", images, "the folder of images")->required();
+    predict->add_flag("--visualize", predict_request.visualize,
+                      "also DIR/pictures/NNNNNN.png (boxes, segmentation, depth and normals side by side), sheet.png");
+    predict->add_option("--box-threshold", predict_request.box_threshold, "boxes drawn at or above this score")
+        ->capture_default_str();
+    predict->fallthrough();
     report = cli.add_subcommand("report", "a Markdown table and PNG chart of the runs' headline metrics");
     report->add_option("runs", runs, "run folders, each with a metrics.json: a column each, named after the folder");
     report->add_option("--column", columns, "NAME=DIR[,DIR...]: a column named NAME of these run folders' metrics "
@@ -56,6 +68,15 @@ int main(int argc, char** argv) {
       if (table.empty()) MUST_THROW(must::ConfigError, "report: give run folders or --column NAME=DIR[,DIR...]");
       must::eval::write_report(table, report_output, baseline);
       spdlog::info("wrote {} and its chart", report_output);
+      return;
+    }
+    if (predict->parsed()) {
+      predict_request.images = images;
+      predict_request.output_dir = context.output_dir;
+      const int64_t done = must::pipelines::predict_images(context.config, weights, predict_request,
+                                                           torch::Device(context.device));
+      spdlog::info("wrote {} images' predictions to {}{}", done, (context.output_dir / "predictions").string(),
+                   predict_request.visualize ? " and their pictures to " + (context.output_dir / "pictures").string() : "");
       return;
     }
     must::eval::EvaluationResult result;

@@ -119,6 +119,34 @@ EvaluatorContext evaluator_context(Task task, const data::DatasetInfo& dataset, 
   return context;
 }
 
+namespace {
+
+// The model's output for each batch of `loader` (one epoch, in order), the horizontally flipped pass merged in when
+// `flip`, in eval mode without gradients (the model's mode is restored afterwards).
+void for_each_output(models::MultiTaskModel& model, data::Loader& loader, bool flip, const torch::Device& device,
+                     const std::function<void(const data::Batch&, const models::ModelOutput&)>& take) {
+  loader.start_epoch(0);
+  const bool was_training = model->is_training();
+  model->eval();
+  torch::NoGradGuard no_grad;
+  while (auto batch = loader.next()) {
+    const torch::Tensor images = batch->images.tensors.to(device);
+    models::ModelOutput output = model->forward(images, nullptr, batch->images.image_sizes);
+    if (flip) {
+      const models::ModelOutput flipped = model->forward(flip_images(images, batch->images.image_sizes), nullptr,
+                                                         batch->images.image_sizes);
+      for (auto& [task, prediction] : output.predictions) {
+        prediction = merge_flipped(task, prediction,
+                                   unflip_prediction(task, flipped.predictions.at(task), batch->images.image_sizes));
+      }
+    }
+    take(*batch, output);
+  }
+  if (was_training) model->train();
+}
+
+}  // namespace
+
 EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
                                 std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader_options,
                                 const EvaluationOptions& options, const torch::Device& device) {
@@ -141,42 +169,49 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
   // score the rest as if it had never been there.
   loader_options.stop_on_bad_image = true;
   data::Loader loader(dataset, transform, loader_options);
-  loader.start_epoch(0);
-  const bool was_training = model->is_training();
-  model->eval();
-  torch::NoGradGuard no_grad;
   Progress progress("evaluating " + options.dataset_name, dataset->size(), options.progress_seconds);
   spdlog::info("evaluating {} on {} ({} images): {}", join(names_of(result.tasks)), options.dataset_name,
                dataset->size(), options.flip ? "with horizontal flip" : "single pass");
-  while (auto batch = loader.next()) {
-    const torch::Tensor images = batch->images.tensors.to(device);
-    models::ModelOutput output = model->forward(images, nullptr, batch->images.image_sizes);
-    if (options.flip) {
-      const models::ModelOutput flipped = model->forward(flip_images(images, batch->images.image_sizes), nullptr,
-                                                         batch->images.image_sizes);
-      for (auto& [task, prediction] : output.predictions) {
-        prediction = merge_flipped(task, prediction,
-                                   unflip_prediction(task, flipped.predictions.at(task), batch->images.image_sizes));
-      }
-    }
+  for_each_output(model, loader, options.flip, device, [&](const data::Batch& batch, const models::ModelOutput& output) {
     for (Task task : result.tasks) {
-      const std::vector<ImagePrediction> predictions = image_predictions(task, output, *batch, options.encoding);
+      const std::vector<ImagePrediction> predictions = image_predictions(task, output, batch, options.encoding);
       for (size_t i = 0; i < predictions.size(); ++i) {
-        const data::Sample& truth = batch->original_labels[i];
+        const data::Sample& truth = batch.original_labels[i];
         if (!truth.has(task)) continue;  // a partly labelled sample
-        evaluators.at(task)->process(predictions[i], truth, coco_image_id(dataset->info(), batch->indices[i]));
-        if (writer) writer->write(task, batch->indices[i], truth.source, predictions[i]);
+        evaluators.at(task)->process(predictions[i], truth, coco_image_id(dataset->info(), batch.indices[i]));
+        if (writer) writer->write(task, batch.indices[i], truth.source, predictions[i]);
       }
     }
-    result.images += int64_t(batch->indices.size());
+    result.images += int64_t(batch.indices.size());
     progress.update(result.images);
-  }
-  if (was_training) model->train();
+  });
   if (writer) writer->finish();
   result.skipped = loader.stats().skipped;
   collect(result, options.dataset_name, evaluators);
   result.seconds = progress.seconds();
   return result;
+}
+
+int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
+                        std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader_options,
+                        const std::vector<Task>& tasks, const EvaluationOptions& options, const torch::Device& device,
+                        const PredictionSink& take) {
+  loader_options.shuffle = false;
+  loader_options.drop_last = false;
+  loader_options.stop_on_bad_image = true;  // a picture for every image, or a clear error naming the one that failed
+  data::Loader loader(dataset, transform, loader_options);
+  Progress progress("predicting", dataset->size(), options.progress_seconds);
+  int64_t done = 0;
+  for_each_output(model, loader, options.flip, device, [&](const data::Batch& batch, const models::ModelOutput& output) {
+    std::vector<std::map<Task, ImagePrediction>> per_image(batch.indices.size());
+    for (Task task : tasks) {
+      std::vector<ImagePrediction> predictions = image_predictions(task, output, batch, options.encoding);
+      for (size_t i = 0; i < predictions.size(); ++i) per_image[i][task] = std::move(predictions[i]);
+    }
+    for (size_t i = 0; i < per_image.size(); ++i) take(batch.indices[i], batch.sources[i], per_image[i]);
+    progress.update(done += int64_t(per_image.size()));
+  });
+  return done;
 }
 
 EvaluationResult score_predictions(const PredictionReader& reader, std::shared_ptr<const data::Dataset> dataset,

@@ -88,13 +88,15 @@ int64_t coco_category_id(const data::DatasetInfo& info, int64_t class_index) {
 }
 
 PredictionWriter::PredictionWriter(std::filesystem::path dir, std::string dataset_name, const data::Dataset& dataset,
-                                   std::vector<Task> tasks, PredictionEncoding encoding)
+                                   std::vector<Task> tasks, PredictionEncoding encoding,
+                                   std::map<Task, int64_t> class_counts)
     : dir_(std::move(dir)),
       dataset_name_(std::move(dataset_name)),
       info_(dataset.info()),
       dataset_size_(dataset.size()),
       tasks_(std::move(tasks)),
-      encoding_(encoding) {
+      encoding_(encoding),
+      class_counts_(std::move(class_counts)) {
   ensure_directory(dir_);
   for (Task task : tasks_) {
     if (!map_folder(task).empty()) ensure_directory(dir_ / map_folder(task));
@@ -127,7 +129,9 @@ void PredictionWriter::write(Task task, int64_t index, const std::string& source
       return;
     case TargetKind::kClassMap: {
       const torch::Tensor map = prediction.values.to(torch::kCPU, torch::kLong);
-      const int64_t classes = int64_t(info_.class_names.count(task) ? info_.class_names.at(task).size() : 65536);
+      const int64_t classes = info_.class_names.count(task) ? int64_t(info_.class_names.at(task).size())
+                              : class_counts_.count(task)   ? class_counts_.at(task)
+                                                            : 65536;
       const auto path = dir_ / map_folder(task) / map_file_name(index);
       if (classes <= 256) {
         const torch::Tensor bytes = map.to(torch::kUInt8).contiguous();

@@ -2,7 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include "must/core/check.h"
+#include "must/core/fs.h"
+#include "must/data/decode.h"
+#include "must/data/image_io.h"
+#include "must/eval/visualize.h"
 #include "must/data/data_config.h"
 #include "must/engine/train_defaults.h"
 #include "must/eval/eval_config.h"
@@ -66,7 +72,98 @@ std::filesystem::path weights_to_evaluate(const config::Config& config, const mo
   return file;
 }
 
+// The config's model with the weights to evaluate, in eval mode on `device` (fused for inference on a CPU).
+models::MultiTaskModel model_to_evaluate(const config::Config& config, const models::MultiTaskModelOptions& options,
+                                         const std::filesystem::path& weights, const torch::Device& device) {
+  models::MultiTaskModel model(options);
+  models::load_complete_weights(*model, weights_to_evaluate(config, options, weights));
+  model->to(device);
+  model->eval();
+  if (device.is_cpu()) model->fuse_for_inference();
+  return model;
+}
+
+// Class names for pictures: those of the config's data.eval dataset when it is there to open, else none (the
+// pictures then show class indices).
+std::map<Task, std::vector<std::string>> class_names_of_eval_dataset(const config::Config& config) {
+  const data::DatasetOptions options = data::dataset_options_from_config(config.at("data.eval"));
+  if (options.root.empty() || !std::filesystem::exists(options.root)) return {};
+  try {
+    return data::make_dataset(options)->info().class_names;
+  } catch (const std::exception& e) {
+    spdlog::info("pictures show class indices: data.eval does not open ({})", e.what());
+    return {};
+  }
+}
+
+// Writes each image's picture to dir/NNNNNN.png and keeps a thumbnail of the first kSheetImages for the sheet.
+class PictureWriter {
+ public:
+  static constexpr size_t kSheetImages = 48;
+  PictureWriter(std::filesystem::path dir, eval::PictureOptions options) : dir_(std::move(dir)), options_(std::move(options)) {
+    std::filesystem::create_directories(dir_);
+  }
+  void write(int64_t index, const std::string& source, const std::map<Task, eval::ImagePrediction>& predictions) {
+    const torch::Tensor image = data::decode_rgb(read_file(source), source);
+    const torch::Tensor picture = eval::prediction_picture(image, predictions, options_);
+    data::write_png(dir_ / fmt::format("{:06d}.png", index), picture.data_ptr<uint8_t>(), int(picture.size(0)),
+                    int(picture.size(1)), 3, 8);
+    if (thumbnails_.size() < kSheetImages) thumbnails_.push_back(eval::thumbnail(picture, 128));
+  }
+  void finish() const {
+    if (thumbnails_.empty()) return;
+    const torch::Tensor sheet = eval::contact_sheet(thumbnails_, 4);
+    atomic_write_file(dir_ / "sheet.png", data::encode_png(sheet.data_ptr<uint8_t>(), int(sheet.size(0)),
+                                                           int(sheet.size(1)), 3, 8, 6));
+  }
+
+ private:
+  std::filesystem::path dir_;
+  eval::PictureOptions options_;
+  std::vector<torch::Tensor> thumbnails_;
+};
+
 }  // namespace
+
+int64_t predict_images(const config::Config& config, const std::filesystem::path& weights, const PredictRequest& request,
+                       const torch::Device& device) {
+  const models::MultiTaskModelOptions model_options = models::model_options_from_config(config.at("model"));
+  data::DatasetOptions images;
+  images.format = "images";
+  images.root = request.images;
+  images.config_key = "--images";
+  const std::shared_ptr<data::Dataset> dataset = data::make_dataset(images);
+  MUST_CHECK(dataset->size() > 0, "--images ", request.images.string(), ": no images there");
+  models::MultiTaskModel model = model_to_evaluate(config, model_options, weights, device);
+  eval::EvaluationOptions options = eval::evaluation_options_from_config(config.at("evaluation"), images);
+  options.dataset_name = "predict";
+  const std::vector<Task> tasks = model->tasks();
+  const auto partial = request.output_dir / "predictions.partial";
+  std::filesystem::remove_all(partial);
+  std::map<Task, int64_t> class_counts;
+  for (const auto& head : model_options.heads) class_counts[head.task] = models::outputs_of(head);
+  eval::PredictionWriter predictions(partial, options.dataset_name, *dataset, tasks, options.encoding, class_counts);
+  std::unique_ptr<PictureWriter> pictures;
+  if (request.visualize) {
+    eval::PictureOptions picture_options;
+    picture_options.box_threshold = request.box_threshold;
+    picture_options.class_names = class_names_of_eval_dataset(config);
+    pictures = std::make_unique<PictureWriter>(request.output_dir / "pictures", picture_options);
+  }
+  const int64_t done = eval::predict_dataset(
+      model, dataset, data::transform_from_config(config.at("data.augment"), /*training=*/false),
+      data::loader_options_from_config(config.at("data.loader"), /*training=*/false), tasks, options, device,
+      [&](int64_t index, const std::string& source, const std::map<Task, eval::ImagePrediction>& per_task) {
+        for (const auto& [task, prediction] : per_task) predictions.write(task, index, source, prediction);
+        if (pictures) pictures->write(index, source, per_task);
+      });
+  predictions.finish();
+  if (pictures) pictures->finish();
+  const auto saved = request.output_dir / "predictions";
+  std::filesystem::remove_all(saved);
+  std::filesystem::rename(partial, saved);
+  return done;
+}
 
 eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const std::filesystem::path& weights,
                                      const std::filesystem::path& output_dir, bool save_predictions,
@@ -78,11 +175,7 @@ eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const s
   for (const auto& head : model_options.heads) model_tasks.push_back(head.task);
   checked_tasks(config, setup, model_tasks);
 
-  models::MultiTaskModel model(model_options);
-  models::load_complete_weights(*model, weights_to_evaluate(config, model_options, weights));
-  model->to(device);
-  model->eval();
-  if (device.is_cpu()) model->fuse_for_inference();
+  models::MultiTaskModel model = model_to_evaluate(config, model_options, weights, device);
 
   // Predictions go to a partial folder, renamed over output_dir/predictions only when the run is complete: a
   // failed run leaves earlier predictions as they were.

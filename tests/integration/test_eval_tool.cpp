@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -211,6 +212,32 @@ TEST_F(EvalTool, BadInputExitsWithOneLineNamingTheFileOrKey) {
   const auto no_labels = eval(weights + " --set data.eval.format=images --set data.eval.root=" +
                               (root() / "world" / "val" / "images").string() + " --set data.eval.split= --set evaluation.tasks=[depth]" + out);
   EXPECT_TRUE(contains(no_labels.output, "has no depth labels (it has: none)")) << no_labels.output;
+}
+
+TEST_F(EvalTool, PredictDrawsEveryImageAndWritesWhatEvaluationSaves) {
+  const std::string weights = " --weights " + (root() / "weights.safetensors").string();
+  const auto saved = eval(weights + " --save-predictions --output-dir " + (root() / "saved").string());
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  const auto predicted = eval("predict --images " + (root() / "world" / "val" / "images").string() + weights +
+                              " --visualize --output-dir " + (root() / "predicted").string());
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  EXPECT_TRUE(contains(predicted.output, "wrote 16 images' predictions")) << predicted.output;
+  for (int64_t i = 0; i < 16; ++i) {
+    const auto picture = root() / "predicted" / "pictures" / fmt::format("{:06d}.png", i);
+    ASSERT_TRUE(std::filesystem::exists(picture)) << picture;
+    const auto decoded = data::decode_rgb(read_file(picture), picture.string());
+    EXPECT_EQ(decoded.sizes(), (std::vector<int64_t>{256, 4 * 256, 3}));  // image, segmentation, depth, normals
+    // The world's validation images carry every label, so evaluation saved the same maps at the same size.
+    for (const char* task : {"segmentation", "depth", "normals"}) {
+      const auto name = std::filesystem::path(task) / fmt::format("{:06d}.png", i);
+      EXPECT_EQ(read_file(root() / "predicted" / "predictions" / name), read_file(root() / "saved" / "predictions" / name))
+          << name;
+    }
+  }
+  EXPECT_TRUE(std::filesystem::exists(root() / "predicted" / "pictures" / "sheet.png"));
+  const auto a = nlohmann::json::parse(read_file(root() / "predicted" / "predictions" / "detection.json"));
+  const auto b = nlohmann::json::parse(read_file(root() / "saved" / "predictions" / "detection.json"));
+  EXPECT_EQ(a.size(), b.size());
 }
 
 TEST_F(EvalTool, ScoreNeedsNoModelSection) {

@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,16 @@ EvaluatorContext evaluator_context(Task task, const data::DatasetInfo& dataset, 
 EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
                                 std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader,
                                 const EvaluationOptions& options, const torch::Device& device = torch::kCPU);
+
+// Every image of `dataset` through `model` (its labels are not used: a folder of images will do), with the
+// evaluation transform and options.flip: each image's predictions of `tasks`, mapped back onto the image's own
+// pixels and stored precision as evaluation maps them, handed to `take` in dataset order. Returns the images done.
+using PredictionSink =
+    std::function<void(int64_t index, const std::string& source, const std::map<Task, ImagePrediction>& predictions)>;
+int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
+                        std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader,
+                        const std::vector<Task>& tasks, const EvaluationOptions& options, const torch::Device& device,
+                        const PredictionSink& take);
 
 // Scores saved predictions (read from a prediction_files.h directory or a COCO results JSON) against `dataset`'s
 // labels, on the images the reader lists. `classes`: per task, the class count to fall back on when the dataset

@@ -53,8 +53,10 @@ int64_t coco_category_id(const data::DatasetInfo& info, int64_t class_index);
 
 class PredictionWriter {
  public:
+  // `class_counts`: per task, the number of classes where the dataset names none (a folder of images: the model's
+  // heads'), which decides a class map's bit depth.
   PredictionWriter(std::filesystem::path dir, std::string dataset_name, const data::Dataset& dataset,
-                   std::vector<Task> tasks, PredictionEncoding encoding);
+                   std::vector<Task> tasks, PredictionEncoding encoding, std::map<Task, int64_t> class_counts = {});
   // One image's prediction for `task` (maps are written now; the JSON files by finish()).
   void write(Task task, int64_t index, const std::string& source, const ImagePrediction& prediction);
   // Writes images.txt and the JSON files, atomically.
@@ -67,6 +69,7 @@ class PredictionWriter {
   int64_t dataset_size_;
   std::vector<Task> tasks_;
   PredictionEncoding encoding_;
+  std::map<Task, int64_t> class_counts_;
   std::map<int64_t, std::string> images_;
   std::vector<std::string> classification_lines_;
   std::string detections_;  // COCO results entries, comma-separated

@@ -24,6 +24,18 @@ eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const s
                                            const std::filesystem::path& output_dir, bool save_predictions,
                                            const torch::Device& device);
 
+// `must_eval predict --images DIR`: the config's model with the weights (as evaluate_checkpoint loads them) over
+// every image of DIR (format `images`, no labels), with the evaluation transform; writes output_dir/predictions/
+// (prediction_files.h's layout, dataset "predict") and, with `visualize`, output_dir/pictures/NNNNNN.png per image
+// and pictures/sheet.png of the first 48 (eval/visualize.h). Returns the images done.
+struct PredictRequest {
+  std::filesystem::path images, output_dir;
+  bool visualize = false;
+  double box_threshold = 0.5;  // boxes drawn at or above this score
+};
+int64_t predict_images(const config::Config& config, const std::filesystem::path& weights, const PredictRequest& request,
+                       const torch::Device& device);
+
 // `must_eval score --predictions PATH`: scores saved predictions (a --save-predictions folder, or a COCO results
 // JSON) against data.eval with the same metrics, no model needed; writes output_dir/metrics.json.
 eval::EvaluationResult score_saved_predictions(const config::Config& config, const std::filesystem::path& predictions,
