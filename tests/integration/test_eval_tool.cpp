@@ -212,6 +212,14 @@ TEST_F(EvalTool, BadInputExitsWithOneLineNamingTheFileOrKey) {
   const auto no_labels = eval(weights + " --set data.eval.format=images --set data.eval.root=" +
                               (root() / "world" / "val" / "images").string() + " --set data.eval.split= --set evaluation.tasks=[depth]" + out);
   EXPECT_TRUE(contains(no_labels.output, "has no depth labels (it has: none)")) << no_labels.output;
+
+  // A damaged file's bytes quoted in the error line are escaped, not sent to the terminal.
+  std::filesystem::create_directories(root() / "damaged");
+  write_file(root() / "damaged" / "predictions.json", "{\"version\": \"red\xff\xfe\"}");
+  const auto damaged = eval("score --predictions " + (root() / "damaged").string() + out);
+  EXPECT_EQ(error_lines(damaged.output), 1) << damaged.output;
+  EXPECT_TRUE(contains(damaged.output, "last read: '\"red\\xff')")) << damaged.output;
+  EXPECT_FALSE(contains(damaged.output, "\xff")) << damaged.output;
 }
 
 TEST_F(EvalTool, PredictDrawsEveryImageAndWritesWhatEvaluationSaves) {

@@ -32,21 +32,14 @@ import torch
 import torchvision
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+from make_fixtures import randomise_batch_norm  # noqa: E402  (random affine parameters and statistics)
+
 BOX_TOLERANCE = 0.01
 PROBABILITY_TOLERANCE = 1e-4
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 CLASSES, DETECTOR_CLASSES, IMAGES, HEIGHT, WIDTH = 6, 10, 6, 320, 416
 problems = []
-
-
-def randomise_batch_norm(model):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            with torch.no_grad():
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
 
 
 def write_images(root):
