@@ -5,7 +5,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <sstream>
 
 #include "must/core/check.h"
@@ -182,7 +185,7 @@ PredictionReader::PredictionReader(const std::filesystem::path& path, const data
   MUST_CHECK(std::filesystem::exists(path), "predictions ", path.string(), " do not exist");
   if (!std::filesystem::is_directory(path)) {  // a COCO results file
     tasks_ = {Task::kDetection};
-    read_detections(path, dataset.info(), dataset.size());
+    read_detections(path, dataset);
     for (int64_t i = 0; i < dataset.size(); ++i) indices_.push_back(i);
     return;
   }
@@ -211,7 +214,7 @@ PredictionReader::PredictionReader(const std::filesystem::path& path, const data
   }
   for (Task task : tasks_) {
     if (task_spec(task).target == TargetKind::kBoxes) {
-      read_detections(dir_ / (std::string(task_name(task)) + ".json"), dataset.info(), dataset.size());
+      read_detections(dir_ / (std::string(task_name(task)) + ".json"), dataset);
     }
     if (task_spec(task).target != TargetKind::kClassVector) continue;
     const auto file = dir_ / (std::string(task_name(task)) + ".jsonl");
@@ -234,10 +237,68 @@ PredictionReader::PredictionReader(const std::filesystem::path& path, const data
   }
 }
 
-void PredictionReader::read_detections(const std::filesystem::path& file, const data::DatasetInfo& info,
-                                       int64_t dataset_size) {
-  std::map<int64_t, int64_t> index_of_image;
-  for (int64_t i = 0; i < dataset_size; ++i) index_of_image[coco_image_id(info, i)] = i;
+namespace {
+
+// The dataset index of a COCO result's image_id: a number (the dataset's id) or a string (PredictionReader's rule).
+class ImageIds {
+ public:
+  explicit ImageIds(const data::Dataset& dataset) : dataset_(dataset) {
+    for (int64_t i = 0; i < dataset.size(); ++i) index_of_id_[coco_image_id(dataset.info(), i)] = i;
+  }
+  // -1 when the dataset has no such image; throws naming both images when a string names two.
+  int64_t index_of(const nlohmann::json& image_id, const std::string& where) {
+    if (!image_id.is_string()) {
+      const auto found = index_of_id_.find(image_id.get<int64_t>());
+      return found == index_of_id_.end() ? -1 : found->second;
+    }
+    const std::string text = image_id.get<std::string>();
+    const auto cached = index_of_string_.find(text);
+    if (cached != index_of_string_.end()) return cached->second;
+    std::set<int64_t> matches;
+    char* end = nullptr;
+    const long long number = std::strtoll(text.c_str(), &end, 10);
+    if (!text.empty() && *end == '\0' && index_of_id_.count(number)) matches.insert(index_of_id_.at(number));
+    if (text.find('/') == std::string::npos) {  // a file name or stem: looked up
+      if (by_name_.empty()) {
+        for (int64_t i = 0; i < dataset_.size(); ++i) {
+          const std::filesystem::path source = dataset_.source(i);
+          by_name_.emplace(source.filename().string(), i);
+          by_name_.emplace(source.stem().string(), i);
+        }
+      }
+      const auto [first, last] = by_name_.equal_range(text);
+      for (auto it = first; it != last; ++it) matches.insert(it->second);
+    } else {  // the end of a path, with or without the extension: a scan, once per such string
+      auto ends_with_part = [&](const std::string& path) {
+        return path == text || (path.size() > text.size() && path[path.size() - text.size() - 1] == '/' &&
+                                path.compare(path.size() - text.size(), text.size(), text) == 0);
+      };
+      for (int64_t i = 0; i < dataset_.size(); ++i) {
+        const std::filesystem::path source(dataset_.source(i));
+        if (ends_with_part(source.generic_string()) || ends_with_part(std::filesystem::path(source).replace_extension().generic_string())) {
+          matches.insert(i);
+        }
+      }
+    }
+    if (matches.size() > 1) {
+      MUST_THROW(Error, where, ": image_id \"", text, "\" names more than one image: ", dataset_.source(*matches.begin()), " and ",
+                 dataset_.source(*std::next(matches.begin())), "; give more of the path or the dataset's numeric id");
+    }
+    return index_of_string_[text] = matches.empty() ? -1 : *matches.begin();
+  }
+
+ private:
+  const data::Dataset& dataset_;
+  std::map<int64_t, int64_t> index_of_id_;
+  std::map<std::string, int64_t> index_of_string_;
+  std::multimap<std::string, int64_t> by_name_;  // file names and stems, made at the first string id
+};
+
+}  // namespace
+
+void PredictionReader::read_detections(const std::filesystem::path& file, const data::Dataset& dataset) {
+  const data::DatasetInfo& info = dataset.info();
+  ImageIds image_ids(dataset);
   std::map<int64_t, int64_t> class_of_category;
   const int64_t classes = int64_t(info.class_names.count(Task::kDetection) ? info.class_names.at(Task::kDetection).size() : 0);
   for (int64_t k = 0; k < classes; ++k) class_of_category[coco_category_id(info, k)] = k;
@@ -247,9 +308,8 @@ void PredictionReader::read_detections(const std::filesystem::path& file, const 
     const auto& entry = results[i];
     auto where = [&] { return file.string() + ": detection " + std::to_string(i); };
     try {
-      const int64_t image_id = entry.at("image_id").get<int64_t>();
-      const auto image = index_of_image.find(image_id);
-      if (image == index_of_image.end()) MUST_THROW(Error, where(), " has image_id ", image_id, ", which the dataset does not have");
+      const int64_t image = image_ids.index_of(entry.at("image_id"), where());
+      if (image < 0) MUST_THROW(Error, where(), " has image_id ", entry.at("image_id").dump(), ", which the dataset does not have");
       const int64_t category_id = entry.at("category_id").get<int64_t>();
       const auto category = class_of_category.find(category_id);
       if (category == class_of_category.end()) {
@@ -259,7 +319,7 @@ void PredictionReader::read_detections(const std::filesystem::path& file, const 
       if (!bbox.is_array() || bbox.size() != 4) MUST_THROW(Error, where(), ": bbox must be [x, y, width, height]");
       DetectedBox box{category->second, {bbox[0].get<double>(), bbox[1].get<double>(), bbox[2].get<double>(), bbox[3].get<double>()},
                       entry.at("score").get<double>()};
-      detections_[image->second].push_back(box);
+      detections_[image].push_back(box);
     } catch (const nlohmann::json::exception& e) {
       MUST_THROW(Error, where(), ": ", e.what());
     }

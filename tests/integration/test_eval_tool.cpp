@@ -175,6 +175,29 @@ TEST_F(EvalTool, CocoResultsFileScoresAsInMemory) {
       EXPECT_DOUBLE_EQ(scored[key].get<double>(), value) << key;
     }
   }
+  // The same results with string image ids, as tools write them: the id in decimal, the file name, the end of
+  // the path. They score the same.
+  nlohmann::json named = results;
+  std::map<int64_t, int64_t> index_of_id;
+  for (int64_t i = 0; i < dataset->size(); ++i) index_of_id[dataset->info().image_ids[size_t(i)]] = i;
+  for (size_t r = 0; r < named.size(); ++r) {
+    const int64_t id = named[r]["image_id"].get<int64_t>();
+    const std::filesystem::path source = dataset->source(index_of_id.at(id));
+    const std::string forms[] = {std::to_string(id), source.filename().string(),
+                                 (source.parent_path().filename() / source.filename()).generic_string()};
+    named[r]["image_id"] = forms[r % 3];
+  }
+  write_file(root() / "named_results.json", named.dump());
+  const auto by_name = eval("score --predictions " + (root() / "named_results.json").string() + " --output-dir " +
+                            (root() / "coco_named").string());
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.output;
+  EXPECT_EQ(metrics("coco_named"), scored);
+  named[0]["image_id"] = "no_such_image.png";
+  write_file(root() / "named_results.json", named.dump());
+  const auto unknown = eval("score --predictions " + (root() / "named_results.json").string() + " --output-dir " +
+                            (root() / "coco_named_bad").string());
+  EXPECT_TRUE(contains(unknown.output, "detection 0 has image_id \"no_such_image.png\", which the dataset does not have"))
+      << unknown.output;
 }
 
 TEST_F(EvalTool, BadInputExitsWithOneLineNamingTheFileOrKey) {

@@ -78,6 +78,9 @@ class PredictionWriter {
 class PredictionReader {
  public:
   // `path`: a directory in the layout above, or a COCO results JSON file (detection only), as any tool writes it.
+  // A COCO result's image_id may be a number or a string: the decimal form of the dataset's id, or the image's
+  // file name or the end of its path, with or without the extension ("000000397133.jpg", "val2017/000000397133");
+  // a string that names two images is an error naming both.
   // Throws must::Error naming the file and record on malformed content, an image or category id the dataset
   // does not have, or a saved set made for a dataset of another size.
   PredictionReader(const std::filesystem::path& path, const data::Dataset& dataset);
@@ -96,7 +99,7 @@ class PredictionReader {
   std::vector<int64_t> indices_;
   std::map<int64_t, std::vector<DetectedBox>> detections_;  // by dataset index
   std::map<int64_t, ImagePrediction> classification_;       // by dataset index
-  void read_detections(const std::filesystem::path& file, const data::DatasetInfo& info, int64_t dataset_size);
+  void read_detections(const std::filesystem::path& file, const data::Dataset& dataset);
 };
 
 }  // namespace must::eval

@@ -94,7 +94,7 @@ TEST(PredictionMapping, FlipTestTimeAugmentationUndoesTheFlip) {
 // A dataset of two 3 x 4 samples with every label, for the writer and reader.
 class TinyDataset final : public data::Dataset {
  public:
-  TinyDataset() {
+  explicit TinyDataset(std::vector<std::string> sources = {"tiny0", "tiny1"}) : sources_(std::move(sources)) {
     info_.name = "tiny";
     info_.tasks = {Task::kClassification, Task::kDetection, Task::kSegmentation, Task::kDepth, Task::kNormals};
     info_.class_names[Task::kClassification] = {"a", "b", "c"};
@@ -106,10 +106,13 @@ class TinyDataset final : public data::Dataset {
   int64_t size() const override { return 2; }
   data::Sample get(int64_t index) const override {
     data::Sample sample;
-    sample.source = "tiny" + std::to_string(index);
+    sample.source = sources_[size_t(index)];
     sample.image = torch::zeros({3, 4, 3}, torch::kUInt8);
     return sample;
   }
+
+ private:
+  std::vector<std::string> sources_;
 };
 
 TEST(PredictionFiles, WrittenAndReadBackInStoredPrecision) {
@@ -169,6 +172,29 @@ TEST(PredictionFiles, ResultsFileWithUnknownIdsIsRejectedNamingTheRecord) {
   EXPECT_THROW(PredictionReader(dir / "results.json", dataset), Error);
   write_file(dir / "results.json", R"([{"image_id": 42, "category_id": 3, "bbox": [0, 0, 1], "score": 0.5}])");
   EXPECT_THROW(PredictionReader(dir / "results.json", dataset), Error);
+}
+
+// String image ids as other tools write them: the id in decimal, a file name, a stem, the end of a path; a file
+// name two images share is refused naming both.
+TEST(PredictionFiles, ResultsFileImageIdsMayBeStringsNamingTheImage) {
+  const TinyDataset dataset({"data/val/a/x.png", "data/val/b/x.png"});
+  must::test::ScratchDir dir;
+  write_file(dir / "results.json", R"([{"image_id": "7", "category_id": 3, "bbox": [0, 0, 1, 1], "score": 0.5},
+                                      {"image_id": "a/x.png", "category_id": 3, "bbox": [0, 0, 2, 2], "score": 0.5},
+                                      {"image_id": "val/b/x", "category_id": 9, "bbox": [0, 0, 3, 3], "score": 0.5}])");
+  const PredictionReader reader(dir / "results.json", dataset);
+  EXPECT_EQ(reader.read(Task::kDetection, 0).detections.size(), 1u);
+  EXPECT_EQ(reader.read(Task::kDetection, 1).detections.size(), 2u);  // "7" is image 1's id
+  write_file(dir / "results.json", R"([{"image_id": "x.png", "category_id": 3, "bbox": [0, 0, 1, 1], "score": 0.5}])");
+  try {
+    PredictionReader ambiguous(dir / "results.json", dataset);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("detection 0: image_id \"x.png\" names more than one image: data/val/a/x.png and "
+                                         "data/val/b/x.png"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Report, TableAndChartOfTwoRuns) {
