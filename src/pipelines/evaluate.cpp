@@ -1,17 +1,16 @@
 #include "must/pipelines/evaluate.h"
 
-#include <spdlog/spdlog.h>
-
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "must/core/check.h"
 #include "must/core/fs.h"
+#include "must/data/data_config.h"
 #include "must/data/decode.h"
 #include "must/data/image_io.h"
-#include "must/eval/visualize.h"
-#include "must/data/data_config.h"
 #include "must/engine/train_defaults.h"
 #include "must/eval/eval_config.h"
+#include "must/eval/visualize.h"
 #include "must/models/model_config.h"
 #include "must/models/weight_import.h"
 #include "must/pipelines/student.h"
