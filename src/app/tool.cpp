@@ -120,12 +120,10 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
     return 0;
   } catch (const ConfigError& e) {
     return report(spec.name, "config error: ", e.what(), 2);
-  } catch (const c10::Error& e) {  // LibTorch's own: the message without its C++ backtrace
-    spdlog::default_logger()->flush();
-    return report(spec.name, "error: ", e.what_without_backtrace(), 1);
   } catch (const std::exception& e) {
     spdlog::default_logger()->flush();
-    return report(spec.name, "error: ", e.what(), 1);
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);  // LibTorch's own: without its C++ backtrace
+    return report(spec.name, "error: ", torch_error ? torch_error->what_without_backtrace() : e.what(), 1);
   }
 }
 

@@ -72,17 +72,15 @@ cv::Mat dense_panel(const cv::Mat& image, const ImagePrediction& prediction, Tar
   const torch::Tensor values = prediction.values.to(torch::kCPU);
   switch (kind) {
     case TargetKind::kClassMap: {
-      cv::Mat colours(image.size(), CV_8UC3);
-      const auto classes = values.to(torch::kLong).contiguous();
-      const int64_t* c = classes.data_ptr<int64_t>();
-      for (int y = 0; y < image.rows; ++y) {
-        for (int x = 0; x < image.cols; ++x) {
-          const cv::Scalar s = colour_of(c[int64_t(y) * image.cols + x]);
-          colours.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(s[0]), uchar(s[1]), uchar(s[2]));
-        }
+      // Every pixel's class colour at once: the palette as a [20, 3] table, indexed by class modulo 20.
+      torch::Tensor palette = torch::empty({20, 3}, torch::kUInt8);
+      for (int64_t k = 0; k < 20; ++k) {
+        for (int64_t c = 0; c < 3; ++c) palette[k][c] = int(kPalette[k][int(c)]);
       }
+      const torch::Tensor classes = values.to(torch::kLong).reshape({-1}).clamp_min(0).remainder(20);
+      torch::Tensor colours = palette.index_select(0, classes).view({image.rows, image.cols, 3}).contiguous();
       cv::Mat blended;
-      cv::addWeighted(image, 0.5, colours, 0.5, 0, blended);
+      cv::addWeighted(image, 0.5, as_mat(colours), 0.5, 0, blended);
       return blended;
     }
     case TargetKind::kFloatMap: {
