@@ -11,12 +11,14 @@
 #include "must/app/train_tool.h"
 #include "must/app/tool.h"
 #include "must/core/check.h"
+#include "must/core/strings.h"
 #include "must/eval/report.h"
+#include "must/eval/result_formats.h"
 #include "must/pipelines/evaluate.h"
 #include "must/pipelines/finetune.h"
 
 int main(int argc, char** argv) {
-  std::string weights, predictions, report_output, baseline, mode = "direct";
+  std::string weights, predictions, predictions_format, report_output, baseline, mode = "direct";
   std::vector<std::string> runs, columns;
   bool save_predictions = false;
   must::pipelines::PredictRequest predict_request;
@@ -38,9 +40,14 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"direct", "finetune"}));
     cli.add_flag("--save-predictions", save_predictions,
                  "also write DIR/predictions/: COCO results JSON, prediction PNGs, per-image top-5");
-    score = cli.add_subcommand("score", "score saved predictions (a --save-predictions folder, or a COCO results "
-                                        "JSON from any tool) against the config's dataset; no model needed");
-    score->add_option("--predictions", predictions, "the predictions folder or COCO results JSON")->required();
+    score = cli.add_subcommand("score", "score saved predictions (a --save-predictions folder, a COCO results JSON "
+                                        "from any tool, or a benchmark's official result format) against the config's "
+                                        "dataset; no model needed");
+    score->add_option("--predictions", predictions, "the predictions: a folder or a file")->required();
+    score->add_option("--predictions-format", predictions_format,
+                      "how they are written (default: must for a --save-predictions folder or a file; a folder of "
+                      "official results needs it): " + must::join(must::eval::prediction_format_help(), "; "))
+        ->check(CLI::IsMember(must::eval::prediction_format_names()));
     score->fallthrough();
     predict = cli.add_subcommand("predict", "the checkpoint (--weights, or model.init_from) over a folder of images "
                                             "without labels: DIR/predictions/, and with --visualize a picture each");
@@ -81,7 +88,8 @@ int main(int argc, char** argv) {
     }
     must::eval::EvaluationResult result;
     if (score->parsed()) {
-      result = must::pipelines::score_saved_predictions(context.config, predictions, context.output_dir, context.threads);
+      result = must::pipelines::score_saved_predictions(context.config, predictions, predictions_format,
+                                                         context.output_dir, context.threads);
     } else if (mode == "finetune") {
       if (weights.empty()) MUST_THROW(must::ConfigError, "--mode finetune needs --weights FILE (or none: from scratch)");
       must::app::run_training(context, {}, [&](const auto& config, const auto& run) {

@@ -6,6 +6,7 @@
 
 #include "must/core/check.h"
 #include "must/core/strings.h"
+#include "must/data/cityscapes_labels.h"
 #include "must/data/decode.h"
 #include "must/io/npy.h"
 #include "readers.h"
@@ -58,10 +59,6 @@ std::vector<std::string> numbered(int64_t count) {
   std::vector<std::string> out;
   for (int64_t i = 0; i < count; ++i) out.push_back(std::to_string(i));
   return out;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // HDF5's serial build is not thread-safe: every call goes through this lock.
@@ -296,10 +293,11 @@ std::shared_ptr<Dataset> cityscapes(const DatasetOptions& options) {
     const auto city = image.parent_path().filename();
     pairs.push_back({image, options.root / "gtFine" / split / city / (stem + "_gtFine_labelIds.png")});
   }
-  // labelId -> trainId (cityscapesScripts' labels.py); everything else is ignored.
+  // labelId -> trainId; everything else is ignored.
   std::vector<int64_t> lut(256, 255);
-  const int label_ids[19] = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33};
-  for (int train_id = 0; train_id < 19; ++train_id) lut[size_t(label_ids[train_id])] = train_id;
+  for (size_t train_id = 0; train_id < kCityscapesLabelIdOfTrainId.size(); ++train_id) {
+    lut[size_t(kCityscapesLabelIdOfTrainId[train_id])] = int64_t(train_id);
+  }
   const std::vector<std::string> classes = {"road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
                                             "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
                                             "truck", "bus", "train", "motorcycle", "bicycle"};

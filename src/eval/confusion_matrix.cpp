@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "must/core/check.h"
@@ -9,11 +10,17 @@
 namespace must::eval {
 
 ConfusionMatrix::ConfusionMatrix(int64_t num_classes, int64_t ignore_value)
-    : classes_(num_classes), ignore_(ignore_value), counts_(size_t(num_classes * num_classes), 0) {
+    : classes_(num_classes),
+      ignore_(ignore_value),
+      counts_(size_t(num_classes * num_classes), 0),
+      missed_(size_t(std::max<int64_t>(num_classes, 0)), 0) {
   MUST_CHECK(num_classes >= 1, "a confusion matrix needs at least one class, got ", num_classes);
 }
 
-void ConfusionMatrix::reset() { std::fill(counts_.begin(), counts_.end(), 0); }
+void ConfusionMatrix::reset() {
+  std::fill(counts_.begin(), counts_.end(), 0);
+  std::fill(missed_.begin(), missed_.end(), 0);
+}
 
 void ConfusionMatrix::add(const torch::Tensor& truth, const torch::Tensor& prediction) {
   MUST_CHECK(truth.sizes() == prediction.sizes(), "ground truth ", truth.sizes(), " and prediction ",
@@ -28,6 +35,10 @@ void ConfusionMatrix::add(const torch::Tensor& truth, const torch::Tensor& predi
     const int64_t g = tv[i];
     if (g == ignore_) continue;
     const int64_t q = pv[i];
+    if (q == kNoClass && uint64_t(g) < uint64_t(c)) {
+      ++missed_[size_t(g)];
+      continue;
+    }
     if (uint64_t(g) >= uint64_t(c) || uint64_t(q) >= uint64_t(c)) {
       MUST_THROW(Error, uint64_t(g) >= uint64_t(c) ? "ground-truth" : "predicted", " class ",
                  uint64_t(g) >= uint64_t(c) ? g : q, " outside [0, ", c, ") (ignore value ", ignore_, ")");
@@ -45,7 +56,7 @@ std::vector<double> ConfusionMatrix::iou() const {
       column += counts_[size_t(j * classes_ + k)];
     }
     const int64_t tp = counts_[size_t(k * classes_ + k)];
-    const int64_t denominator = row + column - tp;
+    const int64_t denominator = row + missed_[size_t(k)] + column - tp;
     out[size_t(k)] = denominator > 0 ? double(tp) / double(denominator) : std::nan("");
   }
   return out;
@@ -63,6 +74,7 @@ double ConfusionMatrix::mean_iou() const {
 int64_t ConfusionMatrix::scored_pixels() const {
   int64_t total = 0;
   for (int64_t v : counts_) total += v;
+  for (int64_t v : missed_) total += v;
   return total;
 }
 

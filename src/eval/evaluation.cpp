@@ -214,7 +214,7 @@ int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const dat
   return done;
 }
 
-EvaluationResult score_predictions(const PredictionReader& reader, std::shared_ptr<const data::Dataset> dataset,
+EvaluationResult score_predictions(const PredictionSource& reader, std::shared_ptr<const data::Dataset> dataset,
                                    const EvaluationOptions& options, const std::map<Task, int64_t>& classes,
                                    int threads) {
   EvaluationResult result;

@@ -184,6 +184,7 @@ void PredictionWriter::finish() {
 PredictionReader::PredictionReader(const std::filesystem::path& path, const data::Dataset& dataset) {
   MUST_CHECK(std::filesystem::exists(path), "predictions ", path.string(), " do not exist");
   if (!std::filesystem::is_directory(path)) {  // a COCO results file
+    results_file_ = path;
     tasks_ = {Task::kDetection};
     read_detections(path, dataset);
     for (int64_t i = 0; i < dataset.size(); ++i) indices_.push_back(i);
@@ -326,6 +327,15 @@ void PredictionReader::read_detections(const std::filesystem::path& file, const 
   }
 }
 
+std::string PredictionReader::where(Task task, int64_t index) const {
+  if (!results_file_.empty()) return results_file_.string();
+  const std::string folder = map_folder(task);
+  if (folder.empty()) {
+    return (dir_ / (std::string(task_name(task)) + (task_spec(task).target == TargetKind::kBoxes ? ".json" : ".jsonl"))).string();
+  }
+  return (dir_ / folder / map_file_name(index)).string();
+}
+
 ImagePrediction PredictionReader::read(Task task, int64_t index) const {
   ImagePrediction prediction;
   switch (task_spec(task).target) {
@@ -336,15 +346,14 @@ ImagePrediction PredictionReader::read(Task task, int64_t index) const {
     }
     case TargetKind::kClassVector: {
       const auto found = classification_.find(index);
-      MUST_CHECK(found != classification_.end(), (dir_ / (std::string(task_name(task)) + ".jsonl")).string(),
-                 ": no prediction for image ", index);
+      MUST_CHECK(found != classification_.end(), where(task, index), ": no prediction for image ", index);
       return found->second;
     }
     case TargetKind::kClassMap:
     case TargetKind::kFloatMap:
     case TargetKind::kUnitVectorMap: break;
   }
-  const auto file = dir_ / map_folder(task) / map_file_name(index);
+  const std::filesystem::path file = where(task, index);
   MUST_CHECK(std::filesystem::exists(file), "missing prediction ", file.string());
   const torch::Tensor stored = data::read_png_samples(file);
   switch (task_spec(task).target) {

@@ -12,10 +12,6 @@
 namespace must::models {
 namespace {
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string shape_text(const torch::Tensor& t) {
   std::vector<std::string> dims;
   for (int64_t d : t.sizes()) dims.push_back(std::to_string(d));

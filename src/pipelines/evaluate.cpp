@@ -10,6 +10,7 @@
 #include "must/data/image_io.h"
 #include "must/engine/train_defaults.h"
 #include "must/eval/eval_config.h"
+#include "must/eval/result_formats.h"
 #include "must/eval/visualize.h"
 #include "must/models/model_config.h"
 #include "must/models/weight_import.h"
@@ -31,6 +32,7 @@ namespace {
 
 struct EvalSetup {
   std::shared_ptr<data::Dataset> dataset;
+  std::string dataset_format;  // data.eval.format
   eval::EvaluationOptions options;
 };
 
@@ -39,6 +41,7 @@ EvalSetup setup_from(const config::Config& config) {
   const data::DatasetOptions dataset_options = data::dataset_options_from_config(config.at("data.eval"));
   setup.options = eval::evaluation_options_from_config(config.at("evaluation"), dataset_options);
   setup.dataset = data::make_dataset(dataset_options);
+  setup.dataset_format = dataset_options.format;
   return setup;
 }
 
@@ -198,10 +201,12 @@ eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const s
 }
 
 eval::EvaluationResult score_saved_predictions(const config::Config& config, const std::filesystem::path& predictions,
-                                         const std::filesystem::path& output_dir, int threads) {
+                                               const std::string& predictions_format,
+                                               const std::filesystem::path& output_dir, int threads) {
   EvalSetup setup = setup_from(config);
-  const eval::PredictionReader reader(predictions, *setup.dataset);
-  checked_tasks(config, setup, reader.tasks());
+  const std::unique_ptr<eval::PredictionSource> source =
+      eval::open_predictions(predictions, predictions_format, *setup.dataset, setup.dataset_format);
+  checked_tasks(config, setup, source->tasks());
   // Class counts of the config's heads, for datasets that name no classes. No model is built: a config without a
   // model section scores too.
   std::map<Task, int64_t> classes;
@@ -211,7 +216,7 @@ eval::EvaluationResult score_saved_predictions(const config::Config& config, con
     const int64_t outputs = heads.get_non_negative_int(name + ".num_outputs");
     if (task_spec(task).channels == 0 && outputs > 0) classes[task] = outputs;
   }
-  const eval::EvaluationResult result = eval::score_predictions(reader, setup.dataset, setup.options, classes, threads);
+  const eval::EvaluationResult result = eval::score_predictions(*source, setup.dataset, setup.options, classes, threads);
   eval::write_metrics_json(output_dir / "metrics.json", result);
   return result;
 }

@@ -68,10 +68,10 @@ int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const dat
                         const std::vector<Task>& tasks, const EvaluationOptions& options, const torch::Device& device,
                         const PredictionSink& take);
 
-// Scores saved predictions (read from a prediction_files.h directory or a COCO results JSON) against `dataset`'s
-// labels, on the images the reader lists. `classes`: per task, the class count to fall back on when the dataset
+// Scores saved predictions (a prediction_files.h directory, a COCO results JSON, or an official result format:
+// result_formats.h) against `dataset`'s labels, on the images the source lists. `classes`: per task, the class count to fall back on when the dataset
 // names none. `threads` read in parallel.
-EvaluationResult score_predictions(const PredictionReader& reader, std::shared_ptr<const data::Dataset> dataset,
+EvaluationResult score_predictions(const PredictionSource& reader, std::shared_ptr<const data::Dataset> dataset,
                                    const EvaluationOptions& options, const std::map<Task, int64_t>& classes = {},
                                    int threads = 1);
 

@@ -75,7 +75,20 @@ class PredictionWriter {
   std::string detections_;  // COCO results entries, comma-separated
 };
 
-class PredictionReader {
+// Predictions read back for scoring, in whichever format they came (result_formats.h opens each).
+class PredictionSource {
+ public:
+  virtual ~PredictionSource() = default;
+  virtual std::vector<Task> tasks() const = 0;
+  // The dataset indices scored.
+  virtual const std::vector<int64_t>& indices() const = 0;
+  // The prediction of `task` for dataset index `index`; a class map may hold ConfusionMatrix::kNoClass.
+  virtual ImagePrediction read(Task task, int64_t index) const = 0;
+  // Where read(task, index) comes from, for messages: its file.
+  virtual std::string where(Task task, int64_t index) const = 0;
+};
+
+class PredictionReader final : public PredictionSource {
  public:
   // `path`: a directory in the layout above, or a COCO results JSON file (detection only), as any tool writes it.
   // A COCO result's image_id may be a number or a string: the decimal form of the dataset's id, or the image's
@@ -84,16 +97,17 @@ class PredictionReader {
   // Throws must::Error naming the file and record on malformed content, an image or category id the dataset
   // does not have, or a saved set made for a dataset of another size.
   PredictionReader(const std::filesystem::path& path, const data::Dataset& dataset);
-  std::vector<Task> tasks() const { return tasks_; }
+  std::vector<Task> tasks() const override { return tasks_; }
   // The dataset indices scored: those images.txt lists, or every image for a results file (an image without
   // detections has none).
-  const std::vector<int64_t>& indices() const { return indices_; }
+  const std::vector<int64_t>& indices() const override { return indices_; }
   // The prediction of `task` for dataset index `index`. A missing map file is an error naming it; an image
   // without detections has none.
-  ImagePrediction read(Task task, int64_t index) const;
+  ImagePrediction read(Task task, int64_t index) const override;
+  std::string where(Task task, int64_t index) const override;
 
  private:
-  std::filesystem::path dir_;
+  std::filesystem::path dir_, results_file_;  // results_file_: a COCO results file given as the path
   PredictionEncoding encoding_;
   std::vector<Task> tasks_;
   std::vector<int64_t> indices_;

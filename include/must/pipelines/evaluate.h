@@ -36,9 +36,11 @@ struct PredictRequest {
 int64_t predict_images(const config::Config& config, const std::filesystem::path& weights, const PredictRequest& request,
                        const torch::Device& device);
 
-// `must_eval score --predictions PATH`: scores saved predictions (a --save-predictions folder, or a COCO results
-// JSON) against data.eval with the same metrics, no model needed; writes output_dir/metrics.json.
+// `must_eval score --predictions PATH [--predictions-format NAME]`: scores saved predictions (a --save-predictions
+// folder, a COCO results JSON, or a benchmark's official result format: eval/result_formats.h) against data.eval
+// with the same metrics, no model needed; writes output_dir/metrics.json.
 eval::EvaluationResult score_saved_predictions(const config::Config& config, const std::filesystem::path& predictions,
+                                               const std::string& predictions_format,
                                                const std::filesystem::path& output_dir, int threads);
 
 }  // namespace must::pipelines

@@ -61,6 +61,21 @@ TEST(ConfusionMatrix, AbsentClassesAllIgnoredAndBadValues) {
   EXPECT_THROW(matrix.add(longs({0, 0}, {1, 2}), longs({0}, {1, 1})), Error);
 }
 
+// Hand-worked: truth 0 0 1 1 255, prediction 0 none 1 none 0. Class 0: TP 1, FN 1 (the pixel of no class), FP 0
+// -> 1/2; class 1: TP 1, FN 1 -> 1/2; the void pixel is skipped; accuracy 2 of 4. cityscapesScripts' rule: an
+// ignoreInEval prediction adds to fn of the true class and to fp of none.
+TEST(ConfusionMatrix, NoClassPredictionIsAMissAndNoFalsePositive) {
+  const int64_t none = ConfusionMatrix::kNoClass;
+  ConfusionMatrix matrix(2);
+  matrix.add(longs({0, 0, 1, 1, 255}, {1, 5}), longs({0, none, 1, none, 0}, {1, 5}));
+  EXPECT_DOUBLE_EQ(matrix.iou()[0], 0.5);
+  EXPECT_DOUBLE_EQ(matrix.iou()[1], 0.5);
+  EXPECT_DOUBLE_EQ(matrix.pixel_accuracy(), 0.5);
+  EXPECT_EQ(matrix.scored_pixels(), 4);
+  matrix.reset();
+  EXPECT_EQ(matrix.scored_pixels(), 0);
+}
+
 // Valid pixels g = 1, 2, 4 (0 is invalid, 20 is beyond the 10 m cap) against d = 2 everywhere:
 // AbsRel (1 + 0 + 2/4) / 3, SqRel (1 + 0 + 1) / 3, RMSE sqrt(5/3), RMSE_log sqrt(2 ln^2 2 / 3),
 // log10 2 log10(2) / 3, and only the middle pixel within 1.25^3 (ratio 2 > 1.953125).
