@@ -21,9 +21,9 @@ std::vector<FailedImage> failed_from_json(const nlohmann::json& json) {
 }
 
 nlohmann::json to_json(const TeacherRecord& t) {
-  return {{"task", std::string(task_name(t.task))}, {"config", t.config}, {"weights", t.weights},
+  return {{"task", std::string(task_name(t.task))}, {"kind", t.kind}, {"config", t.config}, {"weights", t.weights},
           {"weights_sha256", t.weights_sha256}, {"resolved_config", t.resolved_config},
-          {"batch_size", t.batch_size}, {"lr", t.lr}};
+          {"batch_size", t.batch_size}, {"lr", t.lr}, {"depth", t.depth}};
 }
 
 TeacherRecord teacher_from_json(const nlohmann::json& json) {
@@ -35,6 +35,8 @@ TeacherRecord teacher_from_json(const nlohmann::json& json) {
   t.resolved_config = json.at("resolved_config").get<std::string>();
   t.batch_size = json.at("batch_size").get<int64_t>();
   t.lr = json.at("lr").get<double>();
+  t.kind = json.value("kind", std::string("native"));
+  t.depth = json.value("depth", std::string("metric"));
   return t;
 }
 
@@ -141,8 +143,14 @@ std::optional<std::string> plan_difference(const Manifest& existing, const Manif
       differs("format", existing.format, planned.format),
       differs("task list", task_names(existing.tasks), task_names(planned.tasks))};
   for (size_t i = 0; i < planned.teachers.size() && i < existing.teachers.size(); ++i) {
-    differences.push_back(differs("weights for " + std::string(task_name(planned.teachers[i].task)),
-                                  existing.teachers[i].weights_sha256, planned.teachers[i].weights_sha256));
+    const std::string task(task_name(planned.teachers[i].task));
+    differences.push_back(differs("weights for " + task, existing.teachers[i].weights_sha256, planned.teachers[i].weights_sha256));
+    differences.push_back(differs("kind of teacher for " + task, existing.teachers[i].kind, planned.teachers[i].kind));
+    differences.push_back(differs("depth values for " + task, existing.teachers[i].depth, planned.teachers[i].depth));
+    if (planned.teachers[i].kind == "torchscript") {  // its input normalisation and size change the labels
+      differences.push_back(differs("teacher entry for " + task, existing.teachers[i].resolved_config,
+                                    planned.teachers[i].resolved_config));
+    }
   }
   differences.push_back(differs("input list", existing.input.list_sha256, planned.input.list_sha256));
   differences.push_back(differs("policy", to_json(existing.policy), to_json(planned.policy)));

@@ -61,6 +61,9 @@ const std::map<std::string, LossEntry>& loss_entries() {
       {"ssi", {TargetKind::kFloatMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
          return depth_ssi(p, y.values, y.present);
        }}},
+      {"ssi_inverse", {TargetKind::kFloatMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
+         return depth_ssi(1 / p.clamp_min(1e-3), y.values, y.present);
+       }}},
       {"cosine", {TargetKind::kUnitVectorMap, [](const torch::Tensor& p, const TaskTargets& y, const LossOptions&, Task) {
          return normal_cosine(p, y.values, y.present);
        }}},

@@ -20,6 +20,7 @@
 #include "must/labels/policy.h"
 #include "must/labels/store.h"
 #include "must/models/model_config.h"
+#include "must/models/script_teacher.h"
 #include "must/models/weight_import.h"
 #include "must/pipelines/evaluate.h"
 #include "teacher_lanes.h"
@@ -31,9 +32,15 @@ namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
 using Clock = std::chrono::steady_clock;
 
+// A teacher: our own architecture (config + weights) or a TorchScript export.
 struct Teacher {
   labels::TeacherRecord record;  // what the manifest says of it
   models::MultiTaskModel model{nullptr};
+  std::unique_ptr<models::ScriptTeacher> script;
+
+  models::ModelOutput forward(const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes) {
+    return script ? script->forward(images, sizes) : model->forward(images, nullptr, sizes);
+  }
 };
 
 labels::LabelPolicy policy_from_config(const config::Config& policy, const config::Config& store) {
@@ -52,31 +59,83 @@ labels::LabelPolicy policy_from_config(const config::Config& policy, const confi
   return p;
 }
 
-// Each teacher of `teachers:` built from its config, its weights loaded, in inference mode on the device.
-std::vector<Teacher> load_teachers(const config::Config& teachers, const torch::Device& device) {
+// A teacher of our architecture: built from its training config, its weights loaded.
+void load_native_teacher(const config::Config& entry, Teacher& t) {
+  labels::TeacherRecord& r = t.record;
+  const std::string name(task_name(r.task));
+  r.config = entry.get_string("config");
+  r.weights = entry.get_string("weights");
+  if (r.config.empty()) entry.fail("config", "names no teacher config (or give torchscript: FILE)");
+  if (!fs::exists(r.weights)) entry.fail("weights", "no such file: " + r.weights);
+  const config::Config teacher = config::Config::load(eval_schema(), r.config);
+  const models::MultiTaskModelOptions options = models::model_options_from_config(teacher.at("model"));
+  bool has_head = false;
+  for (const auto& head : options.heads) has_head = has_head || head.task == r.task;
+  if (!has_head) entry.fail("config", r.config + " has no " + name + " head");
+  t.model = models::MultiTaskModel(options);
+  models::load_complete_weights(*t.model, r.weights);
+  t.model->eval();
+  r.batch_size = teacher.get_int("data.loader.batch_size");
+  r.lr = teacher.get_float("train.optimizer.lr");
+  r.resolved_config = teacher.dump();
+}
+
+std::array<float, 3> rgb_of(const config::Config& node, const std::string& key) {
+  const std::vector<double> values = node.get_float_list(key);
+  if (values.size() != 3) node.fail(key, "needs 3 values (R, G, B)");
+  return {float(values[0]), float(values[1]), float(values[2])};
+}
+
+// A TorchScript teacher: the export and its entry's input rule (mean, std, size); the batch's normalisation is
+// data.augment's.
+void load_script_teacher(const config::Config& entry, const config::Config& augment, Teacher& t) {
+  labels::TeacherRecord& r = t.record;
+  if (!entry.get_string("config").empty() || !entry.get_string("weights").empty()) {
+    entry.fail("torchscript", "a TorchScript teacher is its file alone: drop config and weights");
+  }
+  models::ScriptTeacherOptions options;
+  options.file = entry.get_string("torchscript");
+  options.task = r.task;
+  options.mean = rgb_of(entry, "mean");
+  options.std = rgb_of(entry, "std");
+  const std::vector<int64_t> size = entry.get_int_list("size");
+  if (size.size() != 2 || size[0] < 0 || size[1] < 0 || (size[0] == 0) != (size[1] == 0)) {
+    entry.fail("size", "must be [height, width], or [0, 0] for the images as data.augment gives them");
+  }
+  options.size = {size[0], size[1]};
+  options.batch_mean = rgb_of(augment, "mean");
+  options.batch_std = rgb_of(augment, "std");
+  if (!fs::exists(options.file)) entry.fail("torchscript", "no such file: " + options.file.string());
+  t.script = std::make_unique<models::ScriptTeacher>(options);
+  r.kind = "torchscript";
+  r.weights = options.file.string();
+  r.resolved_config = entry.dump();
+}
+
+// Each teacher of `teachers:` loaded, in inference mode on the device.
+std::vector<Teacher> load_teachers(const config::Config& teachers, const config::Config& augment, const torch::Device& device) {
   std::vector<Teacher> out;
   for (const std::string& name : teachers.keys()) {
+    const config::Config entry = teachers.at(name);
     Teacher t;
     labels::TeacherRecord& r = t.record;
     r.task = teachers.task_named_by(name);
-    r.config = teachers.get_string(name + ".config");
-    r.weights = teachers.get_string(name + ".weights");
-    if (r.config.empty()) teachers.fail(name + ".config", "names no teacher config");
-    if (!fs::exists(r.weights)) teachers.fail(name + ".weights", "no such file: " + r.weights);
-    const config::Config teacher = config::Config::load(eval_schema(), r.config);
-    const models::MultiTaskModelOptions options = models::model_options_from_config(teacher.at("model"));
-    bool has_head = false;
-    for (const auto& head : options.heads) has_head = has_head || head.task == r.task;
-    if (!has_head) teachers.fail(name + ".config", r.config + " has no " + name + " head");
-    t.model = models::MultiTaskModel(options);
-    models::load_complete_weights(*t.model, r.weights);
-    t.model->eval();
-    t.model->to(device);
-    if (device.is_cpu()) t.model->fuse_for_inference();  // oneDNN convolutions with batch norm folded in
+    r.depth = entry.get_string("depth");
+    if (r.depth != "metric" && r.depth != "relative" && r.depth != "inverse_relative") {
+      entry.fail("depth", "must be metric, relative or inverse_relative");
+    }
+    if (r.depth != "metric" && task_spec(r.task).target != TargetKind::kFloatMap) {
+      entry.fail("depth", "says what a depth teacher's values are; a " + name + " teacher has none");
+    }
+    if (entry.get_string("torchscript").empty()) {
+      load_native_teacher(entry, t);
+      t.model->to(device);
+      if (device.is_cpu()) t.model->fuse_for_inference();  // oneDNN convolutions with batch norm folded in
+    } else {
+      load_script_teacher(entry, augment, t);
+      t.script->to(device);
+    }
     r.weights_sha256 = sha256_file(r.weights);
-    r.batch_size = teacher.get_int("data.loader.batch_size");
-    r.lr = teacher.get_float("train.optimizer.lr");
-    r.resolved_config = teacher.dump();
     out.push_back(std::move(t));
   }
   if (out.empty()) teachers.fail("", "names no teacher");
@@ -173,10 +232,10 @@ void apply_policy(Task task, const models::ModelOutput& output, const data::Batc
 // One teacher's labels of one batch: its output through the policy, encoded per image (store member bytes).
 std::vector<std::string> label_batch(Teacher& teacher, const data::Batch& batch, const torch::Tensor& images,
                                      const labels::LabelPolicy& policy) {
-  models::ModelOutput output = teacher.model->forward(images, nullptr, batch.images.image_sizes);
+  models::ModelOutput output = teacher.forward(images, batch.images.image_sizes);
   if (policy.flip) {
     const models::ModelOutput flipped =
-        teacher.model->forward(eval::flip_images(images, batch.images.image_sizes), nullptr, batch.images.image_sizes);
+        teacher.forward(eval::flip_images(images, batch.images.image_sizes), batch.images.image_sizes);
     for (auto& [task, prediction] : output.predictions) {
       prediction = eval::merge_flipped(
           task, prediction, eval::unflip_prediction(task, flipped.predictions.at(task), batch.images.image_sizes));
@@ -322,6 +381,14 @@ teachers:
   _any_:
     config: ""                # the teacher's training config (its model: section builds the network)
     weights: ""               # its weights (model_final.safetensors, or any file --init-from takes)
+    torchscript: ""           # instead of config + weights: a torch.jit.script / trace export of any architecture
+                              # (docs/own_teachers.md has the input and output contract per task)
+    mean: [0.485, 0.456, 0.406]  # torchscript: the module's input normalisation, on 0..1 pixels
+    std: [0.229, 0.224, 0.225]   # (torchvision's detectors normalise themselves: mean [0, 0, 0], std [1, 1, 1])
+    size: [0, 0]              # torchscript: [height, width] each image is resized to (bilinear); [0, 0]: as
+                              # data.augment gives it
+    depth: metric             # a depth teacher's values: metric (metres), relative or inverse_relative (MiDaS:
+                              # disparity up to scale and shift); the student's default depth loss follows it
 input:                        # the images to label: any dataset reader (its labels are not used))yaml" +
                                       std::string(data::dataset_defaults()) + R"yaml(data:                         # how the images go in: augment (resize, normalisation) and loader)yaml" +
                                       std::string(data::augment_and_loader_defaults()) + R"yaml(policy:
@@ -330,6 +397,8 @@ input:                        # the images to label: any dataset reader (its lab
   segmentation: {confidence_threshold: 0.5}      # pixels less sure than this are stored as ignore (255)
   flip: false                 # average with the mirrored image's prediction (classification and dense tasks)
 inference:
+  libraries: []              # shared libraries of TorchScript operators loaded before the teachers: torchvision's
+                              # _C.so (or libtorchvision.so) for its exported detectors' nms and roi_align
   lanes: 0                    # teachers run side by side on this many threads, the intra-op threads shared among
                               # them; 0: on a CPU one lane per thread (at most one per teacher), on a GPU one
 store:
@@ -347,7 +416,14 @@ PseudolabelSummary pseudolabel(const config::Config& config, const PseudolabelRu
   distributed::WorkQueue& shards = run.shards ? *run.shards : local;
   const labels::LabelPolicy policy = policy_from_config(config.at("policy"), config.at("store"));
   const int64_t shard_size = config.get_positive_int("store.shard_size");
-  std::vector<Teacher> teachers = load_teachers(config.at("teachers"), run.device);
+  for (const std::string& library : config.get_string_list("inference.libraries")) {
+    try {
+      models::load_operator_library(library);
+    } catch (const Error& e) {
+      config.at("inference").fail("libraries", e.what());
+    }
+  }
+  std::vector<Teacher> teachers = load_teachers(config.at("teachers"), config.at("data.augment"), run.device);
   const data::DatasetOptions input_options = data::dataset_options_from_config(config.at("input"));
   ShardJob job{run.store, data::make_dataset(input_options),
                data::loader_options_from_config(config.at("data.loader"), /*training=*/false),

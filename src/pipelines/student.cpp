@@ -72,6 +72,37 @@ void teacher_values(const config::Config& weighting, const std::vector<std::shar
   }
 }
 
+// Labels of a relative (or inverse relative) depth teacher need a loss blind to their scale and shift: ssi (of
+// 1 / depth for inverse_relative) where the config names no depth loss; a loss that compares values is refused.
+void relative_depth_loss(const config::Config& config, const std::vector<std::shared_ptr<const data::Dataset>>& sources,
+                         TrainingData& data) {
+  std::string kind, store_of_kind;
+  for (const auto& source : sources) {
+    const auto* store = dynamic_cast<const labels::StoreDataset*>(source.get());
+    if (!store) continue;
+    for (const labels::TeacherRecord& teacher : store->reader().manifest().teachers) {
+      if (task_spec(teacher.task).target != TargetKind::kFloatMap || teacher.depth == "metric") continue;
+      if (!kind.empty() && kind != teacher.depth) {
+        config.fail("sources", "one store's depth labels are " + kind + " (" + store_of_kind + "), another's " +
+                                   teacher.depth + " (" + store->info().name + "): no one loss fits both");
+      }
+      kind = teacher.depth, store_of_kind = store->info().name;
+    }
+  }
+  const std::string key = "model.heads." + std::string(task_name(Task::kDepth));
+  if (kind.empty() || !config.has(key)) return;
+  const std::string fitting = kind == "relative" ? "ssi" : "ssi_inverse";
+  const std::string named = config.get_string(key + ".loss.type");
+  if (named.empty()) {
+    data.default_losses[Task::kDepth] = fitting;
+    spdlog::info("the depth labels of {} are {}: the depth head learns with the {} loss", store_of_kind, kind, fitting);
+  } else if (named != fitting) {
+    config.at(key).fail("loss.type", "the depth labels of " + store_of_kind + " are " + kind + " (its teacher's depth "
+                                         "kind), which " + named + " would take as metres; use " + fitting +
+                                         " or leave it empty");
+  }
+}
+
 }  // namespace
 
 std::string_view student_defaults() {
@@ -133,6 +164,7 @@ TrainingData student_training_data(const config::Config& config) {
   const config::Config fixed = weighting.at("weights");
   for (const std::string& name : fixed.keys()) data.weighting.weights[fixed.task_named_by(name)] = fixed.get_float(name);
   teacher_values(weighting, parts, data.weighting);
+  relative_depth_loss(config, parts, data);
   return data;
 }
 

@@ -163,7 +163,11 @@ void train_model(const config::Config& config, const TrainRun& run, TrainingData
                "it or choose another --output-dir");
   }
   torch::manual_seed(options.seed);  // before the model draws its initial weights
-  const models::MultiTaskModelOptions model_options = models::model_options_from_config(config.at("model"));
+  models::MultiTaskModelOptions model_options = models::model_options_from_config(config.at("model"));
+  for (auto& head : model_options.heads) {
+    const auto loss = data.default_losses.find(head.task);
+    if (head.loss.type.empty() && loss != data.default_losses.end()) head.loss.type = loss->second;
+  }
   models::MultiTaskModel model(model_options);
   if (!(run.resume && has_run)) load_initial_weights(*model, model_options, run);
 

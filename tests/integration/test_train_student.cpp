@@ -157,6 +157,28 @@ TEST_F(TrainStudent, ASourceOfOtherImagesThanItsStoreIsRefusedNamingTheKey) {
       << no_task.output;
 }
 
+// A store whose depth teacher declared relative values (a TorchScript teacher's `depth: relative`; here the quick
+// store's manifest says so): the depth head learns with the scale-and-shift-invariant loss where the config names
+// none, and a loss that compares values (the world student's l1) is refused naming the key.
+TEST_F(TrainStudent, RelativeDepthLabelsTakeTheScaleAndShiftInvariantLoss) {
+  const fs::path store = root() / "relative_labels";
+  fs::copy(root() / "labels", store, fs::copy_options::recursive);
+  nlohmann::json manifest = nlohmann::json::parse(read_file(store / "manifest.json"));
+  for (auto& teacher : manifest["teachers"]) {
+    if (teacher["task"] == "depth") teacher["depth"] = "relative";
+  }
+  write_file(store / "manifest.json", manifest.dump(1));
+  const std::string relative = "--set sources.world_unlabeled.store=" + store.string() + " --set train.max_iterations=2";
+  const auto run = train(0, "relative", relative + " --set 'model.heads.depth.loss.type=\"\"'");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "are relative: the depth head learns with the ssi loss")) << run.output;
+  EXPECT_TRUE(contains(read_file(root() / "relative/metrics.jsonl"), "loss/depth/ssi")) << read_file(root() / "relative/metrics.jsonl");
+  const auto l1 = train(0, "relative_l1", relative);  // the world student's l1
+  EXPECT_EQ(l1.exit_code, 2) << l1.output;
+  EXPECT_TRUE(contains(l1.output, "key 'model.heads.depth.loss.type'")) << l1.output;
+  EXPECT_TRUE(contains(l1.output, "use ssi")) << l1.output;
+}
+
 // As the teachers' schema (test_train_teacher.cpp): a key of must_train_student's own sections that nothing reads
 // would be a setting that silently does nothing. The sections it shares with must_train_teacher (model, data,
 // evaluation, train) are checked over every shipped config by Configs.EveryDefaultKeyIsConsumedSomewhere: some of

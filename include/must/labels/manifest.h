@@ -2,9 +2,14 @@
 //
 //   {"format": "must-labels-2",
 //    "tasks": ["classification", ...],                 the store's tasks, in task order
-//    "teachers": [{"task", "config", "weights", "weights_sha256", "resolved_config", "batch_size", "lr"}, ...],
+//    "teachers": [{"task", "kind", "config", "weights", "weights_sha256", "resolved_config", "batch_size", "lr",
+//                  "depth"}, ...],                     kind: "native" (config + weights) or "torchscript" (weights:
+//                                                      the exported file; resolved_config: the teacher's entry);
 //                                                      batch_size and lr: the teacher's training batch (all ranks)
-//                                                      and base rate, which MuST's loss weighting needs
+//                                                      and base rate, which MuST's loss weighting needs (0: unknown);
+//                                                      depth: what a depth teacher's values are (metric, relative,
+//                                                      inverse_relative). kind and depth are absent from stores
+//                                                      written before them: native, metric
 //    "policy": {...},                                  policy.h
 //    "input": {"format", "root", "split", "count", "list_sha256"},
 //    "shard_size": 1000,
@@ -55,6 +60,8 @@ struct TeacherRecord {
   std::string resolved_config;  // its config resolved (YAML), as must_train_teacher wrote it
   int64_t batch_size = 0;       // data.loader.batch_size: a teacher trained on one process
   double lr = 0;                // train.optimizer.lr
+  std::string kind = "native";  // native (our architecture: config + weights) or torchscript (weights: the export)
+  std::string depth = "metric";  // depth teachers: metric (metres), relative, inverse_relative (up to scale and shift)
 };
 
 struct InputRecord {

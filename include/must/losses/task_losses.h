@@ -10,6 +10,8 @@
 //                       e = log d - log g over the batch's valid pixels
 //   ssi                 depth: scale-and-shift-invariant L1 (MiDaS, Ranftl et al. 2020): per image, the least-
 //                       squares s, t fit s d + t to g, then |s d + t - g| over valid pixels
+//   ssi_inverse         depth: ssi of 1 / d (d >= 1e-3) against labels of inverse relative depth (a MiDaS-style
+//                       teacher's disparity)
 //   cosine              normals: 1 - <n, g / |g|> over valid pixels (prediction already unit length)
 #pragma once
 

@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,9 @@ struct TrainingData {
   std::shared_ptr<const data::EpochSampler> sampler;  // each epoch's order; none: a shuffle of the dataset
   losses::WeightingOptions weighting;  // type and per-type values; tasks, student batch and LR are filled in
   std::string config_key;              // where the data is configured (errors about it name this key)
+  // Per task, the loss a head takes when the config names none (model.heads.<task>.loss.type ""): what the labels
+  // call for (the student: ssi for a relative depth teacher's labels).
+  std::map<Task, std::string> default_losses;
 };
 void train_model(const config::Config& config, const TrainRun& run, TrainingData data);
 

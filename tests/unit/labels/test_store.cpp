@@ -221,6 +221,14 @@ TEST(Manifest, RoundTripsThroughJsonAndStoresOfAnotherFormatAreRefusedNamingIt) 
   Manifest other = m;
   other.teachers[0].weights_sha256 = "9f00";
   EXPECT_EQ(plan_difference(m, other).value_or(""), "weights for depth (\"ab12\", now \"9f00\")");
+  other = m;
+  other.teachers[0].depth = "relative";
+  EXPECT_EQ(plan_difference(m, other).value_or(""), "depth values for depth (\"metric\", now \"relative\")");
+  // A store written before teacher kinds: a native teacher of metric depth.
+  nlohmann::json before_kinds = to_json(m);
+  before_kinds["teachers"][0].erase("kind");
+  before_kinds["teachers"][0].erase("depth");
+  EXPECT_EQ(to_json(manifest_from_json(before_kinds, "memory")), to_json(m));
 
   Manifest plan_only = m;
   plan_only.finished = false;

@@ -136,6 +136,16 @@ TEST(DepthSsi, FitsScaleAndShiftPerImage) {
   expect_no_gradient_zero(depth_ssi(d, torch::zeros_like(d), all(1)));
 }
 
+// ssi_inverse: labels of inverse relative depth (disparity up to scale and shift) cost nothing for the depth d
+// whose 1 / d they are an affine function of; d itself as the label does cost.
+TEST(DepthSsiInverse, FitsScaleAndShiftOfTheInverse) {
+  const auto loss = make_task_loss(Task::kDepth, {"ssi_inverse"});
+  const auto d = torch::tensor({1.0, 2.0, 4.0, 5.0}, torch::kDouble).view({1, 1, 2, 2});
+  const structures::TaskTargets disparity{3 / d + 0.5, all(1), {}}, depth{d, all(1), {}};
+  EXPECT_NEAR((*loss)(d, disparity).at("loss/depth/ssi_inverse").item<double>(), 0.0, 1e-9);
+  EXPECT_GT((*loss)(d, depth).at("loss/depth/ssi_inverse").item<double>(), 0.1);
+}
+
 TEST(NormalCosine, OneMinusCosineOverValidPixels) {
   // Pixel 0: same direction (0); pixel 1: perpendicular (1); pixel 2: invalid target.
   const auto prediction = torch::tensor({{1.0, 1.0, 1.0}, {0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}}).view({1, 3, 1, 3});
@@ -163,6 +173,7 @@ TEST(PartialLabels, ABatchWithSomeSamplesLabelledGivesTheLossOfThoseSamplesAlone
                                                             {Task::kDepth, "l1"},
                                                             {Task::kDepth, "silog"},
                                                             {Task::kDepth, "ssi"},
+                                                            {Task::kDepth, "ssi_inverse"},
                                                             {Task::kNormals, "cosine"}};
   torch::manual_seed(3);
   const torch::Tensor present = torch::tensor({true, false, true, false});
