@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> runs, columns;
   bool save_predictions = false;
   must::pipelines::PredictRequest predict_request;
-  std::string images;
+  std::string images, torchscript, torchscript_task;
+  std::vector<float> torchscript_mean = {0.485f, 0.456f, 0.406f}, torchscript_std = {0.229f, 0.224f, 0.225f};
+  std::vector<int64_t> torchscript_size = {0, 0};
   CLI::App* score = nullptr;
   CLI::App* predict = nullptr;
   CLI::App* report = nullptr;
@@ -56,6 +58,15 @@ int main(int argc, char** argv) {
                       "also DIR/pictures/NNNNNN.png (boxes, segmentation, depth and normals side by side), sheet.png");
     predict->add_option("--box-threshold", predict_request.box_threshold, "boxes drawn at or above this score")
         ->capture_default_str();
+    predict->add_option("--torchscript", torchscript, "a TorchScript teacher instead of --weights "
+                                                      "(docs/own_teachers.md has its contract)");
+    predict->add_option("--task", torchscript_task, "--torchscript: the teacher's task (classification, detection, "
+                                                    "segmentation, depth, normals)");
+    predict->add_option("--mean", torchscript_mean, "--torchscript: its input normalisation, R G B on 0..1 pixels")
+        ->expected(3)->capture_default_str();
+    predict->add_option("--std", torchscript_std, "--torchscript: R G B")->expected(3)->capture_default_str();
+    predict->add_option("--size", torchscript_size, "--torchscript: H W each image is resized to (0 0: as data.augment "
+                                                    "gives it)")->expected(2)->capture_default_str();
     predict->fallthrough();
     report = cli.add_subcommand("report", "a Markdown table and PNG chart of the runs' headline metrics");
     report->add_option("runs", runs, "run folders, each with a metrics.json: a column each, named after the folder");
@@ -79,6 +90,15 @@ int main(int argc, char** argv) {
     }
     if (predict->parsed()) {
       predict_request.images = images;
+      if (!torchscript.empty()) {
+        if (torchscript_task.empty()) MUST_THROW(must::ConfigError, "--torchscript needs --task: the teacher's task");
+        must::models::ScriptTeacherOptions& options = predict_request.torchscript;
+        options.file = torchscript;
+        options.task = must::task_from_name(torchscript_task);
+        options.mean = {torchscript_mean[0], torchscript_mean[1], torchscript_mean[2]};
+        options.std = {torchscript_std[0], torchscript_std[1], torchscript_std[2]};
+        options.size = {torchscript_size[0], torchscript_size[1]};
+      }
       predict_request.output_dir = context.output_dir;
       const int64_t done = must::pipelines::predict_images(context.config, weights, predict_request,
                                                            torch::Device(context.device));

@@ -123,18 +123,15 @@ namespace {
 
 // The model's output for each batch of `loader` (one epoch, in order), the horizontally flipped pass merged in when
 // `flip`, in eval mode without gradients (the model's mode is restored afterwards).
-void for_each_output(models::MultiTaskModel& model, data::Loader& loader, bool flip, const torch::Device& device,
+void for_each_output(const BatchForward& forward, data::Loader& loader, bool flip, const torch::Device& device,
                      const std::function<void(const data::Batch&, const models::ModelOutput&)>& take) {
   loader.start_epoch(0);
-  const bool was_training = model->is_training();
-  model->eval();
   torch::NoGradGuard no_grad;
   while (auto batch = loader.next()) {
     const torch::Tensor images = batch->images.tensors.to(device);
-    models::ModelOutput output = model->forward(images, nullptr, batch->images.image_sizes);
+    models::ModelOutput output = forward(images, batch->images.image_sizes);
     if (flip) {
-      const models::ModelOutput flipped = model->forward(flip_images(images, batch->images.image_sizes), nullptr,
-                                                         batch->images.image_sizes);
+      const models::ModelOutput flipped = forward(flip_images(images, batch->images.image_sizes), batch->images.image_sizes);
       for (auto& [task, prediction] : output.predictions) {
         prediction = merge_flipped(task, prediction,
                                    unflip_prediction(task, flipped.predictions.at(task), batch->images.image_sizes));
@@ -142,8 +139,24 @@ void for_each_output(models::MultiTaskModel& model, data::Loader& loader, bool f
     }
     take(*batch, output);
   }
-  if (was_training) model->train();
 }
+
+// The model's forward pass in eval mode, its mode restored when the pass is done with (the guard's end).
+struct EvalModeForward {
+  explicit EvalModeForward(models::MultiTaskModel& model) : model_(model), was_training_(model->is_training()) {
+    model_->eval();
+  }
+  ~EvalModeForward() {
+    if (was_training_) model_->train();
+  }
+  BatchForward forward() const {
+    return [model = model_](const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes) mutable {
+      return model->forward(images, nullptr, sizes);
+    };
+  }
+  models::MultiTaskModel model_;
+  bool was_training_;
+};
 
 }  // namespace
 
@@ -172,7 +185,8 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
   Progress progress("evaluating " + options.dataset_name, dataset->size(), options.progress_seconds);
   spdlog::info("evaluating {} on {} ({} images): {}", join(names_of(result.tasks)), options.dataset_name,
                dataset->size(), options.flip ? "with horizontal flip" : "single pass");
-  for_each_output(model, loader, options.flip, device, [&](const data::Batch& batch, const models::ModelOutput& output) {
+  const EvalModeForward eval_mode(model);
+  for_each_output(eval_mode.forward(), loader, options.flip, device, [&](const data::Batch& batch, const models::ModelOutput& output) {
     for (Task task : result.tasks) {
       const std::vector<ImagePrediction> predictions = image_predictions(task, output, batch, options.encoding);
       for (size_t i = 0; i < predictions.size(); ++i) {
@@ -192,7 +206,7 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
   return result;
 }
 
-int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
+int64_t predict_dataset(const BatchForward& forward, std::shared_ptr<const data::Dataset> dataset,
                         std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader_options,
                         const std::vector<Task>& tasks, const EvaluationOptions& options, const torch::Device& device,
                         const PredictionSink& take) {
@@ -202,7 +216,7 @@ int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const dat
   data::Loader loader(dataset, transform, loader_options);
   Progress progress("predicting", dataset->size(), options.progress_seconds);
   int64_t done = 0;
-  for_each_output(model, loader, options.flip, device, [&](const data::Batch& batch, const models::ModelOutput& output) {
+  for_each_output(forward, loader, options.flip, device, [&](const data::Batch& batch, const models::ModelOutput& output) {
     std::vector<std::map<Task, ImagePrediction>> per_image(batch.indices.size());
     for (Task task : tasks) {
       std::vector<ImagePrediction> predictions = image_predictions(task, output, batch, options.encoding);

@@ -125,26 +125,61 @@ class PictureWriter {
   std::vector<torch::Tensor> thumbnails_;
 };
 
+// What predicts: the checkpoint's model, or a TorchScript teacher; its tasks and, for the predictions' bit depth,
+// their class counts where known.
+struct Predictor {
+  eval::BatchForward forward;
+  std::vector<Task> tasks;
+  std::map<Task, int64_t> class_counts;
+};
+
+Predictor predictor_of(const config::Config& config, const std::filesystem::path& weights, const PredictRequest& request,
+                       const torch::Device& device) {
+  Predictor predictor;
+  if (!request.torchscript.file.empty()) {
+    MUST_CHECK(weights.empty(), "give --weights or --torchscript, not both");
+    models::ScriptTeacherOptions options = request.torchscript;
+    const config::Config augment = config.at("data.augment");
+    const std::vector<double> mean = augment.get_float_list("mean"), std = augment.get_float_list("std");
+    if (mean.size() != 3) augment.fail("mean", "needs 3 values (R, G, B)");
+    if (std.size() != 3) augment.fail("std", "needs 3 values (R, G, B)");
+    options.batch_mean = {float(mean[0]), float(mean[1]), float(mean[2])};
+    options.batch_std = {float(std[0]), float(std[1]), float(std[2])};
+    auto script = std::make_shared<models::ScriptTeacher>(options);
+    script->to(device);
+    predictor.forward = [script](const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes) {
+      return script->forward(images, sizes);
+    };
+    predictor.tasks = {options.task};
+    return predictor;
+  }
+  const models::MultiTaskModelOptions model_options = models::model_options_from_config(config.at("model"));
+  models::MultiTaskModel model = model_to_evaluate(config, model_options, weights, device);
+  predictor.forward = [model](const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes) mutable {
+    return model->forward(images, nullptr, sizes);
+  };
+  predictor.tasks = model->tasks();
+  for (const auto& head : model_options.heads) predictor.class_counts[head.task] = models::outputs_of(head);
+  return predictor;
+}
+
 }  // namespace
 
 int64_t predict_images(const config::Config& config, const std::filesystem::path& weights, const PredictRequest& request,
                        const torch::Device& device) {
-  const models::MultiTaskModelOptions model_options = models::model_options_from_config(config.at("model"));
   data::DatasetOptions images;
   images.format = "images";
   images.root = request.images;
   images.config_key = "--images";
   const std::shared_ptr<data::Dataset> dataset = data::make_dataset(images);
   MUST_CHECK(dataset->size() > 0, "--images ", request.images.string(), ": no images there");
-  models::MultiTaskModel model = model_to_evaluate(config, model_options, weights, device);
+  const Predictor predictor = predictor_of(config, weights, request, device);
   eval::EvaluationOptions options = eval::evaluation_options_from_config(config.at("evaluation"), images);
   options.dataset_name = "predict";
-  const std::vector<Task> tasks = model->tasks();
   const auto partial = request.output_dir / "predictions.partial";
   std::filesystem::remove_all(partial);
-  std::map<Task, int64_t> class_counts;
-  for (const auto& head : model_options.heads) class_counts[head.task] = models::outputs_of(head);
-  eval::PredictionWriter predictions(partial, options.dataset_name, *dataset, tasks, options.encoding, class_counts);
+  eval::PredictionWriter predictions(partial, options.dataset_name, *dataset, predictor.tasks, options.encoding,
+                                     predictor.class_counts);
   std::unique_ptr<PictureWriter> pictures;
   if (request.visualize) {
     eval::PictureOptions picture_options;
@@ -153,8 +188,8 @@ int64_t predict_images(const config::Config& config, const std::filesystem::path
     pictures = std::make_unique<PictureWriter>(request.output_dir / "pictures", picture_options);
   }
   const int64_t done = eval::predict_dataset(
-      model, dataset, data::transform_from_config(config.at("data.augment"), /*training=*/false),
-      data::loader_options_from_config(config.at("data.loader"), /*training=*/false), tasks, options, device,
+      predictor.forward, dataset, data::transform_from_config(config.at("data.augment"), /*training=*/false),
+      data::loader_options_from_config(config.at("data.loader"), /*training=*/false), predictor.tasks, options, device,
       [&](int64_t index, const std::string& source, const std::map<Task, eval::ImagePrediction>& per_task) {
         for (const auto& [task, prediction] : per_task) predictions.write(task, index, source, prediction);
         if (pictures) pictures->write(index, source, per_task);

@@ -66,6 +66,9 @@ void load_native_teacher(const config::Config& entry, Teacher& t) {
   r.config = entry.get_string("config");
   r.weights = entry.get_string("weights");
   if (r.config.empty()) entry.fail("config", "names no teacher config (or give torchscript: FILE)");
+  if (entry.get_int_list("size") != std::vector<int64_t>{0, 0}) {
+    entry.fail("size", "resizes a TorchScript teacher's input; a native teacher takes the images as data.augment gives them");
+  }
   if (!fs::exists(r.weights)) entry.fail("weights", "no such file: " + r.weights);
   const config::Config teacher = config::Config::load(eval_schema(), r.config);
   const models::MultiTaskModelOptions options = models::model_options_from_config(teacher.at("model"));
@@ -383,7 +386,8 @@ teachers:
     weights: ""               # its weights (model_final.safetensors, or any file --init-from takes)
     torchscript: ""           # instead of config + weights: a torch.jit.script / trace export of any architecture
                               # (docs/own_teachers.md has the input and output contract per task)
-    mean: [0.485, 0.456, 0.406]  # torchscript: the module's input normalisation, on 0..1 pixels
+    mean: [0.485, 0.456, 0.406]  # torchscript: the module's input normalisation, on 0..1 pixels (a native teacher
+                              # takes data.augment's)
     std: [0.229, 0.224, 0.225]   # (torchvision's detectors normalise themselves: mean [0, 0, 0], std [1, 1, 1])
     size: [0, 0]              # torchscript: [height, width] each image is resized to (bilinear); [0, 0]: as
                               # data.augment gives it

@@ -18,7 +18,8 @@ PyTorch's references: the same modules on the same pixels, dense outputs resized
 onto the image, through the label policy (softmax, segmentation confidence 0.5, unit normals). The store must
 agree: probabilities within 1e-4 (plus half a float16 step), every detection within 0.01 px, class maps on all but
 0.01% of pixels, depth and normals within float16 rounding; the manifest records each file's sha256, its kind and
-the declared depth kind. Without inference.libraries the detector is refused, the error saying where torchvision's
+the declared depth kind. must_eval predict --torchscript with the segmentation teacher gives PyTorch's argmax.
+Without inference.libraries the detector is refused, the error saying where torchvision's
 operators are.
 
 Exits 1 with every difference listed.
@@ -27,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -213,6 +215,29 @@ if __name__ == "__main__":
     checkpoints.run([os.path.join(BIN, "must_pseudolabel"), "--threads", "2", "--config", config(work, root, modules),
                      "--output-dir", store])
     seen = check_store(store, root, modules)
+    # must_eval predict with the segmentation teacher: its class maps are the argmax of PyTorch's logits.
+    predict_config = checkpoints.write(os.path.join(work, "predict.yaml"), """data:
+  augment: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
+  loader: {batch_size: 2, workers: 1}
+""")
+    flat = os.path.join(work, "flat")  # a folder of images, not of class folders
+    os.makedirs(flat, exist_ok=True)
+    for name in files:
+        shutil.copy(os.path.join(root, name), flat)
+    checkpoints.run([os.path.join(BIN, "must_eval"), "predict", "--threads", "2", "--config", predict_config, "--images",
+                     flat, "--torchscript", modules["segmentation"][1], "--task", "segmentation", "--mean", "0.5", "0.5",
+                     "0.5", "--std", "0.5", "0.5", "0.5", "--visualize", "--output-dir", os.path.join(work, "predict")])
+    for index, name in enumerate(sorted(os.path.basename(f) for f in files)):
+        x = normalised(checkpoints.as_tensor(os.path.join(flat, name)), *HALF)
+        with torch.no_grad():
+            expected = on_image(modules["segmentation"][0](x[None])["out"][0]).argmax(0)
+        predicted = torch.from_numpy(np.array(Image.open(os.path.join(work, "predict/predictions/segmentation",
+                                                                      f"{index:06d}.png")))).long()
+        differing = int((predicted != expected).sum())
+        if differing > HEIGHT * WIDTH // 10000:
+            problems.append(f"must_eval predict {name}: {differing} segmentation pixels differ from PyTorch's")
+        if not os.path.exists(os.path.join(work, "predict/pictures", f"{index:06d}.png")):
+            problems.append(f"must_eval predict {name}: no picture")
     # Without torchvision's operators the detector does not load, and the error says where they are.
     lonely = checkpoints.write(os.path.join(work, "no_libraries.yaml"), f"""teachers:
   detection: {{torchscript: {modules['detection'][1]}, mean: [0, 0, 0], std: [1, 1, 1]}}
@@ -227,4 +252,5 @@ input: {{format: image_folder, root: {root}}}
         problems.append(f"{seen} records in the store, expected {len(files)}")
     if problems:
         sys.exit("\n".join(problems))
-    print(f"ok: {seen} images labelled by 5 TorchScript teachers as PyTorch labels them ({DETECTIONS[0]} detections)")
+    print(f"ok: {seen} images labelled by 5 TorchScript teachers as PyTorch labels them ({DETECTIONS[0]} detections); "
+          f"must_eval predict --torchscript likewise")

@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -58,12 +59,17 @@ EvaluationResult evaluate_model(models::MultiTaskModel& model, std::shared_ptr<c
                                 std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader,
                                 const EvaluationOptions& options, const torch::Device& device = torch::kCPU);
 
-// Every image of `dataset` through `model` (its labels are not used: a folder of images will do), with the
+// A model's forward pass over a batch of images ([N, 3, H, W], image i in [:, :h_i, :w_i]): a MultiTaskModel's, or
+// a TorchScript teacher's (models/script_teacher.h), in MultiTaskModel's output layout.
+using BatchForward =
+    std::function<models::ModelOutput(const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes)>;
+
+// Every image of `dataset` through `forward` (its labels are not used: a folder of images will do), with the
 // evaluation transform and options.flip: each image's predictions of `tasks`, mapped back onto the image's own
 // pixels and stored precision as evaluation maps them, handed to `take` in dataset order. Returns the images done.
 using PredictionSink =
     std::function<void(int64_t index, const std::string& source, const std::map<Task, ImagePrediction>& predictions)>;
-int64_t predict_dataset(models::MultiTaskModel& model, std::shared_ptr<const data::Dataset> dataset,
+int64_t predict_dataset(const BatchForward& forward, std::shared_ptr<const data::Dataset> dataset,
                         std::shared_ptr<const data::Transform> transform, data::LoaderOptions loader,
                         const std::vector<Task>& tasks, const EvaluationOptions& options, const torch::Device& device,
                         const PredictionSink& take);

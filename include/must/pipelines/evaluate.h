@@ -9,6 +9,7 @@
 
 #include "must/config/config.h"
 #include "must/eval/evaluation.h"
+#include "must/models/script_teacher.h"
 
 namespace must::pipelines {
 
@@ -24,14 +25,17 @@ eval::EvaluationResult evaluate_checkpoint(const config::Config& config, const s
                                            const std::filesystem::path& output_dir, bool save_predictions,
                                            const torch::Device& device);
 
-// `must_eval predict --images DIR`: the config's model with the weights (as evaluate_checkpoint loads them) over
-// every image of DIR (format `images`, no labels), with the evaluation transform; writes output_dir/predictions/
+// `must_eval predict --images DIR`: the config's model with the weights (as evaluate_checkpoint loads them), or a
+// TorchScript teacher, over every image of DIR (format `images`, no labels), with the evaluation transform; writes output_dir/predictions/
 // (prediction_files.h's layout, dataset "predict") and, with `visualize`, output_dir/pictures/NNNNNN.png per image
 // and pictures/sheet.png of the first 48 (eval/visualize.h). Returns the images done.
 struct PredictRequest {
   std::filesystem::path images, output_dir;
   bool visualize = false;
   double box_threshold = 0.5;  // boxes drawn at or above this score
+  // A TorchScript teacher to predict with instead of a checkpoint (file set); batch_mean / batch_std are taken
+  // from data.augment.
+  models::ScriptTeacherOptions torchscript;
 };
 int64_t predict_images(const config::Config& config, const std::filesystem::path& weights, const PredictRequest& request,
                        const torch::Device& device);
