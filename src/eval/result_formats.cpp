@@ -57,7 +57,7 @@ enum class FormatKind { kOurs, kVocDetectionFiles, kClassPngs };
 
 struct ResultFormat {
   std::string name;
-  std::string reads;           // what it is, for help and errors
+  std::string reads;  // what it is, for help and errors
   FormatKind kind;
   std::string dataset_format;  // the dataset reader whose official format it is; "" = any dataset with the task
   Task task;
@@ -97,8 +97,8 @@ bool fits(const ResultFormat& format, const data::DatasetInfo& info, const std::
 
 // "--predictions-format a (what a reads), --predictions-format b (...)": the formats that fit the dataset, but
 // `except`; only the folders of class-map PNGs when `class_maps`.
-std::string formats_that_fit(const data::DatasetInfo& info, const std::string& dataset_format, const std::string& except,
-                             bool class_maps) {
+std::string formats_that_fit(const data::DatasetInfo& info, const std::string& dataset_format,
+                             const std::string& except, bool class_maps) {
   std::vector<std::string> named;
   for (const ResultFormat& format : result_formats()) {
     if (format.name == except || !fits(format, info, dataset_format)) continue;
@@ -187,7 +187,8 @@ class ClassPngFolder final : public PredictionSource {
       const std::string looked_for = key + (image_suffix.empty() ? ".png" : "*.png");
       if (found.empty()) {
         std::vector<std::string> some;
-        for (auto it = by_stem.begin(); it != by_stem.end() && some.size() < 3; ++it) some.push_back(it->first + ".png");
+        for (auto it = by_stem.begin(); it != by_stem.end() && some.size() < 3; ++it)
+          some.push_back(it->first + ".png");
         MUST_THROW(Error, dir.string(), ": no prediction for image ", dataset.source(i), " (looked for ", looked_for,
                    " in the folder and its subfolders, which hold ", by_stem.size(), " PNGs",
                    some.empty() ? "" : ": " + join(some) + (by_stem.size() > 3 ? ", ..." : ""), ")");
@@ -203,8 +204,8 @@ class ClassPngFolder final : public PredictionSource {
   std::string where(Task, int64_t index) const override { return files_.at(size_t(index)).string(); }
   ImagePrediction read(Task task, int64_t index) const override {
     const torch::Tensor stored = data::read_png_samples(where(task, index));
-    MUST_CHECK(stored.dim() == 2, where(task, index), ": a class map has one channel (gray or palette indices), this PNG has ",
-               stored.size(-1));
+    MUST_CHECK(stored.dim() == 2, where(task, index),
+               ": a class map has one channel (gray or palette indices), this PNG has ", stored.size(-1));
     ImagePrediction prediction;
     prediction.values = stored.to(torch::kLong);
     return prediction;
@@ -219,7 +220,8 @@ class ClassPngFolder final : public PredictionSource {
 class VocDetectionFiles final : public PredictionSource {
  public:
   VocDetectionFiles(const std::filesystem::path& dir, const data::Dataset& dataset) {
-    MUST_CHECK(std::filesystem::is_directory(dir), dir.string(), ": voc-det reads a folder of <comp>_det_<set>_<class>.txt "
+    MUST_CHECK(std::filesystem::is_directory(dir), dir.string(),
+               ": voc-det reads a folder of <comp>_det_<set>_<class>.txt "
                "files; a COCO results file is read with --predictions-format must");
     MUST_CHECK(dataset.info().class_names.count(Task::kDetection), dataset.info().name,
                ": names no detection classes, which the files' names need");
@@ -274,7 +276,8 @@ class VocDetectionFiles final : public PredictionSource {
     return best;
   }
 
-  void read_file_of_class(const std::filesystem::path& file, int64_t category, const std::map<std::string, int64_t>& images) {
+  void read_file_of_class(const std::filesystem::path& file, int64_t category,
+                          const std::map<std::string, int64_t>& images) {
     std::ifstream in(file);
     MUST_CHECK(in, "cannot read ", file.string());
     std::string line;
@@ -287,7 +290,8 @@ class VocDetectionFiles final : public PredictionSource {
       MUST_CHECK(fields >> score >> x1 >> y1 >> x2 >> y2 && !(fields >> extra), file.string(), ":", number,
                  ": expected \"<image id> <confidence> <xmin> <ymin> <xmax> <ymax>\", got \"", printable(line), "\"");
       const auto image = images.find(id);
-      MUST_CHECK(image != images.end(), file.string(), ":", number, ": image id ", printable(id), " is no image of the dataset");
+      MUST_CHECK(image != images.end(), file.string(), ":", number, ": image id ", printable(id),
+                 " is no image of the dataset");
       MUST_CHECK(image->second >= 0, file.string(), ":", number, ": image id ", id, " names more than one image");
       MUST_CHECK(x2 >= x1 - 1 && y2 >= y1 - 1, file.string(), ":", number, ": xmax < xmin - 1 or ymax < ymin - 1");
       // 1-based inclusive corners (the annotation XML's convention) to pixel edges: (x1 - 1, y1 - 1) to (x2, y2).
@@ -321,9 +325,12 @@ std::unique_ptr<PredictionSource> open_predictions(const std::filesystem::path& 
                                                    const data::Dataset& dataset, const std::string& dataset_format) {
   const data::DatasetInfo& info = dataset.info();
   MUST_CHECK(std::filesystem::exists(path), "predictions ", path.string(), " do not exist");
-  if (format_name.empty() && std::filesystem::is_directory(path) && !std::filesystem::exists(path / "predictions.json")) {
-    MUST_THROW(ConfigError, path.string(), " holds no predictions.json, so it is no --save-predictions folder: say which "
-               "format it is in: ", formats_that_fit(info, dataset_format, "must", false));
+  if (format_name.empty() && std::filesystem::is_directory(path) &&
+      !std::filesystem::exists(path / "predictions.json")) {
+    MUST_THROW(ConfigError, path.string(),
+               " holds no predictions.json, so it is no --save-predictions folder: say which "
+               "format it is in: ",
+               formats_that_fit(info, dataset_format, "must", false));
   }
   const ResultFormat& format = format_named(format_name.empty() ? "must" : format_name);
   if (!fits(format, info, dataset_format)) {
@@ -340,12 +347,14 @@ std::unique_ptr<PredictionSource> open_predictions(const std::filesystem::path& 
                                                "the dataset's class indices 0.." + std::to_string(classes - 1),
                                                std::move(other_formats));
     }
-    case FormatKind::kVocDetectionFiles: return std::make_unique<VocDetectionFiles>(path, dataset);
+    case FormatKind::kVocDetectionFiles:
+      return std::make_unique<VocDetectionFiles>(path, dataset);
     case FormatKind::kClassPngs:
-      return std::make_unique<MappedClassMaps>(std::make_unique<ClassPngFolder>(path, dataset, image_name_suffix(dataset_format)),
-                                               format.values(classes ? classes : 65536),
-                                               format.reads + (classes ? "; the dataset's classes are 0.." + std::to_string(classes - 1) : ""),
-                                               std::move(other_formats));
+      return std::make_unique<MappedClassMaps>(
+          std::make_unique<ClassPngFolder>(path, dataset, image_name_suffix(dataset_format)),
+          format.values(classes ? classes : 65536),
+          format.reads + (classes ? "; the dataset's classes are 0.." + std::to_string(classes - 1) : ""),
+          std::move(other_formats));
   }
   MUST_THROW(Error, "unknown result format kind");
 }

@@ -34,8 +34,9 @@ std::string first_line(const std::exception& error) {
   while (std::getline(lines, line) && line.find_first_not_of(" \t") == std::string::npos) {
   }
   if (line.find("Unknown builtin op: torchvision::") != std::string::npos) {
-    line += " Load torchvision's operators: inference.libraries: [<torchvision's _C.so: python3 -c \"import "
-            "torchvision.extension as e; print(e._get_extension_path('_C'))\">] (or a C++ build's libtorchvision.so)";
+    line +=
+        " Load torchvision's operators: inference.libraries: [<torchvision's _C.so: python3 -c \"import "
+        "torchvision.extension as e; print(e._get_extension_path('_C'))\">] (or a C++ build's libtorchvision.so)";
   }
   return line;
 }
@@ -76,7 +77,6 @@ ScriptTeacher& ScriptTeacher::operator=(ScriptTeacher&&) noexcept = default;
 
 void ScriptTeacher::to(const torch::Device& device) {
   module_->to(device);
-  device_ = device;
 }
 
 torch::Tensor ScriptTeacher::module_input(const torch::Tensor& images) const {
@@ -84,7 +84,8 @@ torch::Tensor ScriptTeacher::module_input(const torch::Tensor& images) const {
   // pixel / 255 = x * batch_std + batch_mean, then the module's (pixel / 255 - mean) / std
   const torch::Tensor std = channel_vector(options_.std, images);
   return (images * channel_vector(options_.batch_std, images) + channel_vector(options_.batch_mean, images) -
-          channel_vector(options_.mean, images)) / std;
+          channel_vector(options_.mean, images)) /
+         std;
 }
 
 ModelOutput ScriptTeacher::forward(const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes) {
@@ -103,7 +104,8 @@ namespace {
 // The module's tensor: the result itself, a tuple's or list's first element, or a dict's "out".
 torch::Tensor tensor_of(const c10::IValue& result, const std::filesystem::path& file) {
   if (result.isTensor()) return result.toTensor();
-  if (result.isTuple() && !result.toTupleRef().elements().empty()) return tensor_of(result.toTupleRef().elements()[0], file);
+  if (result.isTuple() && !result.toTupleRef().elements().empty())
+    return tensor_of(result.toTupleRef().elements()[0], file);
   if (result.isList() && !result.toListRef().empty()) return tensor_of(result.toListRef()[0], file);
   if (result.isGenericDict()) {
     const c10::Dict<c10::IValue, c10::IValue> dict = result.toGenericDict();
@@ -116,7 +118,8 @@ torch::Tensor tensor_of(const c10::IValue& result, const std::filesystem::path& 
 
 }  // namespace
 
-torch::Tensor ScriptTeacher::tensor_output(const torch::Tensor& input, const std::vector<std::array<int64_t, 2>>& sizes) {
+torch::Tensor ScriptTeacher::tensor_output(const torch::Tensor& input,
+                                           const std::vector<std::array<int64_t, 2>>& sizes) {
   const TaskSpec& spec = task_spec(options_.task);
   const auto n = int64_t(sizes.size());
   const bool own_size = options_.size[0] > 0;
@@ -169,7 +172,8 @@ ModelOutput ScriptTeacher::detections(const torch::Tensor& input, const std::vec
     result = elements[1];
   }
   MUST_CHECK(result.isList() && result.toListRef().size() == sizes.size(), file,
-             ": detection output is a list of one {boxes, labels, scores} per image, the module gave ", result.tagKind());
+             ": detection output is a list of one {boxes, labels, scores} per image, the module gave ",
+             result.tagKind());
   ModelOutput output;
   std::vector<structures::Instances>& instances = output.instances[options_.task];
   for (size_t i = 0; i < sizes.size(); ++i) {
@@ -178,16 +182,16 @@ ModelOutput ScriptTeacher::detections(const torch::Tensor& input, const std::vec
     const c10::Dict<c10::IValue, c10::IValue> dict = entry.toGenericDict();
     auto field = [&](const char* name) {
       const auto found = dict.find(c10::IValue(std::string(name)));
-      MUST_CHECK(found != dict.end() && found->value().isTensor(), file, ": detections of image ", i, " have no '", name,
-                 "' tensor");
+      MUST_CHECK(found != dict.end() && found->value().isTensor(), file, ": detections of image ", i, " have no '",
+                 name, "' tensor");
       return found->value().toTensor().to(torch::kCPU);
     };
     structures::Instances boxes;
     boxes.boxes = field("boxes").to(torch::kFloat).reshape({-1, 4});
     boxes.labels = field("labels").to(torch::kLong) - 1;  // torchvision's background is 0
     boxes.scores = field("scores").to(torch::kFloat);
-    MUST_CHECK(boxes.labels.numel() == boxes.size() && boxes.scores.numel() == boxes.size(), file,
-               ": image ", i, "'s boxes, labels and scores differ in count");
+    MUST_CHECK(boxes.labels.numel() == boxes.size() && boxes.scores.numel() == boxes.size(), file, ": image ", i,
+               "'s boxes, labels and scores differ in count");
     MUST_CHECK(boxes.size() == 0 || boxes.labels.min().item<int64_t>() >= 0, file, ": image ", i,
                " has a detection labelled 0, torchvision's background");
     if (options_.size[0] > 0) {  // back to the image's pixels

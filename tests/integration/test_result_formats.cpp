@@ -46,7 +46,8 @@ class ResultFormats : public ::testing::Test {
   static void write_remapped(const fs::path& from, const fs::path& to, const std::function<int64_t(int64_t)>& remap) {
     const torch::Tensor values = data::read_png_samples(from).to(torch::kLong).contiguous();
     torch::Tensor out = torch::empty(values.sizes(), torch::kUInt8);
-    for (int64_t i = 0; i < values.numel(); ++i) out.data_ptr<uint8_t>()[i] = uint8_t(remap(values.data_ptr<int64_t>()[i]));
+    for (int64_t i = 0; i < values.numel(); ++i)
+      out.data_ptr<uint8_t>()[i] = uint8_t(remap(values.data_ptr<int64_t>()[i]));
     fs::create_directories(to.parent_path());
     data::write_png(to, out.data_ptr(), int(values.size(0)), int(values.size(1)), 1, 8);
   }
@@ -79,11 +80,13 @@ TEST_F(ResultFormats, CityscapesLabelIdsAndTrainIds) {
   // Each in the other's space: refused, naming the flag that reads it.
   const auto label_ids_as_train_ids = score(dataset, "segmentation", label_ids, "class-png", "city_wrong_1");
   EXPECT_NE(label_ids_as_train_ids.exit_code, 0);
-  EXPECT_TRUE(contains(label_ids_as_train_ids.output, "--predictions-format cityscapes-labelids")) << label_ids_as_train_ids.output;
+  EXPECT_TRUE(contains(label_ids_as_train_ids.output, "--predictions-format cityscapes-labelids"))
+      << label_ids_as_train_ids.output;
   const auto train_ids_as_label_ids = score(dataset, "segmentation", train_ids, "cityscapes-labelids", "city_wrong_2");
   EXPECT_NE(train_ids_as_label_ids.exit_code, 0);
   EXPECT_TRUE(contains(train_ids_as_label_ids.output, "value 255")) << train_ids_as_label_ids.output;
-  EXPECT_TRUE(contains(train_ids_as_label_ids.output, "--predictions-format class-png")) << train_ids_as_label_ids.output;
+  EXPECT_TRUE(contains(train_ids_as_label_ids.output, "--predictions-format class-png"))
+      << train_ids_as_label_ids.output;
   // Without the flag a folder of PNGs is not guessed.
   const auto unsaid = score(dataset, "segmentation", label_ids, "", "city_unsaid");
   EXPECT_NE(unsaid.exit_code, 0);
@@ -92,7 +95,8 @@ TEST_F(ResultFormats, CityscapesLabelIdsAndTrainIds) {
 }
 
 TEST_F(ResultFormats, Ade20kOneBasedAndZeroBased) {
-  const std::string dataset = "{format: ade20k, root: " + (data() / "ADEChallengeData2016").string() + ", split: validation}";
+  const std::string dataset =
+      "{format: ade20k, root: " + (data() / "ADEChallengeData2016").string() + ", split: validation}";
   // The fixture's labels run 0..151; 151 is no ADE20K class (void, as 0 is): an official file holds 0 there.
   const fs::path truth = data() / "ADEChallengeData2016/annotations/validation/ADE_train_00000001.png";
   const fs::path one_based = root() / "ade_one_based", zero_based = root() / "ade_zero_based";
@@ -118,11 +122,13 @@ TEST_F(ResultFormats, Ade20kOneBasedAndZeroBased) {
 }
 
 TEST_F(ResultFormats, VocSegmentationDevkitPngs) {
-  const std::string dataset = "{format: voc_segmentation, root: " + (data() / "VOCdevkit/VOC2007").string() + ", split: train}";
+  const std::string dataset =
+      "{format: voc_segmentation, root: " + (data() / "VOCdevkit/VOC2007").string() + ", split: train}";
   const fs::path official = root() / "voc_seg";
   fs::create_directories(official);
   for (const char* id : {"000001", "000002"}) {
-    fs::copy_file(data() / "VOCdevkit/VOC2007/SegmentationClass" / (std::string(id) + ".png"), official / (std::string(id) + ".png"));
+    fs::copy_file(data() / "VOCdevkit/VOC2007/SegmentationClass" / (std::string(id) + ".png"),
+                  official / (std::string(id) + ".png"));
   }
   const auto scored = score(dataset, "segmentation", official, "class-png", "voc_seg");
   ASSERT_EQ(scored.exit_code, 0) << scored.output;
@@ -144,7 +150,8 @@ TEST_F(ResultFormats, VocSegmentationDevkitPngs) {
 }
 
 TEST_F(ResultFormats, VocDevkitDetectionFiles) {
-  const std::string dataset = "{format: voc_detection, root: " + (data() / "VOCdevkit/VOC2007").string() + ", split: train}";
+  const std::string dataset =
+      "{format: voc_detection, root: " + (data() / "VOCdevkit/VOC2007").string() + ", split: train}";
   // The fixture's annotation XML corners (make_data_fixtures.py), the devkit's 1-based inclusive pixels; the
   // difficult person is an ignore region, so detecting it costs nothing.
   const fs::path official = root() / "voc_det";

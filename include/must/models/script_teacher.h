@@ -71,10 +71,9 @@ class ScriptTeacher {
  private:
   ScriptTeacherOptions options_;
   std::unique_ptr<torch::jit::Module> module_;
-  torch::Device device_ = torch::kCPU;
 
   torch::Tensor module_input(const torch::Tensor& images) const;  // renormalised
-  c10::IValue run_module(std::vector<c10::IValue> inputs);           // errors name the file
+  c10::IValue run_module(std::vector<c10::IValue> inputs);        // errors name the file
   ModelOutput detections(const torch::Tensor& input, const std::vector<std::array<int64_t, 2>>& sizes);
   torch::Tensor tensor_output(const torch::Tensor& input, const std::vector<std::array<int64_t, 2>>& sizes);
 };

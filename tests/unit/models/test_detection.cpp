@@ -38,7 +38,7 @@ TEST(DetectionParity, TrainingLossesMatchTorchvisionWithDeterministicSamplers) {
   heads_options.num_classes = 11;
   heads_options.random_sampling = false;
   auto heads = detector.register_module("roi_heads", RoiHeads(heads_options));
-  load_state_dict(detector, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
+  load_state_dict(detector, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   detector.train();
 
   std::vector<structures::Instances> targets(2);
@@ -95,7 +95,7 @@ TEST(DetectionParity, ConvFcBoxHeadMatchesTorchvision) {
   options.conv_channels = 16;
   options.representation = 32;
   auto head = make_box_head(options);
-  const auto report = load_state_dict(*head, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
+  const auto report = load_state_dict(*head, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   EXPECT_TRUE(report.missing.empty());
   head->eval();
   torch::NoGradGuard no_grad;
@@ -116,7 +116,7 @@ TEST(DetectionHead, TorchvisionDetectorImportsAndDetectsTheSame) {
   const auto io = read_tensors(dir / "io.pth");
   MultiTaskModel model(model_options_from_config(detection_config(
       {"model.backbone.frozen_batch_norm=true", "model.detection.roi_heads.score_threshold=0.0"})));
-  const auto report = load_state_dict(*model, read_state_dict(dir / "model.pth"), {"auto", /*strict=*/true});
+  const auto report = load_state_dict(*model, read_state_dict(dir / "model.pth"), {"auto", /*strict=*/true, /*only=*/{}});
   EXPECT_EQ(report.prefix, "");
   model->eval();
   torch::NoGradGuard no_grad;

@@ -29,7 +29,7 @@ void resnet_parity(int depth) {
   test::ScratchDir dir;
   make_fixture("resnet " + std::to_string(depth), dir.path());
   ResNet model(ResNetOptions(depth).num_classes(10));
-  const auto report = load_state_dict(*model, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
+  const auto report = load_state_dict(*model, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   EXPECT_TRUE(report.missing.empty());
   EXPECT_TRUE(report.unexpected.empty());
   const auto io = as_map(read_state_dict(dir / "io.pth"));
@@ -43,7 +43,7 @@ void resnet_parity(int depth) {
   expect_close(model->forward(io.at("input")), io.at("train_logits"), 1e-4, "train-mode logits");
   // Channels-last computes the same function.
   ResNet nhwc(ResNetOptions(depth).num_classes(10).channels_last(true));
-  load_state_dict(*nhwc, read_state_dict(dir / "model.pth"), {"", true});
+  load_state_dict(*nhwc, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   nhwc->eval();
   expect_close(nhwc->forward(io.at("input")), io.at("eval_logits"), 1e-4, "channels-last eval logits");
 }
@@ -65,7 +65,7 @@ TEST(Parity, FpnMatchesTorchvisionWithLastLevelMaxPool) {
   }
   options.out_channels = 32;
   Fpn fpn(options);
-  load_state_dict(*fpn, read_state_dict(dir / "model.pth"), {"", true});
+  load_state_dict(*fpn, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   torch::NoGradGuard no_grad;
   const structures::FeatureMap out = fpn->forward(inputs);
   ASSERT_EQ(out.names(), (std::vector<std::string>{"p2", "p3", "p4", "p5", "p6"}));
@@ -91,7 +91,7 @@ TEST(Parity, RpnProposalsMatchTorchvisionInEvalMode) {
   options.pre_nms_top_n_test = 300;
   options.post_nms_top_n_test = 200;
   RegionProposalNetwork rpn(options);
-  load_state_dict(*rpn->head, read_state_dict(dir / "model.pth"), {"", true});
+  load_state_dict(*rpn->head, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   rpn->eval();
   std::vector<torch::Tensor> levels;
   for (int l = 2; l <= 6; ++l) levels.push_back(io.at("in.p" + std::to_string(l)));
@@ -118,7 +118,7 @@ TEST(Parity, FasterRcnnResNet50FpnMatchesTorchvisionInEvalMode) {
   heads_options.score_threshold = 0.0;  // random weights give near-uniform class scores
   heads_options.inference_chunk = 50;   // each image's proposals pooled and classified in several chunks
   auto heads = detector.register_module("roi_heads", RoiHeads(heads_options));
-  const auto report = load_state_dict(detector, read_state_dict(dir / "model.pth"), {"", /*strict=*/true});
+  const auto report = load_state_dict(detector, read_state_dict(dir / "model.pth"), {"", /*strict=*/true, /*only=*/{}});
   EXPECT_TRUE(report.unexpected.empty());
   detector.eval();
   torch::NoGradGuard no_grad;
