@@ -121,8 +121,8 @@ EvaluatorContext evaluator_context(Task task, const data::DatasetInfo& dataset, 
 
 namespace {
 
-// The model's output for each batch of `loader` (one epoch, in order), the horizontally flipped pass merged in when
-// `flip`, in eval mode without gradients (the model's mode is restored afterwards).
+// The forward pass's output for each batch of `loader` (one epoch, in order), the horizontally flipped pass merged
+// in when `flip`, without gradients.
 void for_each_output(const BatchForward& forward, data::Loader& loader, bool flip, const torch::Device& device,
                      const std::function<void(const data::Batch&, const models::ModelOutput&)>& take) {
   loader.start_epoch(0);
@@ -141,8 +141,9 @@ void for_each_output(const BatchForward& forward, data::Loader& loader, bool fli
   }
 }
 
-// The model's forward pass in eval mode, its mode restored when the pass is done with (the guard's end).
-struct EvalModeForward {
+// The model's forward pass in eval mode; the model's mode is restored when this guard ends.
+class EvalModeForward {
+ public:
   explicit EvalModeForward(models::MultiTaskModel& model) : model_(model), was_training_(model->is_training()) {
     model_->eval();
   }
@@ -154,6 +155,8 @@ struct EvalModeForward {
       return model->forward(images, nullptr, sizes);
     };
   }
+
+ private:
   models::MultiTaskModel model_;
   bool was_training_;
 };
