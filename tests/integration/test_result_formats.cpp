@@ -31,10 +31,11 @@ class ResultFormats : public ::testing::Test {
 
   // `must_eval score` of `predictions` against a dataset (a YAML flow mapping of data.eval) for `task`.
   static test::CommandResult score(const std::string& dataset, const std::string& task, const fs::path& predictions,
-                                   const std::string& format, const std::string& run) {
+                                   const std::string& format, const std::string& run,
+                                   const std::string& detection_metric = "voc2007") {
     const fs::path config = root() / (run + ".yaml");
     write_file(config, "data:\n  eval: " + dataset + "\nevaluation: {name: bench, tasks: [" + task +
-                           "], detection: {metric: voc2007}}\n");
+                           "], detection: {metric: " + detection_metric + "}}\n");
     return test::run_command(test::tool_path("must_eval") + " score --config " + config.string() + " --predictions " +
                              predictions.string() + (format.empty() ? "" : " --predictions-format " + format) +
                              " --output-dir " + (root() / run).string());
@@ -179,6 +180,26 @@ TEST_F(ResultFormats, VocDevkitDetectionFiles) {
   const auto unsaid = score(dataset, "detection", official, "", "voc_det_unsaid");
   EXPECT_NE(unsaid.exit_code, 0);
   EXPECT_TRUE(contains(unsaid.output, "--predictions-format voc-det")) << unsaid.output;
+}
+
+TEST_F(ResultFormats, CocoResultsNamingImagesByFile) {
+  const fs::path coco = data() / "coco";
+  const std::string dataset =
+      "{format: coco, root: " + coco.string() + ", annotations: " + (coco / "instances.json").string() + "}";
+  // The fixture's two boxes (the crowd box is an ignore region), image_id as a file name and as a path end.
+  write_file(root() / "coco_results.json",
+             R"([{"image_id": "000000000001.jpg", "category_id": 18, "bbox": [2.5, 3, 10, 8], "score": 0.9},
+                 {"image_id": "images/000000000002", "category_id": 90, "bbox": [5, 5, 4, 4], "score": 0.8}])");
+  const auto scored = score(dataset, "detection", root() / "coco_results.json", "", "coco", "coco");
+  ASSERT_EQ(scored.exit_code, 0) << scored.output;
+  EXPECT_DOUBLE_EQ(metric("coco", "detection/AP"), 100.0);
+  // Class indices where COCO's category ids belong: refused, naming the record and the id.
+  write_file(root() / "coco_indices.json",
+             R"([{"image_id": 1, "category_id": 1, "bbox": [2.5, 3, 10, 8], "score": 0.9},
+                 {"image_id": 2, "category_id": 2, "bbox": [5, 5, 4, 4], "score": 0.8}])");
+  const auto indices = score(dataset, "detection", root() / "coco_indices.json", "", "coco_indices", "coco");
+  EXPECT_NE(indices.exit_code, 0);
+  EXPECT_TRUE(contains(indices.output, "detection 1 has category_id 2")) << indices.output;
 }
 
 }  // namespace
