@@ -177,12 +177,16 @@ std::shared_ptr<Transform> transform_from_config(const config::Config& node, boo
       steps.push_back(std::make_shared<ColorJitter>(jitter[0], jitter[1], jitter[2]));
     }
   }
+  const Normalization normalization = normalization_from_config(node);
+  steps.push_back(std::make_shared<Normalize>(normalization.mean, normalization.std));
+  return std::make_shared<Compose>(std::move(steps));
+}
+
+Normalization normalization_from_config(const config::Config& node) {
   const std::vector<double> mean = node.get_float_list("mean"), std = node.get_float_list("std");
   if (mean.size() != 3) node.fail("mean", "needs 3 values (R, G, B)");
   if (std.size() != 3 || std[0] <= 0 || std[1] <= 0 || std[2] <= 0) node.fail("std", "needs 3 positive values");
-  steps.push_back(std::make_shared<Normalize>(std::array<float, 3>{float(mean[0]), float(mean[1]), float(mean[2])},
-                                              std::array<float, 3>{float(std[0]), float(std[1]), float(std[2])}));
-  return std::make_shared<Compose>(std::move(steps));
+  return {{float(mean[0]), float(mean[1]), float(mean[2])}, {float(std[0]), float(std[1]), float(std[2])}};
 }
 
 LoaderOptions loader_options_from_config(const config::Config& node, bool training) {

@@ -139,12 +139,9 @@ Predictor predictor_of(const config::Config& config, const std::filesystem::path
   if (!request.torchscript.file.empty()) {
     MUST_CHECK(weights.empty(), "give --weights or --torchscript, not both");
     models::ScriptTeacherOptions options = request.torchscript;
-    const config::Config augment = config.at("data.augment");
-    const std::vector<double> mean = augment.get_float_list("mean"), std = augment.get_float_list("std");
-    if (mean.size() != 3) augment.fail("mean", "needs 3 values (R, G, B)");
-    if (std.size() != 3) augment.fail("std", "needs 3 values (R, G, B)");
-    options.batch_mean = {float(mean[0]), float(mean[1]), float(mean[2])};
-    options.batch_std = {float(std[0]), float(std[1]), float(std[2])};
+    const data::Normalization batch = data::normalization_from_config(config.at("data.augment"));
+    options.batch_mean = batch.mean;
+    options.batch_std = batch.std;
     auto script = std::make_shared<models::ScriptTeacher>(options);
     script->to(device);
     predictor.forward = [script](const torch::Tensor& images, const std::vector<std::array<int64_t, 2>>& sizes) {

@@ -83,12 +83,6 @@ void load_native_teacher(const config::Config& entry, Teacher& t) {
   r.resolved_config = teacher.dump();
 }
 
-std::array<float, 3> rgb_of(const config::Config& node, const std::string& key) {
-  const std::vector<double> values = node.get_float_list(key);
-  if (values.size() != 3) node.fail(key, "needs 3 values (R, G, B)");
-  return {float(values[0]), float(values[1]), float(values[2])};
-}
-
 // A TorchScript teacher: the export and its entry's input rule (mean, std, size); the batch's normalisation is
 // data.augment's.
 void load_script_teacher(const config::Config& entry, const config::Config& augment, Teacher& t) {
@@ -99,15 +93,17 @@ void load_script_teacher(const config::Config& entry, const config::Config& augm
   models::ScriptTeacherOptions options;
   options.file = entry.get_string("torchscript");
   options.task = r.task;
-  options.mean = rgb_of(entry, "mean");
-  options.std = rgb_of(entry, "std");
+  const data::Normalization own = data::normalization_from_config(entry);
+  options.mean = own.mean;
+  options.std = own.std;
   const std::vector<int64_t> size = entry.get_int_list("size");
   if (size.size() != 2 || size[0] < 0 || size[1] < 0 || (size[0] == 0) != (size[1] == 0)) {
     entry.fail("size", "must be [height, width], or [0, 0] for the images as data.augment gives them");
   }
   options.size = {size[0], size[1]};
-  options.batch_mean = rgb_of(augment, "mean");
-  options.batch_std = rgb_of(augment, "std");
+  const data::Normalization batch = data::normalization_from_config(augment);
+  options.batch_mean = batch.mean;
+  options.batch_std = batch.std;
   if (!fs::exists(options.file)) entry.fail("torchscript", "no such file: " + options.file.string());
   t.script = std::make_unique<models::ScriptTeacher>(options);
   r.kind = "torchscript";

@@ -9,6 +9,7 @@
 //     loader:        batch size, workers, prefetch, seed, stride padding, what to do with undecodable images
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string_view>
 
@@ -34,6 +35,11 @@ DatasetOptions dataset_options_from_config(const config::Config& dataset);
 // make_dataset, which reads several as one.
 std::vector<DatasetOptions> training_datasets_from_config(const config::Config& data);
 std::shared_ptr<Transform> transform_from_config(const config::Config& augment, bool training);
+// A node's `mean` and `std` (R, G, B on 0..1 pixels; std positive): data.augment's, or a TorchScript teacher's own.
+struct Normalization {
+  std::array<float, 3> mean, std;
+};
+Normalization normalization_from_config(const config::Config& node);
 LoaderOptions loader_options_from_config(const config::Config& loader, bool training);
 
 }  // namespace must::data
