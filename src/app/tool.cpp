@@ -93,8 +93,9 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
   try {
     const LaunchEnv launch = read_launch_env();
     device = device_for_rank(device, launch);
-    ToolContext context{config::Config::load(spec.defaults, config_file, overrides), output_dir, resume, threads,
-                        device, launch};
+    // A group torchrun restarted, or a job Slurm requeued, continues where the last attempt stopped.
+    ToolContext context{config::Config::load(spec.defaults, config_file, overrides), output_dir,
+                        resume || launch.restarts > 0, threads, device, launch};
     if (print_config) {
       std::cout << context.config.dump() << std::endl;
       return 0;
@@ -116,6 +117,10 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
     }
     spdlog::info("{} with {} thread(s) ({}) on {}{}", spec.name, threads, openmp_spin_description(), device,
                  output_dir.empty() ? "" : "; outputs in " + output_dir);
+    if (launch.restarts > 0) {
+      spdlog::info("restart {} of this run ({}={}): continuing from what the last attempt left", launch.restarts,
+                   launch.restarts_variable, launch.restarts);
+    }
     spec.run(context);
     return 0;
   } catch (const ConfigError& e) {

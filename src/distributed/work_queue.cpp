@@ -1,6 +1,7 @@
 #include "must/distributed/work_queue.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <thread>
@@ -35,18 +36,23 @@ void wait_for_count(c10d::Store& store, const std::string& key, int64_t count, s
 c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnv& launch, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions options;
   options.port = uint16_t(launch.master_port);
-  options.isServer = launch.rank == 0;
-  options.numWorkers = size_t(launch.world_size);
-  options.waitWorkers = true;
+  // torchrun's agent already listens there: every rank is a client, and the agent's store knows no worker count.
+  options.isServer = launch.rank == 0 && !launch.agent_store;
+  if (!launch.agent_store) options.numWorkers = size_t(launch.world_size);
+  options.waitWorkers = !launch.agent_store;
   options.timeout = timeout;
-  spdlog::info("rank {} of {}: meeting at {}:{} (timeout {} s)", launch.rank, launch.world_size, launch.master_addr,
-               launch.master_port, timeout.count() / 1000.0);
+  spdlog::info("rank {} of {}: meeting at {}:{}{} (timeout {} s)", launch.rank, launch.world_size, launch.master_addr,
+               launch.master_port, launch.agent_store ? ", torchrun's store" : "", timeout.count() / 1000.0);
+  c10::intrusive_ptr<c10d::Store> store;
   try {
-    return c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
   } catch (const std::exception& e) {
     MUST_THROW(Error, "rank ", launch.rank, ": the ranks did not meet at ", launch.master_addr, ":", launch.master_port,
                " within ", timeout.count() / 1000.0, " s: ", e.what());
   }
+  if (!launch.agent_store) return store;
+  // The agent's store outlives a restart of the group: each attempt keeps its keys apart, as PyTorch's workers do.
+  return c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(launch.restarts), store);
 }
 
 void barrier(c10d::Store& store, const std::string& name, int rank, int world_size, std::chrono::milliseconds timeout) {

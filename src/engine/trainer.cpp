@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "must/core/check.h"
+#include "must/core/sha256.h"
 #include "must/core/strings.h"
 #include "must/models/batch_norm.h"
 #include "must/models/weight_import.h"
@@ -83,6 +84,27 @@ void set_generator_state(torch::DeviceType device, const torch::Tensor& state) {
   generator.set_state(state);
 }
 
+// Data parallelism keeps the ranks' parameters bit-identical (the same averaged gradients, the same updates): after
+// the last step each rank hashes its own and the hashes are compared, so that a rank that computed otherwise (another
+// build, a non-deterministic kernel, a skipped collective) is named instead of being averaged away unseen. Buffers
+// are left out: a head's batch norm that is not synchronised keeps statistics of its own rank's batches.
+void check_ranks_hold_the_same_parameters(distributed::ProcessGroup& group, const std::vector<torch::Tensor>& parameters) {
+  Sha256 hash;
+  for (const auto& parameter : parameters) {
+    const torch::Tensor host = parameter.detach().to(torch::kCPU).contiguous();
+    hash.update(host.data_ptr(), host.nbytes());
+  }
+  const std::string mine = hash.hex_digest();
+  const std::vector<std::string> hashes = group.all_gather_bytes(mine, "the ranks' parameter hashes");
+  std::vector<std::string> differing;
+  for (size_t r = 1; r < hashes.size(); ++r) {
+    if (hashes[r] != hashes[0]) differing.push_back(std::to_string(r));
+  }
+  MUST_CHECK(differing.empty(), "after the last step, rank(s) ", join(differing, ", "),
+             " hold other parameters than rank 0 (sha256 of every parameter's bytes): the ranks did not compute alike");
+  spdlog::info("the {} ranks hold bit-identical parameters (sha256 {})", hashes.size(), mine);
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainModule module, std::unique_ptr<torch::optim::Optimizer> optimizer,
@@ -142,9 +164,35 @@ void Trainer::train() {
   while (state_.iteration < state_.max_iterations) {
     for (auto& hook : hooks_) hook->before_step(*this);
     run_step();
+    const int64_t period = options_.checkpoint_period;
+    if (reducer_ && period > 0 && state_.iteration % period == 0) gather_generator_states();
     for (auto& hook : hooks_) hook->after_step(*this);
   }
+  if (reducer_) {
+    gather_generator_states();  // for the final checkpoint
+    check_ranks_hold_the_same_parameters(*options_.group, module_->parameters());
+  }
   for (auto& hook : hooks_) hook->after_train(*this);
+}
+
+// A checkpoint of as many ranks holds each rank's generators: this rank takes its own. On another number of ranks
+// every rank keeps rank 0's, set by restore() (its draws differ from the written run's then, as its batches do).
+void Trainer::restore_rank_generators(const CheckpointContents& contents) {
+  if (!options_.group || metadata_int_or(contents, "world_size", 1) != world_size()) return;
+  const std::string rank = std::to_string(options_.group->rank());
+  const torch::Tensor cpu = find(contents, "rng/cpu/rank" + rank);
+  if (cpu.defined()) set_generator_state(torch::kCPU, cpu);
+  const torch::Tensor cuda = find(contents, "rng/cuda/rank" + rank);
+  if (cuda.defined() && torch::cuda::is_available()) set_generator_state(torch::kCUDA, cuda);
+}
+
+void Trainer::gather_generator_states() {
+  rank_cpu_generators_ = options_.group->all_gather_bytes(tensor_bytes(generator_state(torch::kCPU)),
+                                                          "the ranks' random generator states");
+  if (torch::cuda::is_available()) {
+    rank_cuda_generators_ = options_.group->all_gather_bytes(tensor_bytes(generator_state(torch::kCUDA)),
+                                                             "the ranks' CUDA random generator states");
+  }
 }
 
 std::optional<data::Batch> Trainer::next_batch() {
@@ -294,6 +342,12 @@ CheckpointContents Trainer::checkpoint(std::map<std::string, std::string> metada
   contents.tensors.emplace_back("optimizer", bytes_tensor(optimizer_bytes.str()));
   contents.tensors.emplace_back("rng/cpu", generator_state(torch::kCPU));
   if (torch::cuda::is_available()) contents.tensors.emplace_back("rng/cuda", generator_state(torch::kCUDA));
+  for (size_t r = 0; r < rank_cpu_generators_.size(); ++r) {
+    contents.tensors.emplace_back("rng/cpu/rank" + std::to_string(r), bytes_tensor(rank_cpu_generators_[r]));
+  }
+  for (size_t r = 0; r < rank_cuda_generators_.size(); ++r) {
+    contents.tensors.emplace_back("rng/cuda/rank" + std::to_string(r), bytes_tensor(rank_cuda_generators_[r]));
+  }
   metadata["format"] = kFormat;
   metadata["iteration"] = std::to_string(state_.iteration);
   metadata["max_iterations"] = std::to_string(state_.max_iterations);
@@ -333,6 +387,7 @@ void Trainer::restore(const CheckpointContents& contents) {
   set_generator_state(torch::kCPU, rng);
   const torch::Tensor cuda_rng = find(contents, "rng/cuda");
   if (cuda_rng.defined() && torch::cuda::is_available()) set_generator_state(torch::kCUDA, cuda_rng);
+  restore_rank_generators(contents);
   state_.iteration = metadata_int(contents, "iteration");
   state_.epoch = metadata_int(contents, "epoch");
   state_.batch_in_epoch = metadata_int(contents, "batch_in_epoch");

@@ -178,6 +178,7 @@ void train_model(const config::Config& config, const TrainRun& run, TrainingData
   trainer_options.max_iterations =
       options.epochs > 0 ? options.epochs * loader->batches_per_epoch() : options.max_iterations;
   trainer_options.epoch_based = options.epochs > 0;
+  trainer_options.checkpoint_period = options.checkpoint_period;
   const int64_t world_size = run.group ? run.group->world_size() : 1;
   engine::TrainModule module =
       build_module(model, data.weighting, loader->batch_size() * world_size, options.optimizer.lr, run.device);

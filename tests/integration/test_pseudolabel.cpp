@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <random>
+#include <regex>
 #include <set>
 
 #include "must/config/config.h"
@@ -185,6 +186,49 @@ TEST_F(Pseudolabel, RankKilledAtARandomMomentThenRerunCompletesTheSameStore) {
       EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
     }
   }
+}
+
+// torchrun's default (static) rendezvous: its agent hosts the store at MASTER_PORT, and the workers meet there.
+TEST_F(Pseudolabel, TorchrunsTwoWorkersLabelOnItsAgentsStoreAsOneProcessDoes) {
+  const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
+                           (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / "torchrun").string();
+  const auto run = run_command(test::torchrun(2, tool, root() / "torchrun_logs"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "torchrun's store")) << run.output;
+  EXPECT_EQ(verify("torchrun").exit_code, 0);
+  expect_every_image_once("torchrun");
+  EXPECT_EQ(shard_hashes("torchrun"), shard_hashes("reference"));
+}
+
+// --max_restarts=1: a worker SIGKILLed mid-run makes the agent stop the other and start the group again
+// (TORCHELASTIC_RESTART_COUNT=1), whose workers keep the finished shards and label the rest.
+TEST_F(Pseudolabel, ATorchrunWorkerKilledMidRunIsRestartedByTheAgentAndTheStoreCompletes) {
+  const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
+                           (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / "restarted").string();
+  const std::string shards = (root() / "restarted" / "shards").string();
+  // At 3 of 14 shards done, SIGKILL to the newest worker (the pattern is anchored at the tool's path: torchrun's own
+  // command line holds the same arguments).
+  const std::string alive = "kill -0 $launcher 2>/dev/null";
+  const auto run = run_command(
+      test::torchrun(2, tool, root() / "restarted_logs", "--max_restarts=1 --monitor_interval=1") + " > " +
+      (root() / "restarted.log").string() + " 2>&1 & launcher=$!; until [ $(ls " + shards +
+      "/*.done 2>/dev/null | wc -l) -ge 3 ] || ! " + alive + "; do sleep 0.002; done; pkill -KILL -n -f -- '^" + tool +
+      "'; echo killed=$?; wait $launcher; echo launcher=$?");
+  const std::string log = read_file(root() / "restarted.log");
+  SCOPED_TRACE(run.output + log);
+  EXPECT_TRUE(contains(run.output, "killed=0"));
+  EXPECT_TRUE(contains(run.output, "launcher=0"));
+  EXPECT_TRUE(contains(log, "restart 1 of this run (TORCHELASTIC_RESTART_COUNT=1)"));
+  EXPECT_EQ(verify("restarted").exit_code, 0);
+  expect_every_image_once("restarted");
+  EXPECT_EQ(shard_hashes("restarted"), shard_hashes("reference"));
+  // The restarted group kept what the first attempt finished: at least the 3 shards done at the kill, over its ranks.
+  const std::regex summary("this run wrote [0-9]+ \\([0-9]+ redone\\), kept ([0-9]+);");
+  int64_t kept = 0;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), summary); it != std::sregex_iterator(); ++it) {
+    kept += std::stoll((*it)[1]);
+  }
+  EXPECT_GE(kept, 3);
 }
 
 TEST_F(Pseudolabel, AFlippedByteFailsVerifyNamingTheShardAndARerunRedoesIt) {

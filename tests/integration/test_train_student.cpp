@@ -144,6 +144,41 @@ TEST_F(TrainStudent, TwoRanksOfBatchBMatchOneProcessOfBatchTwoBAndARunOfTwoRanks
                             root() / "ranks_then_one/model_final.safetensors", 1e-5);
 }
 
+// torchrun's default (static) rendezvous, whose agent hosts the store: 2 workers train with parameters that stay
+// bit-identical (the run checks and logs it); with --max_restarts=1, a worker SIGKILLed after the first checkpoint
+// makes the agent restart the group, which resumes from that checkpoint (each rank its own random generators: the
+// detector samples its anchors and RoIs at random) and ends with the uninterrupted run's weights, bit for bit.
+TEST_F(TrainStudent, TorchrunsWorkersKeepTheSameParametersAndARestartedGroupEndsWithTheUninterruptedWeights) {
+  const auto tool = [](const std::string& output) {
+    return tool_path("must_train_student") + " --threads 1 --config " +
+           test::source_path("configs/quick/student.yaml").string() + paths() + " --output-dir " +
+           (root() / output).string() + " --set train.max_iterations=9 --set train.checkpoint_period=3";
+  };
+  const auto whole = run_command(test::torchrun(2, tool("torchrun_whole"), root() / "torchrun_whole_logs"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  EXPECT_TRUE(contains(whole.output, "torchrun's store")) << whole.output;
+  EXPECT_TRUE(contains(whole.output, "the 2 ranks hold bit-identical parameters")) << whole.output;
+
+  // Once the checkpoint of iteration 3 is there, SIGKILL to the newest worker (the pattern is anchored at the tool's
+  // path: torchrun's own command line holds the same arguments).
+  const std::string alive = "kill -0 $launcher 2>/dev/null";
+  const fs::path output = root() / "torchrun_restarted";
+  const auto run = run_command(test::torchrun(2, tool("torchrun_restarted"), root() / "torchrun_restarted_logs",
+                                              "--max_restarts=1 --monitor_interval=1") +
+                               " > " + (root() / "torchrun_restarted.log").string() + " 2>&1 & launcher=$!; until [ -e " +
+                               (output / "last_checkpoint").string() + " ] || ! " + alive +
+                               "; do sleep 0.01; done; pkill -KILL -n -f -- '^" + tool_path("must_train_student") +
+                               "'; echo killed=$?; wait $launcher; echo launcher=$?");
+  const std::string log = read_file(root() / "torchrun_restarted.log");
+  SCOPED_TRACE(run.output + log);
+  EXPECT_TRUE(contains(run.output, "killed=0"));
+  ASSERT_TRUE(contains(run.output, "launcher=0"));
+  EXPECT_TRUE(contains(log, "restart 1 of this run (TORCHELASTIC_RESTART_COUNT=1)"));
+  EXPECT_TRUE(contains(log, "resumed at iteration"));
+  EXPECT_TRUE(contains(log, "the 2 ranks hold bit-identical parameters"));
+  test::expect_same_weights(root() / "torchrun_whole/model_final.safetensors", output / "model_final.safetensors", 0);
+}
+
 TEST_F(TrainStudent, ASourceOfOtherImagesThanItsStoreIsRefusedNamingTheKey) {
   const auto run = train(0, "other_images", "--set sources.world_unlabeled.dataset.root=" + (root() / "world").string() +
                                                 " --set sources.world_unlabeled.dataset.split=val");

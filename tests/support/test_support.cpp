@@ -77,6 +77,17 @@ std::string python() {
   return chosen && *chosen ? chosen : "/usr/bin/python3";
 }
 
+std::string torchrun(int processes, const std::string& tool, const std::filesystem::path& log_dir,
+                     const std::string& launcher_flags) {
+  const std::string free_port =
+      python() + " -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'";
+  // -r 2 -t 2: Debian 12's torchrun (torch 1.13, Python 3.11) stops at start without them ('NoneType' object has no
+  // attribute 'get'); they send the workers' stderr to log_dir and copy it to the console.
+  return python() + " -m torch.distributed.run --nproc_per_node=" + std::to_string(processes) +
+         " --master_addr=127.0.0.1 --master_port=$(" + free_port + ") --no_python -r 2 -t 2 --log_dir " +
+         log_dir.string() + " " + launcher_flags + " " + tool;
+}
+
 std::string tool_path(const std::string& name) { return std::string(MUST_BINARY_DIR) + "/bin/" + name; }
 
 void write_quick_world(const std::filesystem::path& dir) {

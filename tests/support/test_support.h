@@ -34,6 +34,13 @@ std::string python();
 // Runs a shell command line and captures its output.
 CommandResult run_command(const std::string& command);
 
+// A shell command line starting the command line `tool` on `processes` workers under torchrun
+// (`python() -m torch.distributed.run --no_python`), with its default static rendezvous, whose agent hosts the
+// store, on a free port of this machine; `launcher_flags` go to torchrun (--max_restarts=1, ...); the workers'
+// logs go under `log_dir`.
+std::string torchrun(int processes, const std::string& tool, const std::filesystem::path& log_dir,
+                     const std::string& launcher_flags = "");
+
 // Fixtures from a generator script (`python() SCRIPT DIR`), made once per build tree and script
 // version under build/test-fixtures/<name>, then copied into `into` (tests may change their copy).
 // Throws std::runtime_error with the script's output when it fails.

@@ -1,8 +1,9 @@
 // The ranks of a run meeting through c10d's TCPStore (docs/cluster.md), and a work queue on it.
 //
-// Rank 0 hosts the store at MASTER_ADDR:MASTER_PORT (LaunchEnv); every rank connects, waiting up to `timeout`
-// for the others. A run of one process needs no store (LocalWorkQueue). Every wait has the timeout and says, when
-// it runs out, what it waited for and for how long.
+// Rank 0 hosts the store at MASTER_ADDR:MASTER_PORT (LaunchEnv), unless torchrun's agent hosts it there
+// (LaunchEnv::agent_store: every rank is a client, its keys under the attempt's prefix); every rank connects,
+// waiting up to `timeout` for the others. A run of one process needs no store (LocalWorkQueue). Every wait has the
+// timeout and says, when it runs out, what it waited for and for how long.
 //
 // WorkQueue: items 0, 1, 2, ... handed out once each across all ranks, from one counter in the store (an atomic
 // add), so a faster rank takes more. finish_and_wait(): this rank claims no more; returns once every rank has.

@@ -87,6 +87,11 @@ struct TrainerOptions {
   distributed::ProcessGroup* group = nullptr;             // data parallel over its ranks; null: this process alone
   distributed::GradientReducerOptions buckets;
   bool sync_batch_norm = false;  // data parallel: batch norms that are not frozen take every rank's batch (SyncBN)
+  // The checkpoints' period in steps (0: at the end only), as the checkpoint hook saves them. Data parallel: at those
+  // steps and at the end every rank hands its random generators' states to rank 0, whose checkpoint keeps them per
+  // rank, so that a resume on as many ranks draws what the uninterrupted run would have drawn (the detector samples
+  // its anchors and RoIs at random, each rank from its own generator).
+  int64_t checkpoint_period = 0;
 };
 
 class Trainer {
@@ -129,6 +134,9 @@ class Trainer {
   enum class StepOutcome { kApplied, kSkipped, kStopped };
 
   void run_step();
+  // Data parallel: every rank's generator states into rank_generator_states_ (a collective).
+  void gather_generator_states();
+  void restore_rank_generators(const CheckpointContents& contents);  // this rank's own, where the checkpoint has it
   // The batch's losses (under autocast), their values in state_.losses.
   StepLosses compute_losses(const structures::DeviceTransfer::InFlight& batch, int64_t step);
   // Backward (and, data parallel, the gradient exchange), then the checks of the losses and gradients.
@@ -154,6 +162,8 @@ class Trainer {
   std::optional<StagedBatch> staged_;  // the next step's batch
   structures::DeviceTransfer transfer_;
   std::unique_ptr<distributed::GradientReducer> reducer_;  // data parallel only
+  // Data parallel: each rank's CPU (and CUDA) generator state at the last checkpoint step, in rank order.
+  std::vector<std::string> rank_cpu_generators_, rank_cuda_generators_;
 };
 
 }  // namespace must::engine
