@@ -20,7 +20,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" > /dev/null
-bin="$root/build/bin"
+bin="${MUST_BUILD_DIR:-$root/build}/bin"
 threads="${THREADS:-$(nproc)}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/must-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

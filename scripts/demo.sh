@@ -18,7 +18,7 @@ default_out="$root/runs/demo"
 out="${1:-$default_out}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-bin="$root/build/bin"
+bin="${MUST_BUILD_DIR:-$root/build}/bin"
 tasks=(classification detection segmentation depth normals)
 cd "$root"  # configs name other configs relative to the repository
 

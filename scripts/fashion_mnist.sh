@@ -9,8 +9,8 @@ out="${1:-$root/out/teachers/fashion_mnist}"
 shift || true
 rm -rf "$out"
 start=$(date +%s)
-"$root/build/bin/must_train_teacher" --config "$root/configs/world/teachers/fashion_mnist.yaml" --output-dir "$out" "$@"
+"${MUST_BUILD_DIR:-$root/build}/bin/must_train_teacher" --config "$root/configs/world/teachers/fashion_mnist.yaml" --output-dir "$out" "$@"
 seconds=$(( $(date +%s) - start ))
-"$root/build/bin/must_eval" report --column "teacher=$out" --output "$out/report.md" 2> /dev/null
+"${MUST_BUILD_DIR:-$root/build}/bin/must_eval" report --column "teacher=$out" --output "$out/report.md" 2> /dev/null
 sed -n '/^|/p' "$out/report.md"
 echo "fashion-mnist teacher: ${seconds} s (training and the final evaluation, $(nproc) cores)"

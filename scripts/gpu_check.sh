@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# The GPU path, on a machine with CUDA and PyTorch but none of this project's Debian packages. The compute modules
-# build with LibTorch alone (docs/architecture.md), so that machine builds them, their unit tests and must_bench_model against
-# its own PyTorch (2.x) and runs them there.
+# The GPU path, on a machine with CUDA and its own PyTorch (2.x) but none of this project's Debian packages:
+# builds against that PyTorch, runs the compute tests on the GPU, times the paper's student, and runs the whole
+# pipeline on the quick world on the GPU.
 #
-#   scripts/gpu_check.sh --prepare   on this machine (Debian, scripts/setup.sh's packages): copies the header-only
-#                                    libraries (spdlog, fmt, nlohmann_json, CLI11, gloo's headers) and googletest's
-#                                    sources into third_party/ (git-ignored, ~5 MB) for the device run to carry
-#   scripts/gpu_check.sh             on the GPU machine: configures build-gpu/ with MUST_LIBTORCH_ONLY against
-#                                    torch.utils.cmake_prefix_path, builds what compiles (keeps going past a target
-#                                    that does not, and names it), runs every test binary built with the device tests
-#                                    on cuda:0 (collectives through NCCL where PyTorch has it), then times the
-#                                    paper's student (ResNet-50-FPN, five heads, 512x512, bf16 autocast): images/s
-#                                    and model FLOPs utilisation
+#   scripts/gpu_check.sh --prepare   on this machine (Debian, scripts/setup.sh's packages): the header-only
+#                                    libraries, gloo's headers and googletest's sources into third_party/
+#                                    (scripts/third_party_folder.sh; git-ignored, ~7 MB) for the device run to carry
+#   scripts/gpu_check.sh             on the GPU machine: configures build-gpu/ against torch.utils.cmake_prefix_path
+#                                    with MUST_THIRD_PARTY=third_party: every tool where OpenCV, libjpeg-turbo,
+#                                    libpng, tinyxml2, HDF5 and yaml-cpp are found (CMAKE_PREFIX_PATH may add a conda
+#                                    environment), else the compute modules alone (MUST_LIBTORCH_ONLY, naming what
+#                                    was missing); builds what compiles (keeps going past a target that does not, and
+#                                    names it); runs the compute modules' test binaries (TESTS=all: every one) with
+#                                    the device tests on cuda:0 (collectives through NCCL where PyTorch has it); times
+#                                    the paper's student (ResNet-50-FPN, five heads, 512x512, bf16 autocast): images/s
+#                                    and model FLOPs utilisation; then, where the tools built, scripts/pipeline_smoke.sh
+#                                    on cuda (teachers, must_pseudolabel on one rank, the student, must_eval)
 #
 # Environment: PYTHON (the interpreter that imports torch; default python3), BATCH (16), ITERS (10), PRECISION
-# (bf16), PEAK_TFLOPS (dense peak at PRECISION; known GPUs by name), JOBS (all cores), BUILD (build-gpu).
-# Without a GPU it runs the same steps: the device tests then dry-run on the CPU (MUST_TEST_DEVICE=cpu) and the
-# student is timed on the CPU at 128x128, batch 2 — a check of this script and of the LibTorch-only build.
+# (bf16), PEAK_TFLOPS (dense peak at PRECISION; known GPUs by name), JOBS (all cores), BUILD (build-gpu), TESTS.
+# Without a GPU it runs the same steps: the device tests then dry-run on the CPU (MUST_TEST_DEVICE=cpu), the
+# student is timed on the CPU at 128x128, batch 2, and the pipeline runs on the CPU — a check of this script.
 # Exit status: 0 when everything built and every test passed, 1 otherwise (the summary names what failed).
 # Configuring against a CUDA build of PyTorch needs the CUDA toolkit (nvcc, headers) that PyTorch was built with.
 set -uo pipefail
@@ -24,20 +28,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 third_party="$root/third_party"
 
 if [[ ${1:-} == --prepare ]]; then
-  set -e
-  rm -rf "$third_party"
-  mkdir -p "$third_party/include"
-  for dir in spdlog fmt nlohmann CLI gloo; do
-    [[ -d /usr/include/$dir ]] || { echo "gpu_check.sh: /usr/include/$dir missing: run scripts/setup.sh --deps-only" >&2; exit 1; }
-  done
-  cp -r /usr/include/{spdlog,fmt,nlohmann,CLI} "$third_party/include/"
-  # gloo's headers apart: used only where the PyTorch found ships none of its own (MustDependencies.cmake).
-  mkdir -p "$third_party/gloo-include"
-  cp -r /usr/include/gloo "$third_party/gloo-include/"
-  [[ -f /usr/src/googletest/CMakeLists.txt ]] || { echo "gpu_check.sh: googletest sources missing (libgtest-dev)" >&2; exit 1; }
-  cp -r /usr/src/googletest "$third_party/googletest"
-  echo "gpu_check.sh: third_party/ ready ($(du -sh "$third_party" | cut -f1)); carry it to the GPU machine"
-  exit 0
+  exec "$root/scripts/third_party_folder.sh" "$third_party"
 fi
 
 [[ -f $third_party/include/spdlog/spdlog.h ]] || { echo "gpu_check.sh: no third_party/: run scripts/gpu_check.sh --prepare where the Debian packages are, and carry it" >&2; exit 1; }
@@ -86,9 +77,18 @@ fi
 
 failed=()
 start=$(date +%s)
-cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMUST_LIBTORCH_ONLY=ON \
-  -DMUST_THIRD_PARTY="$third_party" -DCMAKE_PREFIX_PATH="$prefix" "${nccl[@]}" > "$build.configure.log" 2>&1 ||
-  { tail -30 "$build.configure.log"; echo "gpu_check.sh: cmake failed (log: $build.configure.log)" >&2; exit 1; }
+# Every tool where their libraries are found; else the compute modules alone, saying what was missing.
+configure() {
+  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMUST_THIRD_PARTY="$third_party" \
+    -DCMAKE_PREFIX_PATH="$prefix${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}" "${nccl[@]}" "$@" > "$build.configure.log" 2>&1
+}
+if configure -DMUST_LIBTORCH_ONLY=OFF; then
+  echo "gpu_check.sh: configured with every tool"
+else
+  echo "gpu_check.sh: the tools' libraries are not all here ($(grep -m1 -o 'must: .* not found' "$build.configure.log" || echo "see $build.configure.log")): the compute modules alone"
+  configure -DMUST_LIBTORCH_ONLY=ON ||
+    { tail -30 "$build.configure.log"; echo "gpu_check.sh: cmake failed (log: $build.configure.log)" >&2; exit 1; }
+fi
 # Keep going past a target that does not compile against this PyTorch: the others still build and run.
 if [[ ${#generator[@]} -gt 0 ]]; then keep_going=(-- -k 0); else keep_going=(-- -k); fi
 cmake --build "$build" -j "$jobs" "${keep_going[@]}" > "$build.build.log" 2>&1 || {
@@ -110,8 +110,10 @@ if [[ -n $gpu && ${#nccl[@]} -gt 0 ]]; then
   fi
 fi
 export MUST_PYTHON="$(command -v "$python")"  # parity fixtures are written by this interpreter (torchvision needed)
+compute_tests=" core io losses ops structures distributed device models "  # what MUST_LIBTORCH_ONLY builds
 for test_binary in "$build"/bin/must_test_*; do
   [[ -x $test_binary ]] || continue
+  [[ ${TESTS:-} == all || $compute_tests == *" ${test_binary##*/must_test_} "* ]] || continue
   name=$(basename "$test_binary")
   if env "${device_env[@]}" "$test_binary" --gtest_brief=1 > "$build.$name.log" 2>&1; then
     echo "$name: $(grep -E '^\[  PASSED  \]' "$build.$name.log")$(grep -E 'SKIPPED' "$build.$name.log" | head -1 | sed 's/^/, /')"
@@ -139,6 +141,12 @@ if [[ -x $build/bin/must_bench_model ]]; then
   else
     "$build/bin/must_bench_model" --which student --device cpu --batch 2 --size 128 --iters 1 || failed+=("must_bench_model")
   fi
+fi
+
+if [[ -x $build/bin/must_pseudolabel ]]; then
+  smoke_device=cpu
+  [[ -n $gpu ]] && smoke_device=cuda
+  MUST_BUILD_DIR="$build" "$root/scripts/pipeline_smoke.sh" "$smoke_device" "$build.smoke" || failed+=("pipeline smoke")
 fi
 
 echo "gpu_check.sh: $(( $(date +%s) - start )) s in all on ${gpu:-the CPU (no GPU)}"

@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" > /dev/null
 out="${1:-$root/out}"
 shift || true
-bin="$root/build/bin"
+bin="${MUST_BUILD_DIR:-$root/build}/bin"
 for task in classification detection segmentation depth normals; do
   [[ -f "$out/teachers/$task/model_final.safetensors" ]] || { echo "no $task teacher in $out/teachers: run scripts/train_world_teachers.sh first" >&2; exit 1; }
 done

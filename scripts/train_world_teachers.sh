@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh" > /dev/null
 out="${1:-$root/out}"
 shift || true
-bin="$root/build/bin"
+bin="${MUST_BUILD_DIR:-$root/build}/bin"
 if [[ ! -f "$out/world/dataset.json" ]]; then
   "$bin/must_make_world" --config "$root/configs/world/world.yaml" --output-dir "$out/world" 2>/dev/null
 fi
