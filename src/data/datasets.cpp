@@ -55,6 +55,7 @@ DatasetRegistry& dataset_registry() {
     r->add("nyu_png", readers::nyu_png);
     r->add("diode", readers::diode);
     r->add("world", readers::world);
+    r->add("tar_shards", readers::tar_shards);
     return r;
   }();
   return *registry;

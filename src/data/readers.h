@@ -26,6 +26,7 @@ std::shared_ptr<Dataset> nyu_labeled(const DatasetOptions& options);
 std::shared_ptr<Dataset> nyu_png(const DatasetOptions& options);
 std::shared_ptr<Dataset> diode(const DatasetOptions& options);
 std::shared_ptr<Dataset> world(const DatasetOptions& options);
+std::shared_ptr<Dataset> tar_shards(const DatasetOptions& options);
 
 // Files directly in `dir` (or below it, when recursive) whose lower-case extension is an image's, sorted.
 std::vector<std::filesystem::path> image_files(const std::filesystem::path& dir, bool recursive = false);

@@ -38,6 +38,27 @@ uint64_t header_checksum(const char* header) {
 
 std::string field_text(const char* field, size_t width) { return std::string(field, strnlen(field, width)); }
 
+// The "path" of a pax extended header's records ("<length> <key>=<value>\n" each), or "" when it has none.
+std::string pax_path(const std::string& records, const std::string& where) {
+  size_t position = 0;
+  std::string path;
+  while (position < records.size() && records[position] != '\0') {
+    const size_t space = records.find(' ', position);
+    size_t length = 0;
+    try {
+      length = std::stoul(records.substr(position, space - position));
+    } catch (const std::exception&) {
+      MUST_THROW(Error, where, ": a pax header record does not start with its length");
+    }
+    MUST_CHECK(space != std::string::npos && length > space - position && position + length <= records.size(), where,
+               ": a pax header record runs past its header");
+    const std::string record = records.substr(space + 1, position + length - space - 2);  // without the newline
+    if (record.rfind("path=", 0) == 0) path = record.substr(5);
+    position += length;
+  }
+  return path;
+}
+
 }  // namespace
 
 const TarMember& TarWriter::add(const std::string& name, std::string_view bytes) {
@@ -83,6 +104,16 @@ void TarWriter::finish() {
   finished_ = true;
 }
 
+bool is_header_of(std::string_view block, uint64_t size) {
+  if (block.size() != kBlock) return false;
+  try {
+    return read_octal(block.data() + 148, 8) == header_checksum(block.data()) &&
+           read_octal(block.data() + 124, 12) == size && (block[156] == '0' || block[156] == '\0');
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 std::vector<TarMember> list_tar(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   MUST_CHECK(in.good(), "cannot open '", path.string(), "'");
@@ -90,6 +121,7 @@ std::vector<TarMember> list_tar(const std::filesystem::path& path) {
   std::vector<TarMember> members;
   std::array<char, kBlock> header{};
   uint64_t position = 0;
+  std::string next_name;  // the next member's name, from a long-name entry before it
   for (;;) {
     MUST_CHECK(position + kBlock <= file_size, path.string(), ": the archive ends at byte ", file_size,
                " without its end blocks (truncated?)");
@@ -114,7 +146,17 @@ std::vector<TarMember> list_tar(const std::filesystem::path& path) {
     if (!prefix.empty()) name = prefix + "/" + name;
     const uint64_t data = position + kBlock;
     MUST_CHECK(data + size <= file_size, path.string(), ": member '", name, "' runs past the end of the file (truncated?)");
-    if (type == '0' || type == '\0') members.push_back({name, data, size});
+    if (type == 'L' || type == 'x') {
+      // The next member's long name: GNU tar's ././@LongLink entry, or a pax header's path (Python's tarfile).
+      const std::string text = read_file_range(path, data, size);
+      const std::string where = path.string() + " at byte " + std::to_string(position);
+      const std::string long_name = type == 'L' ? field_text(text.data(), text.size()) : pax_path(text, where);
+      if (!long_name.empty()) next_name = long_name;
+    } else {
+      if (!next_name.empty()) name = next_name;
+      next_name.clear();
+      if (type == '0' || type == '\0') members.push_back({name, data, size});
+    }
     position = data + padded(size);
   }
   return members;

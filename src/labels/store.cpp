@@ -8,6 +8,7 @@
 #include "must/core/check.h"
 #include "must/core/sha256.h"
 #include "must/data/decode.h"
+#include "must/data/tar_shards.h"
 #include "must/labels/label_codec.h"
 
 namespace must::labels {
@@ -37,6 +38,8 @@ std::string shard_name(int64_t shard) {
 }
 
 std::string input_list_sha256(const data::Dataset& input) {
+  // Sharded inputs (millions of images) are planned by their shards: one line per shard, not per image.
+  if (const auto* sharded = dynamic_cast<const data::ShardedDataset*>(&input)) return sharded->shard_list_sha256();
   Sha256 hash;
   for (int64_t i = 0; i < input.size(); ++i) hash.update(input.source(i) + "\n");
   return hash.hex_digest();

@@ -13,6 +13,7 @@
 
 #include "must/config/config.h"
 #include "must/core/fs.h"
+#include "must/core/sha256.h"
 #include "must/eval/eval_config.h"
 #include "must/io/tar.h"
 #include "must/labels/store.h"
@@ -229,6 +230,77 @@ TEST_F(Pseudolabel, ATorchrunWorkerKilledMidRunIsRestartedByTheAgentAndTheStoreC
     kept += std::stoll((*it)[1]);
   }
   EXPECT_GE(kept, 3);
+}
+
+// The quick world's unlabeled images as tar shards of 70, 70 and 20 (not aligned with the store's shards of 12),
+// WebDataset-style: <key>.png, with a .cls and a .json member beside each that labelling ignores; the second shard
+// has its member index beside it (.idx), the third long names (ustar's prefix field). Labelled from the shards, the
+// store equals the one labelled from the same images as a folder, shard for shard.
+TEST_F(Pseudolabel, AStoreLabelledFromTarShardsEqualsTheStoreOfTheSameImagesAsAFolder) {
+  const fs::path images = root() / "world" / "unlabeled" / "images";
+  const fs::path shards = root() / "input_shards";
+  fs::create_directories(shards);
+  const int64_t first_of_shard[] = {0, 70, 140, 160};
+  for (int shard = 0; shard < 3; ++shard) {
+    const fs::path tar_path = shards / ("images-" + std::to_string(shard) + ".tar");
+    AtomicFileWriter out(tar_path);
+    io::TarWriter tar(out);
+    for (int64_t i = first_of_shard[shard]; i < first_of_shard[shard + 1]; ++i) {
+      char stem[16];
+      std::snprintf(stem, sizeof(stem), "%06lld", static_cast<long long>(i));
+      const std::string key = shard == 2 ? std::string(120, 'd') + "/" + stem : stem;
+      tar.add(key + ".cls", std::to_string(i % 5));
+      tar.add(key + ".png", read_file(images / (std::string(stem) + ".png")));
+      tar.add(key + ".json", "{}");
+    }
+    tar.finish();
+    out.commit();
+    if (shard == 1) write_file(shards / "images-1.idx", io::encode_tar_index(tar.members()));
+  }
+  const auto input = [&](const std::string& format, const fs::path& dir) {
+    return "--set input.format=" + format + " --set input.root=" + dir.string() + " --set 'input.split=\"\"'";
+  };
+  const auto folder = label("", "from_folder", input("images", images));
+  ASSERT_EQ(folder.exit_code, 0) << folder.output;
+  const auto sharded = label("", "from_shards", input("tar_shards", shards));
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.output;
+  EXPECT_EQ(verify("from_shards").exit_code, 0);
+  expect_every_image_once("from_shards");
+  // Every label member byte for byte; each image's record too, but for its source (the file, or the shard and
+  // member, it was read from).
+  const auto labels_of = [](const std::string& store) {
+    std::map<std::string, std::string> members;
+    for (const auto& entry : fs::directory_iterator(root() / store / "shards")) {
+      if (entry.path().extension() != ".tar") continue;
+      for (const auto& member : io::list_tar(entry.path())) {
+        std::string bytes = read_file_range(entry.path(), member.offset, member.size);
+        if (member.name.find('.') == member.name.size() - 5 && member.name.substr(member.name.size() - 5) == ".json") {
+          nlohmann::json record = nlohmann::json::parse(bytes);
+          record.erase("source");
+          bytes = record.dump();
+        }
+        members[member.name] = bytes;
+      }
+    }
+    return members;
+  };
+  const auto from_shards = labels_of("from_shards");
+  EXPECT_EQ(from_shards.size(), 160u * 6);  // the record and five labels of each image
+  EXPECT_TRUE(from_shards == labels_of("from_folder"));
+  EXPECT_TRUE(from_shards == labels_of("reference"));  // the world's own reader: the same images
+  EXPECT_NE(read_file(labels::shard_tar(root() / "from_shards", 0)).find("input_shards/images-0.tar:000000.png"),
+            std::string::npos);
+  const nlohmann::json m = manifest("from_shards");
+  EXPECT_EQ(m["input"]["format"], "tar_shards");
+  EXPECT_EQ(m["input"]["count"].get<int64_t>(), 160);
+  // Planned by its 3 shards: the list hash is of one line per shard ("<name> <bytes> <samples>"), not of 160 names.
+  std::string shard_list;
+  for (int shard = 0; shard < 3; ++shard) {
+    const std::string name = "images-" + std::to_string(shard) + ".tar";
+    shard_list += name + " " + std::to_string(fs::file_size(shards / name)) + " " +
+                  std::to_string(first_of_shard[shard + 1] - first_of_shard[shard]) + "\n";
+  }
+  EXPECT_EQ(m["input"]["list_sha256"], sha256_hex(shard_list));
 }
 
 TEST_F(Pseudolabel, AFlippedByteFailsVerifyNamingTheShardAndARerunRedoesIt) {

@@ -50,8 +50,14 @@ class TarWriter {
 
 // The members of a tar file, each header's checksum checked. Throws must::Error naming the file and the
 // position when a header is damaged or the archive ends inside a member. Regular files only (other entries,
-// such as directories, are skipped).
+// such as directories, are skipped). Names longer than ustar's come from the entry before the member: GNU tar's
+// ././@LongLink ('L') or a pax header's path ('x', what Python's tarfile writes).
 std::vector<TarMember> list_tar(const std::filesystem::path& path);
+
+// Whether `block`, the 512 bytes before a member's data, is the header of a regular member of `size` bytes (its
+// checksum checked): what a reader that found the member through an index checks, so that an index of another
+// version of the archive is caught.
+bool is_header_of(std::string_view block, uint64_t size);
 
 std::string encode_tar_index(const std::vector<TarMember>& members);
 // Throws must::Error naming `source` and the line when a line does not parse.

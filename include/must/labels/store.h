@@ -43,7 +43,8 @@
 namespace must::labels {
 
 // The manifest's input.list_sha256: of each input's source() name and a newline, in index order. A dataset
-// with the same images in the same order gives the same value.
+// with the same images in the same order gives the same value. A sharded dataset (data/tar_shards.h) gives its
+// shard list's hash instead (a line per shard: name, bytes, samples), so planning costs a line per shard.
 std::string input_list_sha256(const data::Dataset& input);
 
 std::string shard_name(int64_t shard);          // "labels-000042"

@@ -10,6 +10,7 @@
 #include "must/data/dataset.h"
 #include "must/data/decode.h"
 #include "must/io/npy.h"
+#include "must/io/tar.h"
 #include "nyu_mat.h"
 #include "parity.h"
 
@@ -155,6 +156,58 @@ TEST_F(Readers, ImageFolderEqualsTorchvision) {
     EXPECT_EQ(sample.labels.at(Task::kClassification).argmax().item<int64_t>(), ref("folder.label." + n).item<int64_t>());
   }
   EXPECT_EQ(open("images", "folder/dog")->size(), 2);
+}
+
+// The image folder's samples as WebDataset-style tar shards (<key>.jpg and <key>.cls; the second shard with its
+// .idx beside it): read in place, the same images and classes; a key with two images, a .cls that is not a class
+// and an index of another shard are named.
+TEST_F(Readers, TarShardsReadTheImageFolderInPlace) {
+  const auto folder = open("image_folder", "folder");
+  const auto write_shard = [&](const std::string& name, const std::vector<std::pair<std::string, std::string>>& members) {
+    AtomicFileWriter out(path("shards") / name);
+    io::TarWriter tar(out);
+    for (const auto& [member, bytes] : members) tar.add(member, bytes);
+    tar.finish();
+    out.commit();
+    return tar.members();
+  };
+  std::filesystem::create_directories(path("shards"));
+  const auto image = [&](int64_t i) { return read_file(folder->source(i)); };
+  const auto label = [&](int64_t i) {
+    return std::to_string(folder->get(i).labels.at(Task::kClassification).argmax().item<int64_t>());
+  };
+  write_shard("a.tar", {{"k0.jpg", image(0)}, {"k0.cls", label(0)}, {"k1.cls", label(1)}, {"k1.jpg", image(1)},
+                        {"notes.txt", "no image: not a sample"}});
+  const auto b = write_shard("b.tar", {{"k2.jpg", image(2)}, {"k2.cls", label(2) + "\n"}});
+  write_file(path("shards/b.idx"), io::encode_tar_index(b));
+  DatasetOptions options;
+  options.format = "tar_shards";
+  options.root = path("shards");
+  options.class_names = {"cat", "dog"};
+  const auto shards = make_dataset(options);
+  ASSERT_EQ(shards->size(), 3);
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(torch::equal(decoded(*shards, i).image, decoded(*folder, i).image)) << i;
+    EXPECT_TRUE(torch::equal(shards->get(i).labels.at(Task::kClassification),
+                             folder->get(i).labels.at(Task::kClassification)))
+        << i;
+  }
+  EXPECT_EQ(shards->source(2), path("shards/b.tar").string() + ":k2.jpg");
+  const auto fails_naming = [&](const std::string& expected) {
+    try {
+      const auto dataset = make_dataset(options);
+      for (int64_t i = 0; i < dataset->size(); ++i) dataset->get(i);
+      ADD_FAILURE() << "no error; expected one naming " << expected;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  write_shard("b.tar", {{"k2.jpg", image(2)}, {"k2.cls", "dog"}, {"k3.png", image(0)}});
+  fails_naming("b.tar: member 'k2.cls' is not at byte");  // its index is of the shard as it was
+  std::filesystem::remove(path("shards/b.idx"));
+  fails_naming("b.tar:k2.cls: 'dog' is not a class index in [0, 2)");
+  write_shard("b.tar", {{"k2.jpg", image(2)}, {"k2.png", image(0)}});
+  fails_naming("b.tar: key 'k2' has two images (k2.jpg and k2.png)");
 }
 
 // Several datasets read as one (torch's ConcatDataset), in order; their classes must agree.

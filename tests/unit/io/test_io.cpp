@@ -71,6 +71,29 @@ TEST(Tar, MembersReadBackByIndexListAndPythonTarfile) {
   }
 }
 
+// Names longer than ustar's, as Python's tarfile writes them: a pax header's path (its default format) and GNU
+// tar's ././@LongLink entry. list_tar gives the member its whole name and its own data's place.
+TEST(Tar, LongNamesFromPaxHeadersAndGnuLongLinksAreTheMembers) {
+  test::ScratchDir dir;
+  const std::string name = std::string(150, 'k') + ".png";  // no '/': ustar's prefix cannot hold it
+  for (const std::string format : {"PAX_FORMAT", "GNU_FORMAT"}) {
+    const fs::path tar = dir / (format + ".tar");
+    const auto written = test::run_command(
+        must::test::python() + " -c \"import io, tarfile\nwith tarfile.open('" + tar.string() + "', 'w', format=tarfile." +
+        format + ") as t:\n  for name, data in (('a.cls', b'3'), ('" + name +
+        "', b'image bytes'), ('b.cls', b'4')):\n    info = tarfile.TarInfo(name); info.size = len(data); "
+        "t.addfile(info, io.BytesIO(data))\"");
+    ASSERT_EQ(written.exit_code, 0) << written.output;
+    const std::vector<TarMember> members = list_tar(tar);
+    ASSERT_EQ(members.size(), 3u) << format;
+    EXPECT_EQ(members[0].name, "a.cls");
+    EXPECT_EQ(members[1].name, name) << format;
+    EXPECT_EQ(read_file_range(tar, members[1].offset, members[1].size), "image bytes") << format;
+    EXPECT_EQ(members[2].name, "b.cls") << format;  // the long name applies to its member alone
+    EXPECT_EQ(read_file_range(tar, members[2].offset, members[2].size), "4") << format;
+  }
+}
+
 TEST(Tar, DamageAndTruncationAreNamed) {
   test::ScratchDir dir;
   const auto path = dir / "labels-000001.tar";
