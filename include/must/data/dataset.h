@@ -126,6 +126,8 @@ struct DatasetOptions {
 //   diode           root/<split>/{indoors,outdoor}/scene_*/scan_*/<id>.png + _depth.npy, _depth_mask.npy,
 //                   _normal.npy
 //   world           root = a must_make_world folder; split: one of its splits, with the labels it holds
+//   tar_shards      root/*.tar, WebDataset-style <key>.jpg|png (+ <key>.cls with class_names), read in place
+//                   (data/tar_shards.h)
 using DatasetRegistry = Registry<std::shared_ptr<Dataset>, const DatasetOptions&>;
 DatasetRegistry& dataset_registry();
 std::shared_ptr<Dataset> make_dataset(const DatasetOptions& options);
