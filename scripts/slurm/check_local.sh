@@ -48,37 +48,46 @@ rm -rf "$out/reference" "$out/store" "$out/cancelled" "$out/requeued" "$out/stud
   --output-dir "$out/reference" > "$out/reference.log" 2>&1
 echo "check_local.sh: teachers, world and the one-process reference store: $(since "$start") s"
 
+# label_job STORE [sbatch flags...]: submits pseudolabel.sbatch of 2 tasks into STORE; prints the job's id.
+label_job() {
+  local store=$1
+  shift
+  sbatch --parsable --ntasks=2 --output="$store.slurm.out" "$@" scripts/slurm/pseudolabel.sbatch \
+    configs/world/pseudolabel.yaml "$store" "${label_sets[@]}"
+}
+# expect_reference_store STORE WHAT: STORE verifies, shard for shard the one-process store.
+expect_reference_store() {
+  "$bin/must_pseudolabel" --verify "$1" > /dev/null
+  [[ $(hashes "$1") == $(hashes "$out/reference") ]] || { echo "check_local.sh: $2 differs from one process's" >&2; exit 1; }
+}
+# shards_done STORE: how many of its shards are finished.
+shards_done() { ls "$1/shards/"*.done 2> /dev/null | wc -l; }
+# until_gone JOB: waits until Slurm no longer lists the job.
+until_gone() { while squeue -h -j "$1" 2> /dev/null | grep -q .; do sleep 0.2; done; }
+
 t=$(date +%s)
-submit_and_wait --ntasks=2 --output="$out/store.slurm.out" scripts/slurm/pseudolabel.sbatch \
-  configs/world/pseudolabel.yaml "$out/store" "${label_sets[@]}" > /dev/null
-"$bin/must_pseudolabel" --verify "$out/store" > /dev/null
-[[ $(hashes "$out/store") == $(hashes "$out/reference") ]] || { echo "check_local.sh: the 2-task store differs from one process's" >&2; exit 1; }
+label_job "$out/store" --wait > /dev/null || { echo "check_local.sh: the pseudo-labelling job failed" >&2; exit 1; }
+expect_reference_store "$out/store" "the 2-task store"
 echo "check_local.sh: 1. pseudolabel.sbatch, 2 tasks: the store verifies and equals one process's ($(since "$t") s)"
 
 t=$(date +%s)
-job=$(sbatch --parsable --ntasks=2 --output="$out/cancelled.slurm.out" scripts/slurm/pseudolabel.sbatch \
-  configs/world/pseudolabel.yaml "$out/cancelled" "${label_sets[@]}")
-until [[ $(ls "$out/cancelled/shards/"*.done 2> /dev/null | wc -l) -ge 3 ]]; do sleep 0.05; done
+job=$(label_job "$out/cancelled")
+until [[ $(shards_done "$out/cancelled") -ge 3 ]]; do sleep 0.05; done
 scancel "$job"
-while squeue -h -j "$job" 2> /dev/null | grep -q .; do sleep 0.2; done
-done_at_cancel=$(ls "$out/cancelled/shards/"*.done | wc -l)
+until_gone "$job"
+done_at_cancel=$(shards_done "$out/cancelled")
 [[ $done_at_cancel -lt 14 ]] || { echo "check_local.sh: the job ended before scancel" >&2; exit 1; }
-submit_and_wait --ntasks=2 --output="$out/cancelled.slurm.out" scripts/slurm/pseudolabel.sbatch \
-  configs/world/pseudolabel.yaml "$out/cancelled" "${label_sets[@]}" > /dev/null
-"$bin/must_pseudolabel" --verify "$out/cancelled" > /dev/null
-[[ $(hashes "$out/cancelled") == $(hashes "$out/reference") ]] || { echo "check_local.sh: the resubmitted store differs" >&2; exit 1; }
+label_job "$out/cancelled" --wait > /dev/null || { echo "check_local.sh: the resubmitted job failed" >&2; exit 1; }
+expect_reference_store "$out/cancelled" "the resubmitted store"
 echo "check_local.sh: 2. scancel at $done_at_cancel of 14 shards, resubmitted: the store completes, the same ($(since "$t") s)"
 
 t=$(date +%s)
-job=$(sbatch --parsable --ntasks=2 --output="$out/requeued.slurm.out" scripts/slurm/pseudolabel.sbatch \
-  configs/world/pseudolabel.yaml "$out/requeued" "${label_sets[@]}")
-until [[ $(ls "$out/requeued/shards/"*.done 2> /dev/null | wc -l) -ge 3 ]]; do sleep 0.05; done
+job=$(label_job "$out/requeued")
+until [[ $(shards_done "$out/requeued") -ge 3 ]]; do sleep 0.05; done
 scontrol requeue "$job"
-done_at_requeue=$(ls "$out/requeued/shards/"*.done | wc -l)
-# Slurm holds a requeued job for a while (its BeginTime) before it runs again.
-while squeue -h -j "$job" 2> /dev/null | grep -q .; do sleep 1; done
-"$bin/must_pseudolabel" --verify "$out/requeued" > /dev/null
-[[ $(hashes "$out/requeued") == $(hashes "$out/reference") ]] || { echo "check_local.sh: the requeued store differs" >&2; exit 1; }
+done_at_requeue=$(shards_done "$out/requeued")
+until_gone "$job"  # Slurm holds a requeued job for a while (its begin time) before it runs again
+expect_reference_store "$out/requeued" "the requeued store"
 grep -q "restart 1 of this run (SLURM_RESTART_COUNT=1)" "$out/requeued/log.rank0.txt" ||
   { echo "check_local.sh: the requeued job did not run again" >&2; exit 1; }
 echo "check_local.sh: 3. scontrol requeue at $done_at_requeue of 14 shards: the job ran again and completed the same store ($(since "$t") s, Slurm's hold included)"

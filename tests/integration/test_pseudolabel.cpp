@@ -207,8 +207,8 @@ TEST_F(Pseudolabel, ATorchrunWorkerKilledMidRunIsRestartedByTheAgentAndTheStoreC
   const std::string tool = tool_path("must_pseudolabel") + " --threads 1 --config " +
                            (root() / "pseudolabel.yaml").string() + " --output-dir " + (root() / "restarted").string();
   const std::string shards = (root() / "restarted" / "shards").string();
-  // At 3 of 14 shards done, SIGKILL to the newest worker (the pattern is anchored at the tool's path: torchrun's own
-  // command line holds the same arguments).
+  // At 3 of 14 shards done, SIGKILL to the newest worker. The pattern is the worker's whole command line, anchored:
+  // torchrun's own holds the same arguments, and other tests run the same tool meanwhile.
   const std::string alive = "kill -0 $launcher 2>/dev/null";
   const auto run = run_command(
       test::torchrun(2, tool, root() / "restarted_logs", "--max_restarts=1 --monitor_interval=1") + " > " +

@@ -159,15 +159,15 @@ TEST_F(TrainStudent, TorchrunsWorkersKeepTheSameParametersAndARestartedGroupEnds
   EXPECT_TRUE(contains(whole.output, "torchrun's store")) << whole.output;
   EXPECT_TRUE(contains(whole.output, "the 2 ranks hold bit-identical parameters")) << whole.output;
 
-  // Once the checkpoint of iteration 3 is there, SIGKILL to the newest worker (the pattern is anchored at the tool's
-  // path: torchrun's own command line holds the same arguments).
+  // Once the checkpoint of iteration 3 is there, SIGKILL to the newest worker. The pattern is the worker's whole
+  // command line, anchored: torchrun's own holds the same arguments, and other tests run the same tool meanwhile.
   const std::string alive = "kill -0 $launcher 2>/dev/null";
   const fs::path output = root() / "torchrun_restarted";
   const auto run = run_command(test::torchrun(2, tool("torchrun_restarted"), root() / "torchrun_restarted_logs",
                                               "--max_restarts=1 --monitor_interval=1") +
                                " > " + (root() / "torchrun_restarted.log").string() + " 2>&1 & launcher=$!; until [ -e " +
                                (output / "last_checkpoint").string() + " ] || ! " + alive +
-                               "; do sleep 0.01; done; pkill -KILL -n -f -- '^" + tool_path("must_train_student") +
+                               "; do sleep 0.01; done; pkill -KILL -n -f -- '^" + tool("torchrun_restarted") +
                                "'; echo killed=$?; wait $launcher; echo launcher=$?");
   const std::string log = read_file(root() / "torchrun_restarted.log");
   SCOPED_TRACE(run.output + log);

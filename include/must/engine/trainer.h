@@ -134,7 +134,7 @@ class Trainer {
   enum class StepOutcome { kApplied, kSkipped, kStopped };
 
   void run_step();
-  // Data parallel: every rank's generator states into rank_generator_states_ (a collective).
+  // Data parallel: every rank's generator states into rank_cpu_generators_ and rank_cuda_generators_ (a collective).
   void gather_generator_states();
   void restore_rank_generators(const CheckpointContents& contents);  // this rank's own, where the checkpoint has it
   // The batch's losses (under autocast), their values in state_.losses.
