@@ -64,6 +64,17 @@ expect_reference_store() {
 shards_done() { ls "$1/shards/"*.done 2> /dev/null | wc -l; }
 # until_gone JOB: waits until Slurm no longer lists the job.
 until_gone() { while squeue -h -j "$1" 2> /dev/null | grep -q .; do sleep 0.2; done; }
+# interrupt_at_3_shards STORE COMMAND...: a labelling job into STORE; once 3 shards are done, `COMMAND... JOB`; then
+# waits until Slurm no longer lists the job. Sets done_at: the shards done when COMMAND had run.
+interrupt_at_3_shards() {
+  local store=$1 job
+  shift
+  job=$(label_job "$store")
+  until [[ $(shards_done "$store") -ge 3 ]]; do sleep 0.05; done
+  "$@" "$job"
+  done_at=$(shards_done "$store")
+  until_gone "$job"
+}
 
 t=$(date +%s)
 label_job "$out/store" --wait > /dev/null || { echo "check_local.sh: the pseudo-labelling job failed" >&2; exit 1; }
@@ -71,22 +82,17 @@ expect_reference_store "$out/store" "the 2-task store"
 echo "check_local.sh: 1. pseudolabel.sbatch, 2 tasks: the store verifies and equals one process's ($(since "$t") s)"
 
 t=$(date +%s)
-job=$(label_job "$out/cancelled")
-until [[ $(shards_done "$out/cancelled") -ge 3 ]]; do sleep 0.05; done
-scancel "$job"
-until_gone "$job"
-done_at_cancel=$(shards_done "$out/cancelled")
-[[ $done_at_cancel -lt 14 ]] || { echo "check_local.sh: the job ended before scancel" >&2; exit 1; }
+interrupt_at_3_shards "$out/cancelled" scancel
+done_at_cancel=$done_at
+[[ $(shards_done "$out/cancelled") -lt 14 ]] || { echo "check_local.sh: the job ended before scancel" >&2; exit 1; }
 label_job "$out/cancelled" --wait > /dev/null || { echo "check_local.sh: the resubmitted job failed" >&2; exit 1; }
 expect_reference_store "$out/cancelled" "the resubmitted store"
 echo "check_local.sh: 2. scancel at $done_at_cancel of 14 shards, resubmitted: the store completes, the same ($(since "$t") s)"
 
 t=$(date +%s)
-job=$(label_job "$out/requeued")
-until [[ $(shards_done "$out/requeued") -ge 3 ]]; do sleep 0.05; done
-scontrol requeue "$job"
-done_at_requeue=$(shards_done "$out/requeued")
-until_gone "$job"  # Slurm holds a requeued job for a while (its begin time) before it runs again
+# Slurm holds a requeued job for a while (its begin time) before it runs it again.
+interrupt_at_3_shards "$out/requeued" scontrol requeue
+done_at_requeue=$done_at
 expect_reference_store "$out/requeued" "the requeued store"
 grep -q "restart 1 of this run (SLURM_RESTART_COUNT=1)" "$out/requeued/log.rank0.txt" ||
   { echo "check_local.sh: the requeued job did not run again" >&2; exit 1; }
