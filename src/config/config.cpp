@@ -300,8 +300,12 @@ class Resolver {
   YAML::Node resolve_map(const YAML::Node& schema, const YAML::Node& user, const std::string& path) const {
     const bool has_user = present(user);
     if (has_user && !user.IsMap()) fail(path, "expected a mapping, got " + describe(user));
-    const YAML::Node any = schema[kAnyKey];
+    YAML::Node any = schema[kAnyKey];
     const bool open = any.IsDefined();
+    // A user's `_any_` changes the template itself, so one setting reaches every entry of the open map.
+    if (open && has_user && user.IsMap() && present(user[kAnyKey])) {
+      any = resolve(any, user[kAnyKey], child_key(path, kAnyKey));
+    }
     const bool drop_defaults = open && has_user && is_delete_marker(user);
     std::vector<std::string> known;
     YAML::Node out(YAML::NodeType::Map);
@@ -315,7 +319,7 @@ class Resolver {
     if (!has_user) return out;
     for (const auto& entry : user) {
       const std::string key = entry.first.Scalar();
-      if (key == kDeleteKey || out[key].IsDefined()) continue;
+      if (key == kDeleteKey || (open && key == kAnyKey) || out[key].IsDefined()) continue;
       if (!open) {
         const std::string hint = nearest_name(key, known);
         fail(child_key(path, key), "unknown key" + (hint.empty() ? "" : " (did you mean '" + child_key(path, hint) + "'?)") +

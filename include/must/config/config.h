@@ -4,7 +4,8 @@
 // Resolution, in order:
 //   1. The tool's defaults: one commented YAML document per tool. They are the schema: every key a user may set
 //      exists there, with a value of the type it takes. A map holding the key `_any_` is open: it takes keys
-//      of any name, each filled from (and checked against) the `_any_` template.
+//      of any name, each filled from (and checked against) the `_any_` template. A config's own `_any_` changes
+//      that template: its values reach every entry, the defaults' and the config's, under their own values.
 //   2. The config file and its bases. `_base_: PATH` or `_base_: [PATH, ...]` (relative to the file) names
 //      files merged first, in order; the file's own keys then win. Chains may be any depth; a cycle is an error.
 //      Maps merge key by key; scalars and lists replace. A map holding `_delete_: true` replaces instead of

@@ -96,6 +96,17 @@ TEST_F(ConfigTest, DeleteMarkerReplacesInsteadOfMerging) {
   EXPECT_EQ(config.get_string("heads.normals.loss"), "l1");  // from the template
 }
 
+TEST_F(ConfigTest, AConfigsOwnTemplateReachesEveryEntryUnderTheEntrysOwnValues) {
+  const auto file = write("any.yaml", "heads: {_any_: {channels: 32}, seg: {loss: ce}}\n");
+  const Config config = Config::load(kDefaults, file);
+  EXPECT_EQ(config.keys("heads"), (std::vector<std::string>{"depth", "normals", "seg"}));  // no entry named _any_
+  EXPECT_EQ(config.get_int("heads.depth.channels"), 32);
+  EXPECT_EQ(config.get_int("heads.seg.channels"), 32);
+  EXPECT_EQ(config.get_string("heads.seg.loss"), "ce");
+  EXPECT_EQ(config.get_string("heads.normals.loss"), "cosine");  // the entry's own default wins over the template
+  EXPECT_TRUE(contains(error_of("", {"heads._any_.channels=wide"}), "heads._any_.channels"));
+}
+
 TEST_F(ConfigTest, SetOverridesAreTypedYaml) {
   const Config config = Config::load(kDefaults, "", {"model.depth=101", "model.strides=[2, 4]", "heads.seg.channels=7",
                                                       "model.width=2", "model.name=123"});
