@@ -45,12 +45,20 @@ Vec3 hsv_to_rgb(double h, double s, double v) {
 
 Vec3 random_colour(Rng& rng) { return hsv_to_rgb(rng.uniform(), rng.uniform(0.15, 0.9), rng.uniform(0.3, 1.0)); }
 
+// A uniform draw from [low, high]; a range of one value draws nothing, so such a setting leaves the other draws
+// (and a world made before it existed) as they were.
+double draw(Rng& rng, const std::array<double, 2>& range) {
+  return range[0] == range[1] ? range[0] : rng.uniform(range[0], range[1]);
+}
+
 Texture random_texture(const SceneDistribution& distribution, Rng& rng, double frequency_scale = 1) {
   MUST_CHECK(!distribution.patterns.empty(), "a scene distribution needs at least one texture pattern");
   Texture texture;
   texture.pattern = distribution.patterns[rng.integer(0, int64_t(distribution.patterns.size()) - 1)];
   texture.colour_a = random_colour(rng);
-  texture.colour_b = random_colour(rng);
+  const Vec3 other = random_colour(rng);
+  const double contrast = draw(rng, distribution.texture_contrast);
+  texture.colour_b = contrast == 1 ? other : lerp(texture.colour_a, other, contrast);
   texture.frequency = frequency_scale * rng.uniform(distribution.texture_frequency[0], distribution.texture_frequency[1]);
   texture.noise_seed = rng.next();
   return texture;
@@ -167,19 +175,27 @@ Scene sample_scene(const SceneDistribution& distribution, const std::vector<std:
   const double half_hfov = 0.5 * radians(camera.fov_deg);
   const double half_vfov = std::atan(std::tan(half_hfov) * image_height / image_width);
   const Vec3 ahead = normalized({camera.forward.x, 0, camera.forward.z});
+  // A main object (when the distribution has one) is drawn first, larger, and kept near the middle of the view.
+  const bool has_main_object = d.main_object_size[1] > 0;
   const int count = int(rng.integer(d.objects[0], d.objects[1]));
   for (int i = 0; i < count; ++i) {
+    const bool main_object = has_main_object && i == 0;
     SceneObject object;
     object.class_index = sample_class(d, classes.size(), rng);
-    const double size = rng.uniform(d.object_size[0], d.object_size[1]);
+    const double size = main_object ? rng.uniform(d.main_object_size[0], d.main_object_size[1])
+                                     : rng.uniform(d.object_size[0], d.object_size[1]);
     object.shape = shape_registry().create(classes[object.class_index], size, rng);
     object.set_yaw(rng.uniform(0, 2 * kPi));
     object.texture = random_texture(d, rng, 1.0 / std::max(size, 0.1));
     const double radius = object.shape->footprint_radius();
+    // Where the object may stand, in shares of the half field of view: below the centre row (negative: above it)
+    // and to either side. A main object stands in the middle and nearer.
+    const std::array<double, 2> rows = main_object ? std::array<double, 2>{-0.1, 0.5} : std::array<double, 2>{-0.6, 0.9};
+    const double across = main_object ? 0.3 : 0.85;
     for (int attempt = 0; attempt < 24; ++attempt) {
-      const double below = std::max(radians(4), radians(camera.pitch_deg) + rng.uniform(-0.6, 0.9) * half_vfov);
+      const double below = std::max(radians(4), radians(camera.pitch_deg) + rng.uniform(rows[0], rows[1]) * half_vfov);
       const double distance = std::min(camera.height_above_ground / std::tan(below), 0.6 * scene.backdrop_radius);
-      const double bearing = rng.uniform(-0.85, 0.85) * half_hfov;
+      const double bearing = rng.uniform(-across, across) * half_hfov;
       const Vec3 spot = ahead * distance + camera.right * (distance * std::tan(bearing));
       bool free = distance > radius + 0.4;
       for (const auto& other : scene.objects) {

@@ -38,6 +38,10 @@ SceneDistribution distribution_from_config(const config::Config& node) {
   d.light_elevation_deg = range<double>(node, "light_elevation_deg");
   d.ambient = range<double>(node, "ambient");
   d.texture_frequency = range<double>(node, "texture_frequency");
+  d.texture_contrast = range<double>(node, "texture_contrast");
+  d.main_object_size = range<double>(node, "main_object_size");
+  if (d.texture_contrast[0] < 0 || d.texture_contrast[1] > 1) node.fail("texture_contrast", "must lie in [0, 1]");
+  if (d.main_object_size[0] < 0) node.fail("main_object_size", "sizes must be positive ([0, 0]: no main object)");
   if (d.object_size[0] <= 0) node.fail("object_size", "sizes must be positive");
   if (d.camera_height[0] <= 0) node.fail("camera_height", "the camera must be above the ground");
   if (d.camera_pitch_deg[0] < 0 || d.camera_pitch_deg[1] >= 90) node.fail("camera_pitch_deg", "must lie in [0, 90)");
@@ -300,7 +304,7 @@ WorldSummary write_world(const WorldOptions& options, const std::filesystem::pat
   ordered_json segmentation_classes = {"ground", "backdrop"};
   for (const auto& name : options.classes) segmentation_classes.push_back(name);
   const ordered_json dataset = {
-      {"generator", {{"name", "must_make_world"}, {"version", kWorldFormatVersion}, {"seed", options.seed}}},
+      {"generator", {{"name", "must_make_world"}, {"version", kWorldVersion}, {"seed", options.seed}}},
       {"image_size", {options.height, options.width}},
       {"classes", options.classes},
       {"segmentation_classes", segmentation_classes},

@@ -78,6 +78,12 @@ struct SceneDistribution {
   std::array<double, 2> light_elevation_deg{25, 70};
   std::array<double, 2> ambient{0.25, 0.45};
   std::array<double, 2> texture_frequency{1.5, 6};
+  // How far a texture's second colour lies from its first, towards an independent random colour: 1 = two
+  // unrelated colours (patterns louder than shading), near 0 = nearly plain (shading and outline carry shape).
+  std::array<double, 2> texture_contrast{1, 1};
+  // Size of the scene's main object, drawn first and placed near the middle of the view, as a photo's subject;
+  // {0, 0}: no main object, every object is drawn alike from object_size.
+  std::array<double, 2> main_object_size{0, 0};
   std::vector<Pattern> patterns{Pattern::kSolid, Pattern::kChecker, Pattern::kStripes, Pattern::kNoise, Pattern::kDots};
   std::vector<double> class_weights;  // relative frequency per class; empty = uniform
 };

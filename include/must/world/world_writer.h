@@ -35,7 +35,10 @@
 
 namespace must::world {
 
-inline constexpr int kWorldFormatVersion = 1;
+// The generator's version, written to dataset.json: a world's bytes are a function of its config, its seed and this.
+// 2: texture contrast, a main object per scene, a fixed camera height (docs/experiments/world.md). The files' layout
+// is the same in every version.
+inline constexpr int kWorldVersion = 2;
 
 struct SplitSpec {
   std::string name;

@@ -202,7 +202,7 @@ TEST_F(WrittenWorld, NormalsAgreeWithBackProjectedDepth) {
 TEST_F(WrittenWorld, DatasetJsonDescribesTheWorld) {
   const json dataset = read_json(root() / "dataset.json");
   EXPECT_EQ(dataset["generator"]["name"], "must_make_world");
-  EXPECT_EQ(dataset["generator"]["version"], kWorldFormatVersion);
+  EXPECT_EQ(dataset["generator"]["version"], kWorldVersion);
   EXPECT_EQ(dataset["image_size"], json::array({32, 32}));
   EXPECT_EQ(dataset["classes"].size(), 5u);
   EXPECT_EQ(dataset["segmentation_classes"][0], "ground");
@@ -229,6 +229,10 @@ TEST(WorldOptions, BadValuesNameTheirKey) {
   EXPECT_NE(message({"world.splits.val.labels=[depht]"}).find("did you mean 'depth'"), std::string::npos);
   EXPECT_NE(message({"world.distributions.base.fov_deg=[70, 50]"}).find("low <= high"), std::string::npos);
   EXPECT_NE(message({"world.distributions.base.textures=[plaid]"}).find("unknown texture pattern 'plaid'"),
+            std::string::npos);
+  EXPECT_NE(message({"world.distributions.base.texture_contrast=[0.5, 1.5]"}).find("must lie in [0, 1]"),
+            std::string::npos);
+  EXPECT_NE(message({"world.distributions._any_.main_object_size=[-1, 0]"}).find("key 'world.distributions."),
             std::string::npos);
   // New splits and distributions are open keys, checked against the template.
   const WorldOptions options = quick_options({"world.splits.extra.count=3", "world.distributions.tiny.objects=[1, 1]"});
