@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks that print their figures (never timed tests): scripts/bench.sh [world|model|detection|loader ...]
-#   world   must_make_world on configs/world/world.yaml (22,000 images of 64x64 with their splits' labels), into a fresh folder
+#   world   must_make_world on configs/world/world.yaml (52,000 images of 64x64 with their splits' labels), into a fresh folder
 #   model   must_bench_model (ResNet-50-FPN + 4 heads, 224x224, batch 8; the world's small model) next to
 #           bench/peers/peer_model.py, the same architecture in PyTorch, run right after with the same threads
 #   detection  must_bench_model --which detection (Faster R-CNN R50-FPN, 2 images of 512x512, training step and
