@@ -21,6 +21,7 @@ out="$(cd "$out" && pwd)"
 bin="${MUST_BUILD_DIR:-$root/build}/bin"
 tasks=(classification detection segmentation depth normals)
 cd "$root"  # configs name other configs relative to the repository
+source scripts/lib/transfer.sh
 
 demo_start=$(date +%s)
 stage_start=0
@@ -135,22 +136,19 @@ echo "   the runs' own final evaluations: $out/student/metrics.json, $out/teache
 stage_done
 
 stage "7. transfer: fine-tuning from the student, the task's teacher and scratch: $out/transfer"
-benchmarks=(classification detection segmentation depth normals fashion_mnist)
-for benchmark in "${benchmarks[@]}"; do
-  if [[ $benchmark == fashion_mnist ]]; then
-    config=configs/world/eval/fashion_mnist.yaml teacher=classification sets=("${fashion_sets[@]}")
-  else
-    config=configs/world/eval/downstream_$benchmark.yaml teacher=$benchmark sets=("${roots[@]}")
-  fi
+for benchmark in "${transfer_benchmarks[@]}"; do
+  transfer_setup "$benchmark" "$out/world"
+  sets=("${transfer_sets[@]}")
+  [[ $benchmark == fashion_mnist ]] && sets+=("${fashion_sets[@]}")
   for start in student teacher scratch; do
     case $start in
       student) weights="$out/student/model_final.safetensors" ;;
-      teacher) weights="$out/teachers/$teacher/model_final.safetensors" ;;
+      teacher) weights="$out/teachers/$transfer_teacher/model_final.safetensors" ;;
       scratch) weights=none ;;
     esac
     echo "   $benchmark from the $start"
     train "$out/transfer/$benchmark/$start" "$out/logs/transfer_${benchmark}_$start.log" "$bin/must_eval" \
-      --mode finetune --config "$config" --weights "$weights" "${sets[@]}" "${short[@]}"
+      --mode finetune --config "$transfer_config" --weights "$weights" "${sets[@]}" "${short[@]}"
   done
 done
 stage_done
@@ -159,7 +157,7 @@ stage "8. the table: $out/report.md"
 # One column per starting point: the student, the specialised teacher of each row's task, scratch. Rows: each task
 # on the validation split (student vs teacher, no fine-tuning), then each fine-tuned benchmark.
 student_runs=("$out/student") teacher_runs=("${tasks[@]/#/$out/teachers/}") scratch_runs=()
-for benchmark in "${benchmarks[@]}"; do
+for benchmark in "${transfer_benchmarks[@]}"; do
   student_runs+=("$out/transfer/$benchmark/student")
   teacher_runs+=("$out/transfer/$benchmark/teacher")
   scratch_runs+=("$out/transfer/$benchmark/scratch")

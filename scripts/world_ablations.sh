@@ -19,7 +19,7 @@ ablations=("$@")
 [[ ${#ablations[@]} -gt 0 ]] || ablations=(tasks data)
 bin="${MUST_BUILD_DIR:-$root/build}/bin"
 cd "$root"  # configs name other configs relative to the repository
-benchmarks=(classification detection segmentation depth normals fashion_mnist)
+source scripts/lib/transfer.sh
 all_tasks=(classification detection segmentation depth normals)
 for part in world/dataset.json labels/manifest.json student/model_final.safetensors; do
   [[ -e "$demo/$part" ]] || { echo "$demo has no $part: run scripts/demo.sh $demo first" >&2; exit 1; }
@@ -28,18 +28,13 @@ done
 # finetune STUDENT_DIR TRANSFER_DIR: the demo's fine-tunes of one student into TRANSFER_DIR/<benchmark>/student (the
 # demo's layout), skipping finished ones.
 finetune() {
-  local student=$1 transfer=$2 benchmark config sets
-  for benchmark in "${benchmarks[@]}"; do
+  local student=$1 transfer=$2 benchmark
+  for benchmark in "${transfer_benchmarks[@]}"; do
     [[ -f "$transfer/$benchmark/student/metrics.json" ]] && continue
-    if [[ $benchmark == fashion_mnist ]]; then
-      config=configs/world/eval/fashion_mnist.yaml sets=()
-    else
-      config=configs/world/eval/downstream_$benchmark.yaml
-      sets=(--set data.train.root="$demo/world" --set data.eval.root="$demo/world")
-    fi
+    transfer_setup "$benchmark" "$demo/world"
     mkdir -p "$transfer/$benchmark"
-    "$bin/must_eval" --mode finetune --config "$config" --weights "$student/model_final.safetensors" "${sets[@]}" \
-      --output-dir "$transfer/$benchmark/student" > "$transfer/$benchmark/student.log" 2>&1 ||
+    "$bin/must_eval" --mode finetune --config "$transfer_config" --weights "$student/model_final.safetensors" \
+      "${transfer_sets[@]}" --output-dir "$transfer/$benchmark/student" > "$transfer/$benchmark/student.log" 2>&1 ||
       { tail -5 "$transfer/$benchmark/student.log"; exit 1; }
   done
 }
@@ -61,7 +56,7 @@ table() {
   shift
   for entry in "$@"; do
     local label=${entry%%=*} dir=${entry#*=} runs=() benchmark
-    for benchmark in "${benchmarks[@]}"; do runs+=("$dir/$benchmark/student"); done
+    for benchmark in "${transfer_benchmarks[@]}"; do runs+=("$dir/$benchmark/student"); done
     columns+=(--column "$label=$(IFS=,; echo "${runs[*]}")")
   done
   "$bin/must_eval" report "${columns[@]}" --output "$out/$name.md" > "$out/$name.log" 2>&1 ||

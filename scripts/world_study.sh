@@ -24,7 +24,8 @@ mkdir -p "$out"
 table="$out/study.tsv"
 [[ -f $table ]] || printf 'variant\ttask\tmetric\tvalue\tseconds\tflags\n' > "$table"
 
-# The headline metric of a teacher's final evaluation, as "name value".
+# The study's metric of a teacher's final evaluation, as "name value": the one the demo's teacher targets name
+# (top-1, AP50, mIoU, AbsRel, mean angle), so detection reads AP50 where the task table's headline is AP.
 headline() {
   "$python" - "$1" <<'EOF'
 import json, sys
