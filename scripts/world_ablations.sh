@@ -74,16 +74,19 @@ for ablation in "${ablations[@]}"; do
         read -r -a tasks <<< "${subsets[$variant]}"
         dir="$out/tasks/$variant"
         mkdir -p "$dir"
-        heads="{_delete_: true"
-        for task in "${tasks[@]}"; do heads+=", $task: {}"; done
-        heads+="}"
-        # Each kept head as the demo student's: its line under model.heads in configs/world/student.yaml.
+        heads="{_delete_: true" weights="{_delete_: true"
+        # Each kept head and loss weight as the demo student's: its line under model.heads in
+        # configs/world/student.yaml, and its entry of student.loss_weighting.weights there.
         head_sets=()
         for task in "${tasks[@]}"; do
+          heads+=", $task: {}"
+          weights+=", $task: $(sed -n "s/^    weights: {.*\b$task: \([0-9.]*\).*/\1/p" configs/world/student.yaml)"
           head_sets+=(--set "model.heads.$task=$(sed -n "s/^    $task: \(.*\)/\1/p" configs/world/student.yaml)")
         done
+        heads+="}" weights+="}"
         start=$(date +%s)
         student "$dir/student" "$demo/labels" --set "model.heads=$heads" "${head_sets[@]}" \
+          --set "student.loss_weighting.weights=$weights" \
           --set "sources.world_unlabeled.pseudo_tasks=[$(IFS=,; echo "${tasks[*]}")]"
         finetune "$dir/student" "$dir/transfer"
         echo "   tasks/$variant: $(( $(date +%s) - start )) s"
