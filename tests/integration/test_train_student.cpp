@@ -109,11 +109,10 @@ TEST_F(TrainStudent, TwoRanksOfBatchBMatchOneProcessOfBatchTwoBAndARunOfTwoRanks
   // losses are normalised by the samples of the rank's batch), every loss weighted 1, SGD at a constant rate (see the
   // teacher's tests): the only differences left are the order of summation. The rate is 0.001: at 0.01 the depth loss
   // (metres, up to the backdrop's 15) makes these 6 steps unstable enough that the order's 1e-7 differences grow to
-  // 3e-4 in step 6's gradient norm. Ranks take alternate positions of each epoch's order, so a step of 2 ranks x 4
-  // sees the 8 samples of a step of 1 x 8. Epochs of 36 samples of the store's 24: the runs cross epoch boundaries.
-  // The store alone: every sample then has every task with as many labelled pixels, boxes sampled, ..., so each
-  // rank's loss normalisation (per rank, as DDP's) weighs samples as one process's does; with partial labels it would
-  // not.
+  // 3e-4 in step 6's gradient norm. Ranks take alternate positions of each epoch's order, so a step of 2 ranks x 4 sees
+  // the 8 samples of a step of 1 x 8. Epochs of 36 samples of the store's 24: the runs cross epoch boundaries. The
+  // store alone: every sample then has every task with as many labelled pixels, boxes sampled, ..., so a rank's loss
+  // normalisation (per rank, as DDP's) weighs samples as one process's does; with partial labels it would not.
   const std::string settings = "--set train.log_period=1 --set train.checkpoint_period=3 --set train.schedule.type=constant "
                                "--set train.schedule.warmup_iterations=0 --set model.backbone.frozen_batch_norm=true "
                                "--set train.sync_batch_norm=true --set model.detection.random_sampling=false "
