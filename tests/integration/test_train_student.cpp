@@ -23,6 +23,7 @@ namespace must {
 namespace {
 
 using test::contains;
+using test::expect_same_steps;
 using test::read_metrics;
 using test::run_command;
 using test::tool_path;
@@ -129,19 +130,8 @@ TEST_F(TrainStudent, TwoRanksOfBatchBMatchOneProcessOfBatchTwoBAndARunOfTwoRanks
   EXPECT_TRUE(contains(two.output, "data parallel over 2 ranks")) << two.output;
   // The dense heads' 3 each: the only batch norms the frozen backbone leaves.
   EXPECT_TRUE(contains(two.output, "synchronised batch norm: 9 layer(s)")) << two.output;
-  // Each step's loss terms and gradient norm, of `got` against `expected`, from `first` on.
-  const auto expect_same_steps = [](const auto& expected, const auto& got, int64_t first) {
-    for (int64_t step = first; step <= 6; ++step) {
-      ASSERT_TRUE(expected.count(step) && got.count(step)) << "step " << step;
-      for (const auto& [key, a] : expected.at(step)) {
-        if (key.rfind("loss/", 0) != 0 && key != "grad_norm") continue;
-        ASSERT_TRUE(got.at(step).count(key)) << key << " at step " << step;
-        EXPECT_NEAR(got.at(step).at(key), a, 1e-5 * std::abs(a)) << key << " at step " << step;
-      }
-    }
-  };
   const auto expected = read_metrics(root() / "batch8/metrics.jsonl");
-  expect_same_steps(expected, read_metrics(root() / "batch4x2/metrics.jsonl"), 1);
+  expect_same_steps(expected, read_metrics(root() / "batch4x2/metrics.jsonl"), 1, 6, 1e-5);
   test::expect_same_weights(root() / "batch8/model_final.safetensors", root() / "batch4x2/model_final.safetensors", 1e-5);
 
   const auto first = train(2, "ranks_then_one", settings + " --set data.loader.batch_size=4 --set train.max_iterations=3");
@@ -150,7 +140,7 @@ TEST_F(TrainStudent, TwoRanksOfBatchBMatchOneProcessOfBatchTwoBAndARunOfTwoRanks
       train(1, "ranks_then_one", settings + " --set data.loader.batch_size=8 --set train.max_iterations=6 --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_TRUE(contains(resumed.output, "checkpoint of 2 rank(s) x batch 4 resumed on 1 x 8")) << resumed.output;
-  expect_same_steps(expected, read_metrics(root() / "ranks_then_one/metrics.jsonl"), 4);
+  expect_same_steps(expected, read_metrics(root() / "ranks_then_one/metrics.jsonl"), 4, 6, 1e-5);
   test::expect_same_weights(root() / "batch8/model_final.safetensors",
                             root() / "ranks_then_one/model_final.safetensors", 1e-5);
 }

@@ -24,9 +24,11 @@ namespace must::test {
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+using StepMetrics = std::map<int64_t, std::map<std::string, double>>;
+
 // metrics.jsonl as {step: {key: value}}, later lines of a step replacing earlier ones key by key.
-inline std::map<int64_t, std::map<std::string, double>> read_metrics(const std::filesystem::path& file) {
-  std::map<int64_t, std::map<std::string, double>> out;
+inline StepMetrics read_metrics(const std::filesystem::path& file) {
+  StepMetrics out;
   std::istringstream lines(read_file(file));
   std::string line;
   while (std::getline(lines, line)) {
@@ -36,6 +38,21 @@ inline std::map<int64_t, std::map<std::string, double>> read_metrics(const std::
     }
   }
   return out;
+}
+
+// Steps `first` to `last` of `got` log every loss term and the gradient norm that `expected` logs, each within
+// `relative` of it: two runs that should take the same steps (ranks against one process, a resumed run against a
+// straight one) compared step by step, so that a difference shows where it starts, not only in the final weights.
+inline void expect_same_steps(const StepMetrics& expected, const StepMetrics& got, int64_t first, int64_t last,
+                              double relative) {
+  for (int64_t step = first; step <= last; ++step) {
+    ASSERT_TRUE(expected.count(step) && got.count(step)) << "step " << step;
+    for (const auto& [key, value] : expected.at(step)) {
+      if (key.rfind("loss/", 0) != 0 && key != "grad_norm") continue;
+      ASSERT_TRUE(got.at(step).count(key)) << key << " at step " << step;
+      EXPECT_NEAR(got.at(step).at(key), value, relative * std::abs(value)) << key << " at step " << step;
+    }
+  }
 }
 
 // Two weight files hold the same tensors, each floating-point one within `relative` of the first's largest value.
