@@ -50,6 +50,11 @@ student() {
     > "$dir.log" 2>&1 || { tail -5 "$dir.log"; exit 1; }
 }
 
+# student_setting KEY: the value at KEY of the demo's student config, resolved, on one line (as --set takes it).
+student_setting() {
+  "$bin/must_train_student" --config configs/world/student.yaml --print-config "$1"
+}
+
 # table NAME LABEL=TRANSFER_DIR...: the fine-tuned students side by side (must_eval report), into OUT_DIR/NAME.md.
 table() {
   local name=$1 columns=() entry
@@ -75,13 +80,12 @@ for ablation in "${ablations[@]}"; do
         dir="$out/tasks/$variant"
         mkdir -p "$dir"
         heads="{_delete_: true" weights="{_delete_: true"
-        # Each kept head and loss weight as the demo student's: its line under model.heads in
-        # configs/world/student.yaml, and its entry of student.loss_weighting.weights there.
+        # Each kept head and loss weight as the demo student's, read from its resolved config.
         head_sets=()
         for task in "${tasks[@]}"; do
           heads+=", $task: {}"
-          weights+=", $task: $(sed -n "s/^    weights: {.*\b$task: \([0-9.]*\).*/\1/p" configs/world/student.yaml)"
-          head_sets+=(--set "model.heads.$task=$(sed -n "s/^    $task: \(.*\)/\1/p" configs/world/student.yaml)")
+          weights+=", $task: $(student_setting "student.loss_weighting.weights.$task")"
+          head_sets+=(--set "model.heads.$task=$(student_setting "model.heads.$task")")
         done
         heads+="}" weights+="}"
         start=$(date +%s)

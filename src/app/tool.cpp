@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <regex>
@@ -19,6 +21,39 @@
 
 namespace must::app {
 namespace {
+
+// A node of a config's dump in YAML's flow style, on one line: what --set takes as a value. Quoted scalars stay
+// quoted (a string "3" is not the number 3).
+void emit_flow(YAML::Emitter& out, const YAML::Node& node) {
+  if (node.IsMap()) {
+    out << YAML::Flow << YAML::BeginMap;
+    for (const auto& entry : node) {
+      out << YAML::Key << entry.first.Scalar() << YAML::Value;
+      emit_flow(out, entry.second);
+    }
+    out << YAML::EndMap;
+  } else if (node.IsSequence()) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const auto& element : node) emit_flow(out, element);
+    out << YAML::EndSeq;
+  } else if (node.IsScalar() && node.Tag() == "!") {
+    out << YAML::DoubleQuoted << node.Scalar();
+  } else {
+    out << node;
+  }
+}
+
+// What --print-config prints: with neither --config nor --set, the tool's defaults with their comments (the
+// schema); with KEY, the resolved value there on one line, to pass on with --set KEY=VALUE; else the resolved config.
+std::string config_to_print(const ToolSpec& spec, const config::Config& config, const std::string& key,
+                            bool configured) {
+  if (!key.empty()) {
+    YAML::Emitter out;
+    emit_flow(out, YAML::Load(config.at(key).dump()));
+    return out.c_str();
+  }
+  return configured ? config.dump() : std::string(spec.defaults);
+}
 
 void setup_logging(const LaunchEnv& launch, const std::filesystem::path& log_file) {
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
@@ -68,7 +103,7 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
   bool resume = false;
   int threads = default_threads();
   std::string device = "cpu";
-  bool print_config = false;
+  std::string print_key;
   cli.add_option("--config", config_file, "YAML config (may inherit others through _base_)");
   cli.add_option("--set", overrides, "override a config key: --set a.b.c=VALUE (repeatable; VALUE is YAML)")
       ->allow_extra_args(false);
@@ -78,7 +113,11 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cli.add_option("--device", device, "cpu, cuda (each rank its cuda:LOCAL_RANK) or cuda:N")->capture_default_str();
-  cli.add_flag("--print-config", print_config, "print the resolved config and exit");
+  auto* print_config = cli.add_option("--print-config", print_key,
+                                      "print the resolved config (the defaults with their comments when there is no "
+                                      "--config or --set; with KEY, its value on one line, as --set takes it) and exit")
+                           ->expected(0, 1)
+                           ->type_name("[KEY]");
   if (spec.add_flags) spec.add_flags(cli);
 
   try {
@@ -96,8 +135,9 @@ int run_tool(int argc, char** argv, const ToolSpec& spec) {
     // A group torchrun restarted, or a job Slurm requeued, continues where the last attempt stopped.
     ToolContext context{config::Config::load(spec.defaults, config_file, overrides), output_dir,
                         resume || launch.restarts > 0, threads, device, launch};
-    if (print_config) {
-      std::cout << context.config.dump() << std::endl;
+    if (print_config->count() > 0) {
+      std::cout << config_to_print(spec, context.config, print_key, !config_file.empty() || !overrides.empty())
+                << std::endl;
       return 0;
     }
     const bool writes_output_dir = !spec.needs_output_dir || spec.needs_output_dir();

@@ -44,6 +44,39 @@ TEST_F(Tools, EveryToolPrintsHelpWithTheStandardFlags) {
   }
 }
 
+TEST_F(Tools, PrintConfigGivesTheCommentedDefaultsTheResolvedConfigOrOneKeyAsSetTakesIt) {
+  const std::string world = tool_path("must_make_world") + " --config " +
+                            test::source_path("configs/quick/world.yaml").string();
+  // Neither --config nor --set: the schema, each key with its comment.
+  const auto schema = run_command(tool_path("must_make_world") + " --print-config");
+  ASSERT_EQ(schema.exit_code, 0) << schema.output;
+  EXPECT_TRUE(contains(schema.output, "image_size: [64, 64]")) << schema.output;
+  EXPECT_TRUE(contains(schema.output, "  # ")) << schema.output;
+  const auto resolved = run_command(world + " --print-config");
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.output;
+  EXPECT_TRUE(contains(resolved.output, "image_size: [32, 32]")) << resolved.output;
+  EXPECT_FALSE(contains(resolved.output, "#")) << resolved.output;
+  // KEY: the resolved value on one line, which --set takes back unchanged.
+  const auto size = run_command(world + " --print-config world.image_size");
+  ASSERT_EQ(size.exit_code, 0) << size.output;
+  EXPECT_EQ(size.output, "[32, 32]\n");
+  const auto scenes = run_command(world + " --print-config world.distributions");
+  ASSERT_EQ(scenes.exit_code, 0) << scenes.output;
+  EXPECT_EQ(count_lines(scenes.output), 1) << scenes.output;
+  EXPECT_EQ(scenes.output.rfind("{base: {objects: [", 0), 0u) << scenes.output;
+  const std::string value = scenes.output.substr(0, scenes.output.size() - 1);
+  const auto again = run_command(world + " --set 'world.distributions=" + value + "' --print-config world.distributions");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output, scenes.output);
+  const auto resized = run_command(tool_path("must_make_world") + " --set 'world.image_size=" +
+                                   size.output.substr(0, size.output.size() - 1) + "' --print-config world.image_size");
+  ASSERT_EQ(resized.exit_code, 0) << resized.output;
+  EXPECT_EQ(resized.output, "[32, 32]\n");
+  const auto unknown = run_command(world + " --print-config world.imag_size");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_TRUE(contains(unknown.output, "'world.imag_size'")) << unknown.output;
+}
+
 TEST_F(Tools, MisspelledKeyExitsTwoNamingKeyAndFile) {
   const std::string config = write("typo.yaml", "_base_: " + test::source_path("configs/quick/world.yaml").string() +
                                                     "\nworld:\n  imag_size: [16, 16]\n");

@@ -2,6 +2,7 @@
 // count, and the one top-level error handler.
 //
 //   --config FILE   --set KEY=VALUE (repeated)   --output-dir DIR   --resume   --threads N   --device D
+//   --print-config [KEY]
 //
 // Exit codes: 0 success; 2 usage or config error (bad flag, unknown key, wrong type, missing or malformed
 // file); 1 runtime failure. The message, one line on stderr, names what was wrong.
