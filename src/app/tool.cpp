@@ -6,8 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 
-#include <yaml-cpp/yaml.h>
-
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <regex>
@@ -22,36 +20,11 @@
 namespace must::app {
 namespace {
 
-// A node of a config's dump in YAML's flow style, on one line: what --set takes as a value. Quoted scalars stay
-// quoted (a string "3" is not the number 3).
-void emit_flow(YAML::Emitter& out, const YAML::Node& node) {
-  if (node.IsMap()) {
-    out << YAML::Flow << YAML::BeginMap;
-    for (const auto& entry : node) {
-      out << YAML::Key << entry.first.Scalar() << YAML::Value;
-      emit_flow(out, entry.second);
-    }
-    out << YAML::EndMap;
-  } else if (node.IsSequence()) {
-    out << YAML::Flow << YAML::BeginSeq;
-    for (const auto& element : node) emit_flow(out, element);
-    out << YAML::EndSeq;
-  } else if (node.IsScalar() && node.Tag() == "!") {
-    out << YAML::DoubleQuoted << node.Scalar();
-  } else {
-    out << node;
-  }
-}
-
 // What --print-config prints: with neither --config nor --set, the tool's defaults with their comments (the
 // schema); with KEY, the resolved value there on one line, to pass on with --set KEY=VALUE; else the resolved config.
 std::string config_to_print(const ToolSpec& spec, const config::Config& config, const std::string& key,
                             bool configured) {
-  if (!key.empty()) {
-    YAML::Emitter out;
-    emit_flow(out, YAML::Load(config.at(key).dump()));
-    return out.c_str();
-  }
+  if (!key.empty()) return config.at(key).dump_one_line();
   return configured ? config.dump() : std::string(spec.defaults);
 }
 

@@ -567,20 +567,21 @@ std::vector<std::string> Config::unread_keys() const {
 
 namespace {
 
-// Lists of scalars on one line, everything else in block style, whatever style the sources used: the same
-// resolution always dumps to the same text.
-void emit(YAML::Emitter& out, const YAML::Node& node) {
+// Lists of scalars on one line, everything else in block style (or, with `one_line`, everything in flow style),
+// whatever style the sources used: the same resolution always dumps to the same text.
+void emit(YAML::Emitter& out, const YAML::Node& node, bool one_line) {
   if (node.IsMap()) {
+    if (one_line) out << YAML::Flow;
     out << YAML::BeginMap;
     for (const auto& entry : node) {
       out << YAML::Key << entry.first.Scalar() << YAML::Value;
-      emit(out, entry.second);
+      emit(out, entry.second, one_line);
     }
     out << YAML::EndMap;
   } else if (node.IsSequence()) {
     const bool flat = std::all_of(node.begin(), node.end(), [](const YAML::Node& e) { return e.IsScalar(); });
-    out << (flat ? YAML::Flow : YAML::Block) << YAML::BeginSeq;
-    for (const auto& element : node) emit(out, element);
+    out << (flat || one_line ? YAML::Flow : YAML::Block) << YAML::BeginSeq;
+    for (const auto& element : node) emit(out, element, one_line);
     out << YAML::EndSeq;
   } else if (node.IsScalar() && node.Tag() == "!") {
     out << YAML::DoubleQuoted << node.Scalar();  // keep quoted strings strings
@@ -593,7 +594,13 @@ void emit(YAML::Emitter& out, const YAML::Node& node) {
 
 std::string Config::dump() const {
   YAML::Emitter out;
-  emit(out, root_);
+  emit(out, root_, false);
+  return out.c_str();
+}
+
+std::string Config::dump_one_line() const {
+  YAML::Emitter out;
+  emit(out, root_, true);
   return out.c_str();
 }
 

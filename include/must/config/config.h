@@ -72,6 +72,7 @@ class Config {
   // The full key of `key` under this view ("world.scene" + "fov_deg").
   std::string full_key(std::string_view key) const;
   std::string dump() const;                              // resolved YAML of this view
+  std::string dump_one_line() const;  // the same in flow style on one line: what --set takes as a value
   // Leaves under this view that no getter has read yet (through any view of the same config): a key a tool's
   // schema offers but nothing consumes shows up here (tested for every tool).
   std::vector<std::string> unread_keys() const;
